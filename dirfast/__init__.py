@@ -1,0 +1,13 @@
+"""dirfast: fused, tested Deep Imbalanced Regression (LDS, FDS, ConR, Dist Loss) for PyTorch.
+
+``import dirfast`` needs only torch: triton and the compiled extension ``dirfast._C`` are optional.
+"""
+
+from . import functional, nn
+from ._backend import BACKENDS, resolve_backend
+from .functional import focal_l1, focal_mse, huber, l1, mse, weighted_loss
+
+__version__ = "0.1.0"
+
+__all__ = ["functional", "nn", "BACKENDS", "resolve_backend", "weighted_loss", "mse", "l1",
+           "focal_mse", "focal_l1", "huber", "__version__"]

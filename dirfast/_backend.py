@@ -1,0 +1,132 @@
+"""The one backend rule of dirfast (conventions.md, "Backends"), used by every op.
+
+``backend`` is one of ``"auto" | "reference" | "cpu" | "triton" | "cuda"``; ``None`` means the value of
+the environment variable ``DIRFAST_BACKEND``, else ``"auto"``.
+
+* ``"auto"``: CUDA tensors -> ``"cuda"`` if the op has a CUDA C++ kernel and it is built, else
+  ``"triton"`` (else ``"reference"`` when triton is not installed); CPU tensors -> ``"cpu"``.
+  ``"auto"`` never selects the Triton interpreter, and never raises for a missing optional piece.
+* ``"cpu"``: the fastest CPU implementation: the op's C++ kernel in ``dirfast._C`` when it has one
+  (an explicit ``"cpu"`` without the built extension raises and says how to build it; ``"auto"``
+  falls back to vectorised PyTorch).
+* ``"triton"`` on CPU tensors runs the kernels in the Triton interpreter and is allowed only when
+  ``TRITON_INTERPRET=1`` was set before ``import dirfast``.
+* ``"reference"``: the pure-PyTorch ``x_ref`` (any device, autograd through torch ops).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Optional
+
+import torch
+
+from . import _ext
+
+BACKENDS = ("auto", "reference", "cpu", "triton", "cuda")
+
+#: Read once, at import: ``@triton.jit`` decides interpreted vs compiled when a kernel module is
+#: imported, so a value set later would not take effect.
+TRITON_INTERPRET: bool = os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def _find_triton() -> Optional[str]:
+    """None if triton is importable, else the reason. Honours ``sys.modules['triton'] = None``."""
+    import sys
+
+    if "triton" in sys.modules:
+        return None if sys.modules["triton"] is not None else "triton import blocked"
+    try:
+        spec = importlib.util.find_spec("triton")
+    except (ImportError, ValueError) as exc:  # pragma: no cover - broken installs
+        return str(exc)
+    return None if spec is not None else "triton is not installed"
+
+
+def triton_available() -> bool:
+    return _find_triton() is None
+
+
+def cuda_ext_available() -> bool:
+    """Whether the CUDA C++ kernels (built by setup.py with nvcc) are importable. None is built yet:
+    the first op with a CUDA C++ kernel (the PAV of the soft-sort issue) adds the module."""
+    return False
+
+
+def default_backend() -> str:
+    value = os.environ.get("DIRFAST_BACKEND", "auto")
+    if value not in BACKENDS:
+        raise ValueError(f"DIRFAST_BACKEND must be one of {BACKENDS}, got {value!r}")
+    return value
+
+
+def resolve_backend(
+    backend: Optional[str],
+    device: torch.device,
+    *,
+    op: str,
+    has_cpu_kernel: bool = True,
+    has_triton_kernel: bool = True,
+    has_cuda_kernel: bool = False,
+) -> str:
+    """Map a requested backend and the inputs' device to the concrete path of ``op``.
+
+    Returns one of ``"reference" | "cpu" | "cpu_torch" | "triton" | "cuda"``; ``"cpu_torch"`` is the
+    vectorised-PyTorch CPU path used when the op has no C++ kernel or ``"auto"`` finds the extension
+    missing. Raises ``ValueError`` for an unknown name or a device mismatch and ``RuntimeError`` for an
+    explicitly requested backend that is not available here (with how to get it).
+    """
+    if backend is None:
+        backend = default_backend()
+    if backend not in BACKENDS:
+        raise ValueError(f"{op}: backend must be one of {BACKENDS}, got {backend!r}")
+    is_cuda = device.type == "cuda"
+    if backend == "reference":
+        return "reference"
+    if backend == "auto":
+        if is_cuda:
+            if has_cuda_kernel and cuda_ext_available():
+                return "cuda"
+            if has_triton_kernel and triton_available():
+                return "triton"
+            return "reference"
+        if device.type != "cpu":
+            return "reference"
+        return "cpu" if (has_cpu_kernel and _ext.available()) else "cpu_torch"
+    if backend == "cpu":
+        if device.type != "cpu":
+            raise ValueError(f"{op}: backend='cpu' needs CPU tensors, got tensors on {device}")
+        if not has_cpu_kernel:
+            return "cpu_torch"
+        _ext.require(f"{op} with backend='cpu'")
+        return "cpu"
+    if backend == "triton":
+        if not has_triton_kernel:
+            raise RuntimeError(f"{op} has no Triton kernel; use backend='auto'")
+        reason = _find_triton()
+        if reason is not None:
+            raise RuntimeError(
+                f"{op}: backend='triton' requested but triton is unavailable ({reason}); "
+                "install it with `pip install triton==3.6.0` (or `pip install dirfast[triton]`)"
+            )
+        if not is_cuda:
+            if device.type == "cpu" and TRITON_INTERPRET:
+                return "triton"
+            raise RuntimeError(
+                f"{op}: backend='triton' on {device} tensors needs the Triton interpreter: set "
+                "TRITON_INTERPRET=1 in the environment before `import dirfast` (or move the tensors "
+                "to a CUDA device)"
+            )
+        return "triton"
+    # backend == "cuda"
+    if not has_cuda_kernel:
+        raise RuntimeError(f"{op} has no CUDA C++ kernel; use backend='triton' or 'auto'")
+    if not is_cuda:
+        raise ValueError(f"{op}: backend='cuda' needs CUDA tensors, got tensors on {device}")
+    if not cuda_ext_available():
+        raise RuntimeError(
+            f"{op} with backend='cuda' needs dirfast's CUDA C++ extension, which is not built: "
+            "reinstall with nvcc on PATH (`DIRFAST_BUILD_CUDA=1 pip install --no-build-isolation -e .`)"
+        )
+    return "cuda"

@@ -1,0 +1,144 @@
+"""Public functional API: validate at the boundary, resolve the backend, call the registered op.
+
+Every function takes ``backend=None`` (see ``dirfast._backend``) and ``validate=None`` (value checks
+that need a host sync; on with ``DIRFAST_VALIDATE=1``).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from ._backend import resolve_backend
+from ._checks import (check_finite_values, check_float, check_same_device, check_scalar,
+                      check_tensor, describe, validation_enabled)
+from .ops.weighted_loss import weighted_loss_op
+from .reference.weighted_loss import ACTIVATIONS, LOSSES, REDUCTIONS, weighted_loss_ref
+
+__all__ = ["weighted_loss", "mse", "l1", "focal_mse", "focal_l1", "huber"]
+
+#: official defaults: focal β = 0.2 (sigmoid), γ = 1; Huber β = 1.0 (age datasets)
+DEFAULT_BETA = {"focal_mse": 0.2, "focal_l1": 0.2, "huber": 1.0, "mse": 1.0, "l1": 1.0}
+
+
+def _check_loss_inputs(fn, pred, target, weight):
+    check_tensor("pred", pred, fn=fn)
+    check_tensor("target", target, fn=fn)
+    check_float("pred", pred, fn=fn)
+    if pred.dim() not in (1, 2) or (pred.dim() == 2 and pred.shape[1] != 1):
+        raise ValueError(f"{fn}: pred must have shape [B] or [B, 1], got {describe(pred)}")
+    check_float("target", target, fn=fn)
+    if target.shape != pred.shape:
+        raise ValueError(
+            f"{fn}: target must have the shape of pred {tuple(pred.shape)} (no broadcasting: a [B] "
+            f"vs [B, 1] mix is an error), got {describe(target)}"
+        )
+    if target.dtype != pred.dtype:
+        raise TypeError(f"{fn}: target must have pred's dtype {pred.dtype}, got {describe(target)}")
+    if weight is not None:
+        check_tensor("weight", weight, fn=fn)
+        check_float("weight", weight, fn=fn)
+        if weight.shape != pred.shape:
+            raise ValueError(
+                f"{fn}: weight must have the shape of pred {tuple(pred.shape)} (no broadcasting), "
+                f"got {describe(weight)}"
+            )
+    return check_same_device(fn, pred=pred, target=target, weight=weight)
+
+
+def weighted_loss(
+    pred: Tensor,
+    target: Tensor,
+    weight: Optional[Tensor] = None,
+    *,
+    loss: str = "mse",
+    beta: Optional[float] = None,
+    gamma: float = 1.0,
+    activate: str = "sigmoid",
+    reduction: str = "mean",
+    backend: Optional[str] = None,
+    validate: Optional[bool] = None,
+) -> Tensor:
+    r"""Weighted regression loss (LDS paper, official ``loss.py``), fused loss + gradient in one pass.
+
+    With :math:`e = \hat y - y` and per-sample weights :math:`w` (1 if ``weight`` is None):
+    ``mean`` returns :math:`\frac1B\sum_i w_i\,\ell(e_i)` (the official plain mean, not divided by
+    :math:`\sum w`; 0 for an empty batch), ``sum`` the sum, ``none`` the :math:`w_i\ell(e_i)` shaped
+    like ``pred``. :math:`\ell` is ``e²`` (mse), ``|e|`` (l1), ``e²·m(|e|)^γ`` (focal_mse),
+    ``|e|·m(|e|)^γ`` (focal_l1) with :math:`m(a) = 2\sigma(\beta a) - 1` (``activate="sigmoid"``) or
+    :math:`\tanh(\beta a)`, or Huber ``0.5e²/β if |e| < β else |e| − 0.5β`` (huber).
+
+    Args:
+        pred: ``[B]`` or ``[B, 1]``, float16/bfloat16/float32/float64.
+        target: exactly ``pred``'s shape and dtype (a ``[B]``/``[B, 1]`` mix raises).
+        weight: ``None`` or ``pred``'s shape, any floating dtype (cast to ``pred``'s dtype), ≥ 0.
+            Differentiable, but its gradient is recomputed (slow path); usually LDS weights (constant).
+        loss: ``"mse" | "l1" | "focal_mse" | "focal_l1" | "huber"``.
+        beta: focal β (default 0.2) or Huber β (default 1.0); must be > 0.
+        gamma: focal exponent γ ≥ 0 (default 1).
+        activate: focal modulator ``"sigmoid" | "tanh"``.
+        reduction: ``"mean" | "sum" | "none"``.
+        backend, validate: see the module docstring.
+
+    Returns:
+        0-d tensor (``mean``/``sum``) or ``pred``'s shape (``none``), in ``pred``'s dtype; arithmetic
+        in fp32 (fp64 for fp64). Under ``torch.autocast`` the op is not autocast-registered: it runs in
+        the dtype its inputs arrive in, accumulating in fp32 for fp16/bf16.
+    """
+    fn = f"dirfast.{loss}" if loss in LOSSES else "dirfast.weighted_loss"
+    check_scalar("loss", loss, fn=fn, choices=LOSSES)
+    check_scalar("reduction", reduction, fn=fn, choices=REDUCTIONS)
+    check_scalar("activate", activate, fn=fn, choices=ACTIVATIONS)
+    beta = DEFAULT_BETA[loss] if beta is None else check_scalar("beta", beta, fn=fn, low=0, low_open=True)
+    gamma = check_scalar("gamma", gamma, fn=fn, low=0)
+    device = _check_loss_inputs(fn, pred, target, weight)
+    if weight is not None and weight.dtype != pred.dtype:
+        weight = weight.to(pred.dtype)
+    if validation_enabled(validate):
+        check_finite_values(fn, pred=pred, target=target, weight=weight)
+        if weight is not None and bool((weight < 0).any()):
+            raise ValueError(f"{fn}: weight must be >= 0 (validation on), got min {weight.min().item()}")
+    path = resolve_backend(backend, device, op=fn)
+    if path == "reference":
+        return weighted_loss_ref(pred, target, weight, loss=loss, beta=beta, gamma=gamma,
+                                 activate=activate, reduction=reduction)
+    shape = pred.shape
+    out, _ = weighted_loss_op(pred.reshape(-1), target.reshape(-1),
+                              None if weight is None else weight.reshape(-1),
+                              loss, beta, gamma, activate, reduction, path)
+    return out.reshape(shape) if reduction == "none" else out
+
+
+def mse(pred, target, weight=None, *, reduction="mean", backend=None, validate=None) -> Tensor:
+    """Weighted MSE ``mean(w·e²)`` (official ``weighted_mse_loss``); see :func:`weighted_loss`."""
+    return weighted_loss(pred, target, weight, loss="mse", reduction=reduction, backend=backend,
+                         validate=validate)
+
+
+def l1(pred, target, weight=None, *, reduction="mean", backend=None, validate=None) -> Tensor:
+    """Weighted L1 ``mean(w·|e|)`` (official ``weighted_l1_loss``); see :func:`weighted_loss`."""
+    return weighted_loss(pred, target, weight, loss="l1", reduction=reduction, backend=backend,
+                         validate=validate)
+
+
+def focal_mse(pred, target, weight=None, *, activate="sigmoid", beta=0.2, gamma=1.0,
+              reduction="mean", backend=None, validate=None) -> Tensor:
+    """Focal-R MSE ``mean(w·e²·m(|e|)^γ)`` (official ``weighted_focal_mse_loss``)."""
+    return weighted_loss(pred, target, weight, loss="focal_mse", beta=beta, gamma=gamma,
+                         activate=activate, reduction=reduction, backend=backend, validate=validate)
+
+
+def focal_l1(pred, target, weight=None, *, activate="sigmoid", beta=0.2, gamma=1.0,
+             reduction="mean", backend=None, validate=None) -> Tensor:
+    """Focal-R L1 ``mean(w·|e|·m(|e|)^γ)`` (official ``weighted_focal_l1_loss``)."""
+    return weighted_loss(pred, target, weight, loss="focal_l1", beta=beta, gamma=gamma,
+                         activate=activate, reduction=reduction, backend=backend, validate=validate)
+
+
+def huber(pred, target, weight=None, *, beta=1.0, reduction="mean", backend=None,
+          validate=None) -> Tensor:
+    """Weighted Huber (smooth-L1 form) loss (official ``weighted_huber_loss``, β = 1.0)."""
+    return weighted_loss(pred, target, weight, loss="huber", beta=beta, reduction=reduction,
+                         backend=backend, validate=validate)

@@ -1,0 +1,8 @@
+"""Triton kernels. Importing this package imports triton: only ``dirfast.ops`` launchers do, lazily.
+
+Every ``@triton.jit`` function defined in a module of this package must be registered with
+``_registry.register`` together with every config its launcher can pick; the ahead-of-time test
+(``tests/aot``) walks the package and fails on any kernel that is not registered.
+"""
+
+KERNEL_MODULES = ("weighted_loss",)

@@ -1,0 +1,65 @@
+"""Registry of every Triton kernel and every config its launcher can pick.
+
+A launcher never builds a launch config itself: it asks ``pick(kernel, ...)`` for the registered config
+matching its key, and an unregistered key raises. The ahead-of-time tier (``tests/aot``) compiles every
+registered config for sm_80 and sm_90 and checks that every ``@triton.jit`` function found in the
+``dirfast.kernels`` modules is registered, so no kernel or config can escape it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Tuple
+
+# triton type names of torch dtypes, for signatures
+TRITON_DTYPE = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "float64": "fp64"}
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    """One compilation of a kernel: argument types, constexpr values and launch options.
+
+    ``signature`` maps every non-constexpr argument to a triton type (``"*fp32"``, ``"i64"``, ...);
+    ``ieee`` promises that no TF32 instruction appears in the PTX.
+    """
+
+    key: Tuple[Any, ...]
+    signature: Dict[str, str]
+    constexprs: Dict[str, Any]
+    num_warps: int = 4
+    num_stages: int = 3
+    ieee: bool = True
+
+
+@dataclass
+class KernelSpec:
+    fn: Any
+    configs: Dict[Tuple[Any, ...], KernelConfig] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+
+REGISTRY: Dict[str, KernelSpec] = {}
+
+
+def _qualname(fn) -> str:
+    return f"{fn.__module__}.{fn.__name__}"
+
+
+def register(fn, configs: List[KernelConfig]) -> None:
+    spec = REGISTRY.setdefault(_qualname(fn), KernelSpec(fn))
+    for cfg in configs:
+        spec.configs[cfg.key] = cfg
+
+
+def pick(fn, key: Tuple[Any, ...]) -> KernelConfig:
+    """The registered config of ``fn`` for ``key``; raises if the launcher asks for anything else."""
+    spec = REGISTRY.get(_qualname(fn))
+    if spec is None or key not in spec.configs:
+        raise RuntimeError(
+            f"internal error: {_qualname(fn)} launched with unregistered config {key}; add it to "
+            "the kernel's register() call so the ahead-of-time tier compiles it"
+        )
+    return spec.configs[key]

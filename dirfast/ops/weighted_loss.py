@@ -1,0 +1,178 @@
+"""``dirfast::weighted_loss``: the weighted regression losses as one registered op.
+
+The forward computes the loss and ``dL/dpred`` in one pass (Triton kernel, C++ kernel in
+``dirfast._C``, or vectorised PyTorch) and saves the gradient; the backward op
+``dirfast::weighted_loss_bwd`` only scales it by ``grad_output`` (no recomputation, no host sync).
+``torch.compile`` traces both ops without a graph break (their fake implementations give the shapes).
+
+Op arguments are already checked and flattened by ``dirfast.functional.weighted_loss``: ``pred``,
+``target`` are ``[N]``, one floating dtype, ``weight`` is ``None`` or ``[N]`` in that dtype, ``backend``
+is a resolved path (``"cpu" | "cpu_torch" | "triton"``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from .. import _ext
+from ..reference.weighted_loss import weighted_loss_ref
+
+# loss name -> (base loss code, focal)
+LOSS_CODES = {"mse": (0, False), "l1": (1, False), "huber": (2, False), "focal_mse": (0, True),
+              "focal_l1": (1, True)}
+
+
+def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _scalars(n: int, loss: str, beta: float, activate: str, reduction: str) -> Tuple[float, float, float]:
+    """(scale, huber beta, focal slope k): ``tanh(βa) = 2·sigmoid(2βa) − 1`` folds ``activate`` into k."""
+    scale = 1.0 / max(n, 1) if reduction == "mean" else 1.0
+    k = beta * (2.0 if activate == "tanh" else 1.0)
+    return scale, beta, k
+
+
+@functools.lru_cache(maxsize=64)
+def _params(device: torch.device, dtype: torch.dtype, values: Tuple[float, ...]) -> Tensor:
+    # cached so a CUDA step does not pay a host-to-device copy for four scalars
+    return torch.tensor(values, dtype=dtype, device=device)
+
+
+def _loss_grad_torch(pred, target, weight, loss, beta, gamma, activate, reduction):
+    """Closed-form loss and gradient in vectorised PyTorch (the ``cpu_torch`` path)."""
+    dt = _acc_dtype(pred.dtype)
+    x, y = pred.to(dt), target.to(dt)
+    scale, hb, k = _scalars(pred.numel(), loss, beta, activate, reduction)
+    e = x - y
+    a = e.abs()
+    sg = torch.sign(e)
+    base, focal = LOSS_CODES[loss]
+    if base == 0:
+        l, dl = e * e, 2 * e
+    elif base == 1:
+        l, dl = a, sg
+    else:
+        small = a < hb
+        l = torch.where(small, 0.5 * e * e / hb, a - 0.5 * hb)
+        dl = torch.where(small, e / hb, sg)
+    if focal:
+        s = torch.sigmoid(k * a)
+        m = 2 * s - 1
+        dm = 2 * k * s * (1 - s)
+        pos = m > 0
+        m_safe = torch.where(pos, m, torch.ones_like(m))
+        mg = torch.where(pos, m_safe.pow(gamma), torch.full_like(m, 1.0 if gamma == 0 else 0.0))
+        dmg = torch.where(pos, gamma * (mg / m_safe) * dm * sg, torch.zeros_like(m))
+        dl = dl * mg + l * dmg
+        l = l * mg
+    ws = scale if weight is None else weight.to(dt) * scale
+    grad = (ws * dl).to(pred.dtype)
+    wl = ws * l
+    out = wl.to(pred.dtype) if reduction == "none" else wl.sum().to(pred.dtype)
+    return out, grad
+
+
+def _loss_grad_cpu(pred, target, weight, loss, beta, gamma, activate, reduction):
+    """One-pass C++ kernel (OpenMP, GIL released); fp16/bf16 are computed in fp32."""
+    dt = _acc_dtype(pred.dtype)
+    x, y = pred.to(dt).contiguous(), target.to(dt).contiguous()
+    w = None if weight is None else weight.to(dt).contiguous()
+    n = x.numel()
+    scale, hb, k = _scalars(n, loss, beta, activate, reduction)
+    base, focal = LOSS_CODES[loss]
+    reduce = reduction != "none"
+    grad = torch.empty_like(x)
+    out = torch.empty(0 if reduce else n, dtype=dt)
+    total = _ext.require("dirfast::weighted_loss backend='cpu'").weighted_loss_fwd(
+        str(dt).split(".")[-1], x.data_ptr(), y.data_ptr(), 0 if w is None else w.data_ptr(),
+        grad.data_ptr(), 0 if reduce or n == 0 else out.data_ptr(), n, base, focal, reduce,
+        scale, hb, k, gamma,
+    )
+    if reduce:
+        out = torch.tensor(total, dtype=dt)
+    return out.to(pred.dtype), grad.to(pred.dtype)
+
+
+def _loss_grad_triton(pred, target, weight, loss, beta, gamma, activate, reduction):
+    from ..kernels.weighted_loss import weighted_loss_fwd
+
+    dt = _acc_dtype(pred.dtype)
+    scale, hb, k = _scalars(pred.numel(), loss, beta, activate, reduction)
+    params = _params(pred.device, dt, (scale, hb, k, float(gamma), 1.0 / hb))
+    if weight is None:
+        weight = _params(pred.device, pred.dtype, (1.0,))
+    base, focal = LOSS_CODES[loss]
+    reduce = reduction != "none"
+    out, grad = weighted_loss_fwd(
+        pred.contiguous(), target.contiguous(), weight.contiguous(), params,
+        loss=base, focal=focal, reduce=reduce,
+    )
+    if reduce:
+        out = out.sum().to(pred.dtype)
+    return out, grad
+
+
+_PATHS = {"cpu": _loss_grad_cpu, "cpu_torch": _loss_grad_torch, "triton": _loss_grad_triton}
+
+
+@torch.library.custom_op("dirfast::weighted_loss", mutates_args=())
+def weighted_loss_op(
+    pred: Tensor,
+    target: Tensor,
+    weight: Optional[Tensor],
+    loss: str,
+    beta: float,
+    gamma: float,
+    activate: str,
+    reduction: str,
+    backend: str,
+) -> Tuple[Tensor, Tensor]:
+    """Returns ``(loss, dloss/dpred)``: loss is a 0-d tensor (``mean``/``sum``) or ``[N]``."""
+    return _PATHS[backend](pred, target, weight, loss, beta, gamma, activate, reduction)
+
+
+@weighted_loss_op.register_fake
+def _(pred, target, weight, loss, beta, gamma, activate, reduction, backend):
+    out = pred.new_empty(pred.shape if reduction == "none" else ())
+    return out, torch.empty_like(pred)
+
+
+@torch.library.custom_op("dirfast::weighted_loss_bwd", mutates_args=())
+def weighted_loss_bwd(grad_output: Tensor, grad: Tensor) -> Tensor:
+    """``dL/dpred = grad_output · grad`` (``grad_output`` 0-d or ``[N]``); a new tensor, never in place."""
+    return grad * grad_output
+
+
+@weighted_loss_bwd.register_fake
+def _(grad_output, grad):
+    return torch.empty_like(grad)
+
+
+def _setup_context(ctx, inputs, output):
+    pred, target, weight, loss, beta, gamma, activate, reduction, _ = inputs
+    ctx.save_for_backward(output[1], pred, target, weight)
+    ctx.loss, ctx.beta, ctx.gamma, ctx.activate, ctx.reduction = loss, beta, gamma, activate, reduction
+
+
+def _backward(ctx, grad_out, _grad_of_grad):
+    grad, pred, target, weight = ctx.saved_tensors
+    need_pred, need_target, need_weight = ctx.needs_input_grad[:3]
+    g = weighted_loss_bwd(grad_out, grad) if (need_pred or need_target) else None
+    grad_weight = None
+    if need_weight:
+        # rare: learned weights. Recompute the per-element loss l (not saved by the fast forward).
+        with torch.no_grad():
+            l = weighted_loss_ref(pred, target, None, loss=ctx.loss, beta=ctx.beta, gamma=ctx.gamma,
+                                  activate=ctx.activate, reduction="none")
+        scale = 1.0 / max(pred.numel(), 1) if ctx.reduction == "mean" else 1.0
+        grad_weight = (l * (grad_out * scale)).to(weight.dtype)
+    return (g if need_pred else None, -g if need_target else None, grad_weight,
+            None, None, None, None, None, None)
+
+
+weighted_loss_op.register_autograd(_backward, setup_context=_setup_context)

@@ -1,0 +1,6 @@
+"""Pure-PyTorch reference implementations (``x_ref``): they define dirfast's semantics, work in fp64 on
+any device, differentiate through ordinary torch ops, and are what every fast path is tested against."""
+
+from .weighted_loss import weighted_loss_ref
+
+__all__ = ["weighted_loss_ref"]
