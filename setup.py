@@ -98,7 +98,7 @@ class OptionalBuildExt(build_ext):
             raise exc
         _warn(
             f"building {what} failed ({type(exc).__name__}: {exc}); installing dirfast without "
-            "its compiled extension dirfast._C (the 'cpu' backend falls back to PyTorch). "
+            "its compiled extension dirfast._C (on CPU, backend='auto' then uses PyTorch). "
             "Install a C++17 compiler with OpenMP and reinstall, or set DIRFAST_BUILD_EXT=1 "
             "to make this failure fatal."
         )

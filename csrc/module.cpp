@@ -87,7 +87,7 @@ PYBIND11_MODULE(_C, m) {
 Weighted (focal) regression loss forward + gradient in one pass over memory.
 
 Pointers are raw data pointers (ints) of contiguous buffers of ``n`` elements, all of element type
-``dtype`` ("float32" or "float64"). ``weight == 0`` means unit weights. ``grad`` receives
+``dtype`` ("float32" or "float64"). ``weight == 0`` means unit weights. ``grad`` (0: not written) receives
 ``scale*w*dl/de``. If ``reduce`` is true, ``out`` must be 0 and the function returns the float64
 sum of ``scale*w*l`` (bit-identical for any number of threads: blocks of ``REDUCE_BLOCK``
 elements, ``REDUCE_LANES`` lane accumulators per block, partials added in block order); otherwise

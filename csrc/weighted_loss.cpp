@@ -49,7 +49,7 @@ inline void element(T p, T t, T w, const Params<T>& prm, T& v, T& g) {
 }
 
 // One block [i0, i1), i1 - i0 <= kReduceBlock. Returns the block's partial sum (0 if !REDUCE).
-template <typename T, int LOSS, bool FOCAL, bool WEIGHT, bool REDUCE>
+template <typename T, int LOSS, bool FOCAL, bool WEIGHT, bool REDUCE, bool GRAD>
 double run_block(const T* __restrict__ pred, const T* __restrict__ target,
                  const T* __restrict__ weight, T* __restrict__ grad, T* __restrict__ out,
                  std::int64_t i0, std::int64_t i1, const Params<T> prm) {
@@ -62,13 +62,13 @@ double run_block(const T* __restrict__ pred, const T* __restrict__ target,
     const T* __restrict__ p = pred + c0;
     const T* __restrict__ t = target + c0;
     const T* __restrict__ wp = WEIGHT ? weight + c0 : nullptr;
-    T* __restrict__ g = grad + c0;
+    T* __restrict__ g = GRAD ? grad + c0 : nullptr;
     T* __restrict__ o = REDUCE ? buf : out + c0;
     for (std::int64_t j = 0; j < len; ++j) {
       const T w = WEIGHT ? wp[j] : T(1);
       T v, gj;
       element<T, LOSS, FOCAL>(p[j], t[j], w, prm, v, gj);
-      g[j] = gj;
+      if (GRAD) g[j] = gj;
       o[j] = v;
     }
     if (REDUCE) {
@@ -85,7 +85,7 @@ double run_block(const T* __restrict__ pred, const T* __restrict__ target,
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-template <typename T, int LOSS, bool FOCAL, bool WEIGHT, bool REDUCE>
+template <typename T, int LOSS, bool FOCAL, bool WEIGHT, bool REDUCE, bool GRAD>
 double run(const FwdArgs& a) {
   const T* pred = reinterpret_cast<const T*>(a.pred);
   const T* target = reinterpret_cast<const T*>(a.target);
@@ -107,13 +107,13 @@ double run(const FwdArgs& a) {
     for (std::int64_t b = 0; b < nblocks; ++b) {
       const std::int64_t i0 = b * kReduceBlock;
       const std::int64_t i1 = std::min(n, i0 + kReduceBlock);
-      run_block<T, LOSS, FOCAL, WEIGHT, false>(pred, target, weight, grad, out, i0, i1, prm);
+      run_block<T, LOSS, FOCAL, WEIGHT, false, GRAD>(pred, target, weight, grad, out, i0, i1, prm);
     }
     return 0.0;
   }
 
   if (nblocks == 1)
-    return run_block<T, LOSS, FOCAL, WEIGHT, true>(pred, target, weight, grad, out, 0, n, prm);
+    return run_block<T, LOSS, FOCAL, WEIGHT, true, GRAD>(pred, target, weight, grad, out, 0, n, prm);
 
   std::vector<double> partial(static_cast<std::size_t>(nblocks));  // may throw before the region
   double* part = partial.data();
@@ -121,19 +121,25 @@ double run(const FwdArgs& a) {
   for (std::int64_t b = 0; b < nblocks; ++b) {
     const std::int64_t i0 = b * kReduceBlock;
     const std::int64_t i1 = std::min(n, i0 + kReduceBlock);
-    part[b] = run_block<T, LOSS, FOCAL, WEIGHT, true>(pred, target, weight, grad, out, i0, i1, prm);
+    part[b] = run_block<T, LOSS, FOCAL, WEIGHT, true, GRAD>(pred, target, weight, grad, out, i0, i1, prm);
   }
   double sum = 0.0;
   for (std::int64_t b = 0; b < nblocks; ++b) sum += part[b];
   return sum;
 }
 
+template <typename T, int LOSS, bool FOCAL, bool GRAD>
+double dispatch_wrg(const FwdArgs& a) {
+  if (a.weight) {
+    return a.reduce ? run<T, LOSS, FOCAL, true, true, GRAD>(a) : run<T, LOSS, FOCAL, true, false, GRAD>(a);
+  }
+  return a.reduce ? run<T, LOSS, FOCAL, false, true, GRAD>(a) : run<T, LOSS, FOCAL, false, false, GRAD>(a);
+}
+
+// grad == 0: the caller needs no gradient (eval, no_grad): skip its store (a 4-8 B/element write).
 template <typename T, int LOSS, bool FOCAL>
 double dispatch_wr(const FwdArgs& a) {
-  if (a.weight) {
-    return a.reduce ? run<T, LOSS, FOCAL, true, true>(a) : run<T, LOSS, FOCAL, true, false>(a);
-  }
-  return a.reduce ? run<T, LOSS, FOCAL, false, true>(a) : run<T, LOSS, FOCAL, false, false>(a);
+  return a.grad ? dispatch_wrg<T, LOSS, FOCAL, true>(a) : dispatch_wrg<T, LOSS, FOCAL, false>(a);
 }
 
 template <typename T>
@@ -178,7 +184,7 @@ void validate(const FwdArgs& a) {
 
   struct Ptr { const char* name; std::uintptr_t v; bool required; };
   const Ptr ptrs[] = {{"pred", a.pred, true},       {"target", a.target, true},
-                      {"weight", a.weight, false},  {"grad", a.grad, true},
+                      {"weight", a.weight, false},  {"grad", a.grad, false},
                       {"out", a.out, !a.reduce}};
   for (const Ptr& p : ptrs) {
     if (p.required && p.v == 0)
@@ -191,7 +197,7 @@ void validate(const FwdArgs& a) {
   if (a.reduce && a.out != 0)
     throw std::invalid_argument(std::string(fn) + "out must be 0 when reduce is true");
   // Outputs must not overlap anything else (inputs may alias each other).
-  const Ptr outs[] = {{"grad", a.grad, true}, {"out", a.out, false}};
+  const Ptr outs[] = {{"grad", a.grad, false}, {"out", a.out, false}};
   for (const Ptr& o : outs) {
     for (const Ptr& p : ptrs) {
       if (p.v == o.v && std::strcmp(p.name, o.name) == 0) continue;

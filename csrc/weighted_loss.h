@@ -121,7 +121,8 @@ DIRFAST_HOST_DEVICE void focal_modulate(T e, T k, T gamma, int gamma_mode, T& l,
 enum class DType : int { kFloat32 = 0, kFloat64 = 1 };
 
 // Host entry point (CPU, OpenMP). Pointers are raw addresses of contiguous buffers of n elements
-// of `dtype`; weight == 0 means w = 1; out must be 0 when reduce is true and non-zero otherwise.
+// of `dtype`; weight == 0 means w = 1; grad == 0 means no gradient is written; out must be 0 when
+// reduce is true and non-zero otherwise.
 // Outputs (grad, out) must not overlap any other buffer. Throws std::invalid_argument on bad
 // arguments (translated to ValueError by the binding) before touching memory; the compute itself
 // throws nothing. Returns the double sum of scale*w*l if reduce, else 0.0.

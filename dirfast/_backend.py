@@ -49,9 +49,8 @@ def triton_available() -> bool:
 
 
 def cuda_ext_available() -> bool:
-    """Whether the CUDA C++ kernels (built by setup.py with nvcc) are importable. None is built yet:
-    the first op with a CUDA C++ kernel (the PAV of the soft-sort issue) adds the module."""
-    return False
+    """Whether the CUDA C++ kernels (built by setup.py with nvcc) are importable."""
+    return _ext.cuda_available()
 
 
 def default_backend() -> str:
@@ -125,8 +124,5 @@ def resolve_backend(
     if not is_cuda:
         raise ValueError(f"{op}: backend='cuda' needs CUDA tensors, got tensors on {device}")
     if not cuda_ext_available():
-        raise RuntimeError(
-            f"{op} with backend='cuda' needs dirfast's CUDA C++ extension, which is not built: "
-            "reinstall with nvcc on PATH (`DIRFAST_BUILD_CUDA=1 pip install --no-build-isolation -e .`)"
-        )
+        _ext.require_cuda(f"{op} with backend='cuda'")
     return "cuda"

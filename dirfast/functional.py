@@ -105,9 +105,11 @@ def weighted_loss(
         return weighted_loss_ref(pred, target, weight, loss=loss, beta=beta, gamma=gamma,
                                  activate=activate, reduction=reduction)
     shape = pred.shape
+    # the gradient pass is skipped when nothing will ask for it (eval, no_grad)
+    need_grad = torch.is_grad_enabled() and (pred.requires_grad or target.requires_grad)
     out, _ = weighted_loss_op(pred.reshape(-1), target.reshape(-1),
                               None if weight is None else weight.reshape(-1),
-                              loss, beta, gamma, activate, reduction, path)
+                              loss, beta, gamma, activate, reduction, path, need_grad)
     return out.reshape(shape) if reduction == "none" else out
 
 

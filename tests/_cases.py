@@ -82,3 +82,19 @@ def check_gradcheck(backend, loss, reduction, weighted=True):
         lambda p: dirfast.weighted_loss(p, target, weight, reduction=reduction, backend=backend, **kw),
         (x,), eps=1e-6, atol=1e-8,
     )
+
+
+def check_no_grad_same_value(backend):
+    """Under no_grad (or inputs without requires_grad) the gradient store is skipped: same values."""
+    pred, target, weight = make_inputs(4099, torch.float32)
+    for loss in LOSSES:
+        for reduction in REDUCTIONS:
+            kw = loss_kwargs(loss)
+            with_grad, _ = run(backend, pred, target, weight, kw, reduction)
+            with torch.no_grad():
+                a = dirfast.weighted_loss(pred.requires_grad_(), target, weight,
+                                          reduction=reduction, backend=backend, **kw)
+            pred.requires_grad_(False)
+            b = dirfast.weighted_loss(pred, target, weight, reduction=reduction, backend=backend, **kw)
+            assert torch.equal(a, with_grad) and torch.equal(b, with_grad), (loss, reduction)
+            assert not b.requires_grad

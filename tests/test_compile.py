@@ -65,6 +65,7 @@ def test_opcheck():
     y, w = torch.randn(9, dtype=torch.float64), torch.rand(9, dtype=torch.float64)
     for backend in ("cpu_torch",) + (("cpu",) if dirfast._ext.available() else ()):
         for reduction in ("mean", "none"):
-            torch.library.opcheck(weighted_loss_op, (x, y, w, "focal_l1", 0.2, 1.0, "sigmoid",
-                                                     reduction, backend))
+            for need_grad in (True, False):
+                torch.library.opcheck(weighted_loss_op, (x, y, w, "focal_l1", 0.2, 1.0, "sigmoid",
+                                                         reduction, backend, need_grad))
     torch.library.opcheck(weighted_loss_bwd, (torch.tensor(2.0, dtype=torch.float64), y))

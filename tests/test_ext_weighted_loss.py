@@ -298,11 +298,28 @@ def test_bad_loss_code(loss):
         _C().weighted_loss_fwd(**kw)
 
 
-@pytest.mark.parametrize("name", ["pred", "target", "grad", "out"])
+@pytest.mark.parametrize("name", ["pred", "target", "out"])
 def test_null_pointer(name):
     kw, keep = _args(**{name: 0})
     with pytest.raises(ValueError, match=name):
         _C().weighted_loss_fwd(**kw)
+
+
+@pytest.mark.parametrize("reduce", [True, False])
+@pytest.mark.parametrize("focal,loss", [(False, 0), (False, 2), (True, 1)])
+def test_null_grad_skips_gradient_only(reduce, focal, loss):
+    """grad == 0 (no gradient needed): same loss bits, nothing written to a gradient buffer."""
+    n = 40_000
+    pred, target, weight = (torch.randn(n) for _ in range(3))
+    out_a, out_b = torch.zeros(n), torch.zeros(n)
+    grad = torch.zeros(n)
+    common = dict(dtype="float32", pred=pred.data_ptr(), target=target.data_ptr(),
+                  weight=weight.data_ptr(), n=n, loss=loss, focal=focal, reduce=reduce,
+                  scale=1.0 / n, beta=0.7, k=0.2, gamma=1.0)
+    a = _C().weighted_loss_fwd(grad=grad.data_ptr(), out=0 if reduce else out_a.data_ptr(), **common)
+    b = _C().weighted_loss_fwd(grad=0, out=0 if reduce else out_b.data_ptr(), **common)
+    assert a == b and torch.equal(out_a, out_b)
+    assert grad.abs().sum() > 0
 
 
 def test_null_weight_is_unit_weight_and_null_out_ok_when_reducing():

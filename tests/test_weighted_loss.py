@@ -11,7 +11,8 @@ from dirfast import _ext
 from dirfast.reference import weighted_loss_ref
 from dirfast.testing import assert_close_verbose
 
-from _cases import LOSSES, REDUCTIONS, check_against_reference, check_gradcheck, make_inputs, run
+from _cases import (LOSSES, REDUCTIONS, check_against_reference, check_gradcheck,
+                    check_no_grad_same_value, make_inputs, run)
 
 CPU_PATHS = ["cpu", "cpu_torch"]
 
@@ -160,6 +161,11 @@ def test_non_contiguous_and_single_bin(route, path):
         want = weighted_loss_ref(pred, target, weight, loss=loss,
                                  beta=dirfast.functional.DEFAULT_BETA[loss])
         assert_close_verbose(got, want, tag=f"strided {loss}")
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_no_grad_skips_gradient(route, path):
+    check_no_grad_same_value(route(path))
 
 
 def test_cpu_kernel_deterministic():

@@ -1,7 +1,7 @@
 """Triton kernel of the weighted regression losses: one pass computes the loss and the input gradient.
 
 Fusion and memory: each program reads ``BLOCK`` elements of ``pred``, ``target`` and ``weight`` once
-and writes the gradient ``dL/dpred`` (saved for backward, which only scales it by ``grad_output``) and
+and writes the gradient ``dL/dpred`` (unless no input needs it; saved for backward, which only scales it by ``grad_output``) and
 either one partial sum (``REDUCE``) or the per-element loss. Partial sums are reduced by ``torch.sum``
 in a fixed order: deterministic, no atomics. Minimum traffic for forward+backward is reading the three
 inputs and writing the gradient once (16 B/element in fp32); this kernel moves 16 B/element + 4 B per
@@ -39,6 +39,7 @@ def _weighted_loss_fwd_kernel(
     LOSS: tl.constexpr,
     FOCAL: tl.constexpr,
     REDUCE: tl.constexpr,
+    HAS_GRAD: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
     pid = tl.program_id(0).to(tl.int64)
@@ -79,18 +80,19 @@ def _weighted_loss_fwd_kernel(
         dl = dl * mg + l * dmg
         l = l * mg
     ws = w * scale
-    tl.store(grad_ptr + offs, (ws * dl).to(grad_ptr.dtype.element_ty), mask=mask)
+    if HAS_GRAD:
+        tl.store(grad_ptr + offs, (ws * dl).to(grad_ptr.dtype.element_ty), mask=mask)
     if REDUCE:
         tl.store(out_ptr + pid, tl.sum(tl.where(mask, ws * l, 0.0), axis=0))
     else:
         tl.store(out_ptr + offs, (ws * l).to(out_ptr.dtype.element_ty), mask=mask)
 
 
-def _config(dtype: str, loss: int, focal: bool, reduce: bool) -> KernelConfig:
+def _config(dtype: str, loss: int, focal: bool, reduce: bool, has_grad: bool) -> KernelConfig:
     t = TRITON_DTYPE[dtype]
     acc = "fp64" if dtype == "float64" else "fp32"
     return KernelConfig(
-        key=(dtype, loss, focal, reduce),
+        key=(dtype, loss, focal, reduce, has_grad),
         signature={
             "pred_ptr": f"*{t}",
             "target_ptr": f"*{t}",
@@ -103,9 +105,11 @@ def _config(dtype: str, loss: int, focal: bool, reduce: bool) -> KernelConfig:
             "LOSS": "constexpr",
             "FOCAL": "constexpr",
             "REDUCE": "constexpr",
+            "HAS_GRAD": "constexpr",
             "BLOCK": "constexpr",
         },
-        constexprs={"LOSS": loss, "FOCAL": focal, "REDUCE": reduce, "BLOCK": BLOCK[dtype]},
+        constexprs={"LOSS": loss, "FOCAL": focal, "REDUCE": reduce, "HAS_GRAD": has_grad,
+                    "BLOCK": BLOCK[dtype]},
         num_warps=NUM_WARPS,
     )
 
@@ -113,16 +117,18 @@ def _config(dtype: str, loss: int, focal: bool, reduce: bool) -> KernelConfig:
 register(
     _weighted_loss_fwd_kernel,
     [
-        _config(dtype, loss, focal, reduce)
+        _config(dtype, loss, focal, reduce, has_grad)
         for dtype in TRITON_DTYPE
         for loss, focal in ((LOSS_MSE, False), (LOSS_L1, False), (LOSS_HUBER, False),
                             (LOSS_MSE, True), (LOSS_L1, True))
         for reduce in (False, True)
+        for has_grad in (False, True)
     ],
 )
 
 
-def weighted_loss_fwd(pred, target, weight, params, *, loss: int, focal: bool, reduce: bool):
+def weighted_loss_fwd(pred, target, weight, params, *, loss: int, focal: bool, reduce: bool,
+                      need_grad: bool = True):
     """Launch the fused loss+gradient kernel.
 
     Args:
@@ -131,16 +137,18 @@ def weighted_loss_fwd(pred, target, weight, params, *, loss: int, focal: bool, r
         params: ``[5]`` fp32 (fp64 for fp64 inputs) ``[scale, beta, k, gamma, 1/beta]`` on the same device.
     Returns:
         ``(out, grad)``: ``out`` is ``[cdiv(N, BLOCK)]`` partial sums in the compute dtype when
-        ``reduce`` else ``[N]`` per-element losses in the input dtype; ``grad`` is ``[N]``, input dtype.
+        ``reduce`` else ``[N]`` per-element losses in the input dtype; ``grad`` is ``[N]``, input dtype
+        (``[0]`` and never written when ``need_grad`` is False).
     """
     n = pred.numel()
-    cfg = pick(_weighted_loss_fwd_kernel, (str(pred.dtype).split(".")[-1], loss, focal, reduce))
+    cfg = pick(_weighted_loss_fwd_kernel,
+               (str(pred.dtype).split(".")[-1], loss, focal, reduce, need_grad))
     grid = (max(triton.cdiv(n, cfg.constexprs["BLOCK"]), 1),)
-    grad = torch.empty_like(pred)
+    grad = torch.empty_like(pred) if need_grad else pred.new_empty(0)
     out = torch.empty(grid[0], dtype=params.dtype, device=pred.device) if reduce else torch.empty_like(pred)
     w_stride = 1 if weight.numel() == n and n > 1 else 0
     _weighted_loss_fwd_kernel[grid](
-        pred, target, weight, params, out, grad, n, w_stride,
+        pred, target, weight, params, out, grad if need_grad else pred, n, w_stride,
         num_warps=cfg.num_warps, **cfg.constexprs,
     )
     return out, grad

@@ -43,7 +43,7 @@ def _params(device: torch.device, dtype: torch.dtype, values: Tuple[float, ...])
     return torch.tensor(values, dtype=dtype, device=device)
 
 
-def _loss_grad_torch(pred, target, weight, loss, beta, gamma, activate, reduction):
+def _loss_grad_torch(pred, target, weight, loss, beta, gamma, activate, reduction, need_grad):
     """Closed-form loss and gradient in vectorised PyTorch (the ``cpu_torch`` path)."""
     dt = _acc_dtype(pred.dtype)
     x, y = pred.to(dt), target.to(dt)
@@ -71,13 +71,13 @@ def _loss_grad_torch(pred, target, weight, loss, beta, gamma, activate, reductio
         dl = dl * mg + l * dmg
         l = l * mg
     ws = scale if weight is None else weight.to(dt) * scale
-    grad = (ws * dl).to(pred.dtype)
+    grad = (ws * dl).to(pred.dtype) if need_grad else pred.new_empty(0)
     wl = ws * l
     out = wl.to(pred.dtype) if reduction == "none" else wl.sum().to(pred.dtype)
     return out, grad
 
 
-def _loss_grad_cpu(pred, target, weight, loss, beta, gamma, activate, reduction):
+def _loss_grad_cpu(pred, target, weight, loss, beta, gamma, activate, reduction, need_grad):
     """One-pass C++ kernel (OpenMP, GIL released); fp16/bf16 are computed in fp32."""
     dt = _acc_dtype(pred.dtype)
     x, y = pred.to(dt).contiguous(), target.to(dt).contiguous()
@@ -86,11 +86,12 @@ def _loss_grad_cpu(pred, target, weight, loss, beta, gamma, activate, reduction)
     scale, hb, k = _scalars(n, loss, beta, activate, reduction)
     base, focal = LOSS_CODES[loss]
     reduce = reduction != "none"
-    grad = torch.empty_like(x)
+    grad = torch.empty(n if need_grad else 0, dtype=dt)
     out = torch.empty(0 if reduce else n, dtype=dt)
     total = _ext.require("dirfast::weighted_loss backend='cpu'").weighted_loss_fwd(
         str(dt).split(".")[-1], x.data_ptr(), y.data_ptr(), 0 if w is None else w.data_ptr(),
-        grad.data_ptr(), 0 if reduce or n == 0 else out.data_ptr(), n, base, focal, reduce,
+        grad.data_ptr() if need_grad else 0, 0 if reduce or n == 0 else out.data_ptr(), n, base,
+        focal, reduce,
         scale, hb, k, gamma,
     )
     if reduce:
@@ -98,7 +99,7 @@ def _loss_grad_cpu(pred, target, weight, loss, beta, gamma, activate, reduction)
     return out.to(pred.dtype), grad.to(pred.dtype)
 
 
-def _loss_grad_triton(pred, target, weight, loss, beta, gamma, activate, reduction):
+def _loss_grad_triton(pred, target, weight, loss, beta, gamma, activate, reduction, need_grad):
     from ..kernels.weighted_loss import weighted_loss_fwd
 
     dt = _acc_dtype(pred.dtype)
@@ -110,7 +111,7 @@ def _loss_grad_triton(pred, target, weight, loss, beta, gamma, activate, reducti
     reduce = reduction != "none"
     out, grad = weighted_loss_fwd(
         pred.contiguous(), target.contiguous(), weight.contiguous(), params,
-        loss=base, focal=focal, reduce=reduce,
+        loss=base, focal=focal, reduce=reduce, need_grad=need_grad,
     )
     if reduce:
         out = out.sum().to(pred.dtype)
@@ -131,15 +132,17 @@ def weighted_loss_op(
     activate: str,
     reduction: str,
     backend: str,
+    need_grad: bool,
 ) -> Tuple[Tensor, Tensor]:
-    """Returns ``(loss, dloss/dpred)``: loss is a 0-d tensor (``mean``/``sum``) or ``[N]``."""
-    return _PATHS[backend](pred, target, weight, loss, beta, gamma, activate, reduction)
+    """Returns ``(loss, dloss/dpred)``: loss is a 0-d tensor (``mean``/``sum``) or ``[N]``; the
+    gradient is ``[N]``, or ``[0]`` when ``need_grad`` is False (no pass writes it)."""
+    return _PATHS[backend](pred, target, weight, loss, beta, gamma, activate, reduction, need_grad)
 
 
 @weighted_loss_op.register_fake
-def _(pred, target, weight, loss, beta, gamma, activate, reduction, backend):
+def _(pred, target, weight, loss, beta, gamma, activate, reduction, backend, need_grad):
     out = pred.new_empty(pred.shape if reduction == "none" else ())
-    return out, torch.empty_like(pred)
+    return out, torch.empty_like(pred) if need_grad else pred.new_empty(0)
 
 
 @torch.library.custom_op("dirfast::weighted_loss_bwd", mutates_args=())
@@ -154,7 +157,7 @@ def _(grad_output, grad):
 
 
 def _setup_context(ctx, inputs, output):
-    pred, target, weight, loss, beta, gamma, activate, reduction, _ = inputs
+    pred, target, weight, loss, beta, gamma, activate, reduction, _, _ = inputs
     ctx.save_for_backward(output[1], pred, target, weight)
     ctx.loss, ctx.beta, ctx.gamma, ctx.activate, ctx.reduction = loss, beta, gamma, activate, reduction
 
@@ -162,6 +165,11 @@ def _setup_context(ctx, inputs, output):
 def _backward(ctx, grad_out, _grad_of_grad):
     grad, pred, target, weight = ctx.saved_tensors
     need_pred, need_target, need_weight = ctx.needs_input_grad[:3]
+    if (need_pred or need_target) and grad.shape != pred.shape:
+        # the op was called with need_grad=False on inputs that require grad (the functional never
+        # does this): recompute the gradient rather than return a wrong one
+        grad = _loss_grad_torch(pred, target, weight, ctx.loss, ctx.beta, ctx.gamma, ctx.activate,
+                                ctx.reduction, True)[1]
     g = weighted_loss_bwd(grad_out, grad) if (need_pred or need_target) else None
     grad_weight = None
     if need_weight:
@@ -172,7 +180,7 @@ def _backward(ctx, grad_out, _grad_of_grad):
         scale = 1.0 / max(pred.numel(), 1) if ctx.reduction == "mean" else 1.0
         grad_weight = (l * (grad_out * scale)).to(weight.dtype)
     return (g if need_pred else None, -g if need_target else None, grad_weight,
-            None, None, None, None, None, None)
+            None, None, None, None, None, None, None)
 
 
 weighted_loss_op.register_autograd(_backward, setup_context=_setup_context)

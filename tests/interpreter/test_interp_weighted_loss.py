@@ -6,7 +6,8 @@ import torch
 import dirfast
 from dirfast.testing import assert_close_verbose
 
-from _cases import LOSSES, REDUCTIONS, check_against_reference, check_gradcheck, make_inputs, run
+from _cases import (LOSSES, REDUCTIONS, check_against_reference, check_gradcheck,
+                    check_no_grad_same_value, make_inputs, run)
 
 pytestmark = pytest.mark.interpreter
 
@@ -40,6 +41,10 @@ def test_triton_unweighted_and_empty():
     x = torch.zeros(0, requires_grad=True)
     out = dirfast.mse(x, torch.zeros(0), backend="triton")
     assert out.item() == 0.0 and torch.autograd.grad(out, x)[0].shape == (0,)
+
+
+def test_triton_no_grad_skips_gradient():
+    check_no_grad_same_value("triton")
 
 
 def test_triton_deterministic():
