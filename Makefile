@@ -41,6 +41,7 @@ test-aot: install
 
 bench: install
 	$(PY) -m benchmarks.run_all
+	env -u TRITON_INTERPRET $(PY) -m dirfast.kernels._aot > benchmarks/results/aot_resources.csv
 
 clean:
 	rm -rf $(VENV) build *.egg-info dirfast/_C*.so
