@@ -14,7 +14,7 @@ from torch import Tensor
 from ._backend import resolve_backend
 from ._checks import (check_finite_values, check_float, check_same_device, check_scalar,
                       check_tensor, describe, validation_enabled)
-from .ops.weighted_loss import weighted_loss_op
+from .ops.weighted_loss import WeightedLossFunction, weighted_loss_op
 from .reference.weighted_loss import ACTIVATIONS, LOSSES, REDUCTIONS, weighted_loss_ref
 
 __all__ = ["weighted_loss", "mse", "l1", "focal_mse", "focal_l1", "huber"]
@@ -107,9 +107,12 @@ def weighted_loss(
     shape = pred.shape
     # the gradient pass is skipped when nothing will ask for it (eval, no_grad)
     need_grad = torch.is_grad_enabled() and (pred.requires_grad or target.requires_grad)
-    out, _ = weighted_loss_op(pred.reshape(-1), target.reshape(-1),
-                              None if weight is None else weight.reshape(-1),
-                              loss, beta, gamma, activate, reduction, path, need_grad)
+    args = (pred.reshape(-1), target.reshape(-1), None if weight is None else weight.reshape(-1),
+            loss, beta, gamma, activate, reduction, path, need_grad)
+    if torch.compiler.is_compiling():
+        out, _ = weighted_loss_op(*args)  # the registered op: traced without a graph break
+    else:
+        out = WeightedLossFunction.apply(*args)  # eager: same paths, without the op's dispatch cost
     return out.reshape(shape) if reduction == "none" else out
 
 

@@ -145,10 +145,14 @@ def _(pred, target, weight, loss, beta, gamma, activate, reduction, backend, nee
     return out, torch.empty_like(pred) if need_grad else pred.new_empty(0)
 
 
+def _scale(grad_output: Tensor, grad: Tensor) -> Tensor:
+    return grad * grad_output
+
+
 @torch.library.custom_op("dirfast::weighted_loss_bwd", mutates_args=())
 def weighted_loss_bwd(grad_output: Tensor, grad: Tensor) -> Tensor:
     """``dL/dpred = grad_output · grad`` (``grad_output`` 0-d or ``[N]``); a new tensor, never in place."""
-    return grad * grad_output
+    return _scale(grad_output, grad)
 
 
 @weighted_loss_bwd.register_fake
@@ -156,21 +160,27 @@ def _(grad_output, grad):
     return torch.empty_like(grad)
 
 
-def _setup_context(ctx, inputs, output):
-    pred, target, weight, loss, beta, gamma, activate, reduction, _, _ = inputs
-    ctx.save_for_backward(output[1], pred, target, weight)
+def _save(ctx, grad, pred, target, weight, loss, beta, gamma, activate, reduction):
+    ctx.save_for_backward(grad, pred, target, weight)
+    # no incoming gradient for the saved-gradient output: do not let autograd materialise an [N]
+    # tensor of zeros for it at every backward (a full extra allocation + write)
+    ctx.set_materialize_grads(False)
     ctx.loss, ctx.beta, ctx.gamma, ctx.activate, ctx.reduction = loss, beta, gamma, activate, reduction
 
 
-def _backward(ctx, grad_out, _grad_of_grad):
+def _grads(ctx, grad_out, scale_fn):
+    """Gradients for (pred, target, weight) from the saved ``dL/dpred``; ``scale_fn`` multiplies it
+    by ``grad_out`` (the registered ``weighted_loss_bwd`` op, or its body in eager mode)."""
     grad, pred, target, weight = ctx.saved_tensors
     need_pred, need_target, need_weight = ctx.needs_input_grad[:3]
+    if grad_out is None:  # the loss itself was not used
+        return None, None, None
     if (need_pred or need_target) and grad.shape != pred.shape:
         # the op was called with need_grad=False on inputs that require grad (the functional never
         # does this): recompute the gradient rather than return a wrong one
         grad = _loss_grad_torch(pred, target, weight, ctx.loss, ctx.beta, ctx.gamma, ctx.activate,
                                 ctx.reduction, True)[1]
-    g = weighted_loss_bwd(grad_out, grad) if (need_pred or need_target) else None
+    g = scale_fn(grad_out, grad) if (need_pred or need_target) else None
     grad_weight = None
     if need_weight:
         # rare: learned weights. Recompute the per-element loss l (not saved by the fast forward).
@@ -179,8 +189,37 @@ def _backward(ctx, grad_out, _grad_of_grad):
                                   activate=ctx.activate, reduction="none")
         scale = 1.0 / max(pred.numel(), 1) if ctx.reduction == "mean" else 1.0
         grad_weight = (l * (grad_out * scale)).to(weight.dtype)
-    return (g if need_pred else None, -g if need_target else None, grad_weight,
-            None, None, None, None, None, None, None)
+    return g if need_pred else None, -g if need_target else None, grad_weight
+
+
+def _setup_context(ctx, inputs, output):
+    pred, target, weight, loss, beta, gamma, activate, reduction, _, _ = inputs
+    ctx.mark_non_differentiable(output[1])
+    _save(ctx, output[1], pred, target, weight, loss, beta, gamma, activate, reduction)
+
+
+def _backward(ctx, grad_out, _grad_of_grad):
+    return _grads(ctx, grad_out, weighted_loss_bwd) + (None,) * 7
 
 
 weighted_loss_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+class WeightedLossFunction(torch.autograd.Function):
+    """Eager twin of ``dirfast::weighted_loss`` with the same paths and backward.
+
+    The registered op's Python dispatch costs ~50 µs per forward+backward, more than the whole loss at
+    typical batch sizes; eager calls therefore go through this Function, and ``torch.compile``
+    (``torch.compiler.is_compiling()``) through the registered op. Returns only the loss.
+    """
+
+    @staticmethod
+    def forward(ctx, pred, target, weight, loss, beta, gamma, activate, reduction, backend, need_grad):
+        out, grad = _PATHS[backend](pred, target, weight, loss, beta, gamma, activate, reduction,
+                                    need_grad)
+        _save(ctx, grad, pred, target, weight, loss, beta, gamma, activate, reduction)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return _grads(ctx, grad_out, _scale) + (None,) * 7
