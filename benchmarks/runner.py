@@ -49,7 +49,7 @@ DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 CSV_COLUMNS = [
     "op", "case", "provider", "kind", "n", "dtype", "shapes", "threads", "min_ms", "median_ms",
     "ratio_to_floor", "median_ratio_to_floor", "gbps", "bytes_per_call", "rounds", "calls_per_sample",
-    "loadavg", "loadavg_after", "cpu", "affinity", "backend", "timestamp", "torch_version",
+    "loadavg", "loadavg_after", "cpu", "affinity", "backend", "allocator", "timestamp", "torch_version",
     "triton_version", "dirfast_version",
 ]
 
@@ -99,9 +99,12 @@ def memory_floor(reads: Sequence[str], write_src: str, write_buf: str, *, name: 
     of the op's output)."""
 
     def fn(inputs):
-        for key in reads:
-            torch.sum(_get(inputs, key))
-        _get(inputs, write_buf).copy_(_get(inputs, write_src))
+        # no_grad: inputs may require grad (e.g. pred); without it every call would record a
+        # SumBackward/CopyBackwards graph and chain the buffer's history call after call
+        with torch.no_grad():
+            for key in reads:
+                torch.sum(_get(inputs, key))
+            _get(inputs, write_buf).copy_(_get(inputs, write_src))
 
     desc = " + ".join(f"sum({k})" for k in reads) + f" + {write_buf}.copy_({write_src})"
     return Provider(name, fn, kind="floor", description=f"memory floor: {desc}")
@@ -129,6 +132,10 @@ def add_common_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--case", action="append", default=None, help="only these cases (repeatable)")
     p.add_argument("--provider", action="append", default=None,
                    help="only these providers (repeatable; the floor is always kept)")
+    p.add_argument("--malloc-recycle", action="store_true",
+                   help="glibc mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD=2**31-1): freed large tensors are "
+                        "reused instead of being unmapped and page-faulted again (rows are written with "
+                        "case '<case>@malloc_recycle')")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     return p
@@ -204,6 +211,34 @@ def dirfast_info() -> Dict[str, str]:
                 "env": os.environ.get("DIRFAST_BACKEND", "<unset>")}
     except Exception as exc:  # the harness itself must not need dirfast
         return {"version": "n/a", "ext": f"n/a ({exc})", "cpu_auto": "n/a", "env": "n/a"}
+
+
+def malloc_recycle() -> str:
+    """Make glibc keep freed memory (no mmap for large blocks, no trimming): a fresh 64 MB tensor then
+    reuses already-faulted pages. Returns a description, or why it could not be applied."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+        ok = libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1
+    except OSError as exc:
+        return f"not applied ({exc})"
+    return "glibc mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD=2**31-1)" if ok else "mallopt failed"
+
+
+def allocator_info() -> str:
+    """What decides whether a fresh large tensor costs page faults (often the dominant CPU cost)."""
+    parts = []
+    for k in sorted(os.environ):
+        if k.startswith("MALLOC_") or k in ("LD_PRELOAD", "THP_MEM_ALLOC_ENABLE"):
+            parts.append(f"{k}={os.environ[k]}")
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            parts.append(f"THP {f.read().strip()}")
+    except OSError:
+        pass
+    return ", ".join(parts) or "default"
 
 
 def _uses_cuda(obj: Any) -> bool:
@@ -325,7 +360,11 @@ def run(
             active.append(p)
     floor_names = [p.name for p in active if p.kind == "floor"]
 
+    alloc = "default"
+    if getattr(args, "malloc_recycle", False):
+        alloc = malloc_recycle()
     info = dirfast_info()
+    info["allocator"] = alloc
     load_before = loadavg()
     print(f"== benchmark {op} ==", file=file)
     print(f"threads: torch.set_num_threads({args.threads}) -> get_num_threads()={torch.get_num_threads()}, "
@@ -336,6 +375,7 @@ def run(
     print(f"cpu: {cpu_model()}; cuda available: {torch.cuda.is_available()}", file=file)
     print(f"dirfast backend: cpu 'auto' -> {info['cpu_auto']}; dirfast._C {info['ext']}; "
           f"DIRFAST_BACKEND={info['env']}", file=file)
+    print(f"allocator: {alloc}; {allocator_info()}", file=file)
     print(f"load average (1/5/15 min) before: {load_before}", file=file)
     print(f"rounds: {args.rounds} interleaved (order rotated each round), warm-up {args.warmup} call(s) per "
           f"provider, samples >= {args.min_sample_ms} ms; floor: {', '.join(floor_names) or 'none'}", file=file)
@@ -406,9 +446,10 @@ def run(
     print(file=file)
     print_table(results, floors, file=file)
     print(f"load average (1/5/15 min) after: {load_after}", file=file)
-    big = [c.name for c in cases if c.params.get("working_set_mb", 64) < 64]
-    if big:
-        print(f"note: working set < 64 MB in {big}: in cache, memory-floor targets do not apply", file=file)
+    small = [c.name for c in cases if c.params.get("working_set_mb", 64) < 64]
+    if small:
+        print(f"note: working set < 64 MB in {small}: (partly) in cache, memory-floor targets do not apply",
+              file=file)
     file.flush()
 
     rows = to_rows(op, results, floors, args, load_before, load_after, info)
@@ -451,8 +492,9 @@ def to_rows(op, results, floors, args, load_before, load_after, info) -> List[Di
         mrat = r.median_ms / fl.median_ms if fl is not None else math.nan
         bpc = r.case.bytes_per_call
         gbps = bpc / (r.min_ms * 1e6) if bpc else math.nan
+        case = r.case.name if info.get("allocator", "default") == "default" else f"{r.case.name}@malloc_recycle"
         rows.append({
-            "op": op, "case": r.case.name, "provider": r.provider.name, "kind": r.provider.kind,
+            "op": op, "case": case, "provider": r.provider.name, "kind": r.provider.kind,
             "n": r.case.params.get("n", ""), "dtype": r.case.params.get("dtype", ""),
             "shapes": r.case.params.get("shapes", ""), "threads": torch.get_num_threads(),
             "min_ms": f"{r.min_ms:.6g}", "median_ms": f"{r.median_ms:.6g}",
@@ -460,7 +502,8 @@ def to_rows(op, results, floors, args, load_before, load_after, info) -> List[Di
             "gbps": f"{gbps:.4g}" if bpc else "", "bytes_per_call": f"{bpc:.0f}" if bpc else "",
             "rounds": len(r.samples_ns), "calls_per_sample": r.calls_per_sample,
             "loadavg": load_before, "loadavg_after": load_after, "cpu": cpu_model(),
-            "affinity": _affinity(), "backend": info["cpu_auto"], "timestamp": now,
+            "affinity": _affinity(), "backend": info["cpu_auto"],
+            "allocator": f"{info.get('allocator', 'default')}; {allocator_info()}", "timestamp": now,
             "torch_version": torch.__version__, "triton_version": _version("triton"),
             "dirfast_version": info["version"],
         })
