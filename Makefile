@@ -14,7 +14,6 @@ export TRITON_DEFAULT_FP_FUSION ?= 1
 
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.cpp csrc/*.h csrc/*/*.cpp csrc/*/*.h csrc/*/*.cu)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(DEPS)
 	DIRFAST_BUILD_EXT=1 $(PY) -m pip install -q --no-build-isolation --no-deps -e .
 	touch $@
