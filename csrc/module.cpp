@@ -98,6 +98,27 @@ other buffer. Raises ValueError on bad arguments (unknown dtype, focal with hube
 misaligned pointers, n < 0). The GIL is released during the computation.
 )doc");
 
+  m.def("simd_level", &dirfast::weighted_loss::simd_level,
+        "Instruction set used by the element loops: 0 = baseline x86-64 (SSE2), 1 = AVX2.");
+  m.def("simd_level_max", &dirfast::weighted_loss::simd_level_max,
+        "Best instruction-set level supported by this CPU (see simd_level).");
+  m.def("_set_simd_level", &dirfast::weighted_loss::set_simd_level, py::arg("level"),
+        "Testing knob: use min(level, simd_level_max()) from now on (negative: the default, the "
+        "best supported); returns the level in effect. All levels give bit-identical results.");
+  m.def(
+      "_vmath",
+      [](const std::string& fn, const std::string& dtype, std::uintptr_t x, std::uintptr_t y,
+         std::int64_t n) {
+        namespace wl = dirfast::weighted_loss;
+        int code = fn == "exp" ? 0 : fn == "log" ? 1 : -1;
+        if (code < 0) throw std::invalid_argument("_vmath: fn must be 'exp' or 'log', got '" + fn + "'");
+        const wl::DType dt = wl::parse_dtype(dtype.c_str());
+        wl::vmath_apply(code, dt, x, y, n);
+      },
+      py::arg("fn"), py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("n"),
+      "Testing hook: y[i] = exp(x[i]) or log(x[i]) with the kernel's vectorisable exp/log "
+      "(raw pointers to n contiguous float32/float64 elements; y must not overlap x).");
+
   m.def("num_threads", &num_threads,
         "Maximum number of OpenMP threads used by dirfast._C (omp_get_max_threads()).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),

@@ -225,8 +225,8 @@ DIRFAST_VINLINE double log(double x) {
 
 }  // namespace vmath
 
-#define DIRFAST_FEXP(x) ::dirfast::vmath::exp(x)
-#define DIRFAST_FLOG(x) ::dirfast::vmath::log(x)
+#define DIRFAST_FEXP(x) ::dirfast::weighted_loss::vmath::exp(x)
+#define DIRFAST_FLOG(x) ::dirfast::weighted_loss::vmath::log(x)
 #else
 #define DIRFAST_VINLINE DIRFAST_HOST_DEVICE
 #define DIRFAST_FEXP(x) exp(x)

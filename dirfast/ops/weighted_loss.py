@@ -170,26 +170,27 @@ def _(grad_output, grad):
     return torch.empty_like(grad)
 
 
-def _save(ctx, grad, pred, target, weight, loss, beta, gamma, activate, reduction):
-    ctx.save_for_backward(grad, pred, target, weight)
+def _save(ctx, pred, target, weight, loss, beta, gamma, activate, reduction, backend):
     # no incoming gradient for the saved-gradient output: do not let autograd materialise an [N]
     # tensor of zeros for it at every backward (a full extra allocation + write)
     ctx.set_materialize_grads(False)
-    ctx.loss, ctx.beta, ctx.gamma, ctx.activate, ctx.reduction = loss, beta, gamma, activate, reduction
+    ctx.loss, ctx.beta, ctx.gamma, ctx.activate = loss, beta, gamma, activate
+    ctx.reduction, ctx.backend = reduction, backend
 
 
-def _grads(ctx, grad_out, scale_fn):
-    """Gradients for (pred, target, weight) from the saved ``dL/dpred``; ``scale_fn`` multiplies it
-    by ``grad_out`` (the registered ``weighted_loss_bwd`` op, or its body in eager mode)."""
-    grad, pred, target, weight = ctx.saved_tensors
+def _grads(ctx, grad_out, grad, pred, target, weight, scale_fn):
+    """Gradients for (pred, target, weight) from the saved ``grad = dL/dpred``; ``scale_fn``
+    multiplies it by ``grad_out``."""
     need_pred, need_target, need_weight = ctx.needs_input_grad[:3]
     if grad_out is None:  # the loss itself was not used
         return None, None, None
     if (need_pred or need_target) and grad.shape != pred.shape:
-        # the op was called with need_grad=False on inputs that require grad (the functional never
-        # does this): recompute the gradient rather than return a wrong one
-        grad = _loss_grad_torch(pred, target, weight, ctx.loss, ctx.beta, ctx.gamma, ctx.activate,
-                                ctx.reduction, True)[1]
+        # no saved gradient: the op was called with need_grad=False on inputs that require grad, or
+        # the eager path already consumed it (retain_graph): recompute it on the same path
+        # (through the registered op, so that a traced backward stays traceable)
+        with torch.no_grad():
+            grad = weighted_loss_op(pred, target, weight, ctx.loss, ctx.beta, ctx.gamma,
+                                    ctx.activate, ctx.reduction, ctx.backend, True)[1]
     g = scale_fn(grad_out, grad) if (need_pred or need_target) else None
     grad_weight = None
     if need_weight:
@@ -203,13 +204,15 @@ def _grads(ctx, grad_out, scale_fn):
 
 
 def _setup_context(ctx, inputs, output):
-    pred, target, weight, loss, beta, gamma, activate, reduction, _, _ = inputs
+    pred, target, weight, loss, beta, gamma, activate, reduction, backend, _ = inputs
     ctx.mark_non_differentiable(output[1])
-    _save(ctx, output[1], pred, target, weight, loss, beta, gamma, activate, reduction)
+    ctx.save_for_backward(output[1], pred, target, weight)
+    _save(ctx, pred, target, weight, loss, beta, gamma, activate, reduction, backend)
 
 
 def _backward(ctx, grad_out, _grad_of_grad):
-    return _grads(ctx, grad_out, weighted_loss_bwd) + (None,) * 7
+    grad, pred, target, weight = ctx.saved_tensors
+    return _grads(ctx, grad_out, grad, pred, target, weight, weighted_loss_bwd) + (None,) * 7
 
 
 weighted_loss_op.register_autograd(_backward, setup_context=_setup_context)
@@ -221,15 +224,30 @@ class WeightedLossFunction(torch.autograd.Function):
     The registered op's Python dispatch costs ~50 µs per forward+backward, more than the whole loss at
     typical batch sizes; eager calls therefore go through this Function, and ``torch.compile``
     (``torch.compiler.is_compiling()``) through the registered op. Returns only the loss.
+
+    Memory: the saved gradient is private to this node (never returned to the user), so the backward
+    scales it by ``grad_output`` **in place** and hands it to autograd, which adopts it as
+    ``pred.grad``: one ``[N]`` allocation per step instead of two. The node drops its reference
+    first; a second backward through a retained graph finds it gone and recomputes it.
     """
 
     @staticmethod
     def forward(ctx, pred, target, weight, loss, beta, gamma, activate, reduction, backend, need_grad):
         out, grad = _PATHS[backend](pred, target, weight, loss, beta, gamma, activate, reduction,
                                     need_grad)
-        _save(ctx, grad, pred, target, weight, loss, beta, gamma, activate, reduction)
+        ctx.save_for_backward(pred, target, weight)
+        ctx.grad = grad  # not save_for_backward: it is consumed (scaled in place) by backward
+        _save(ctx, pred, target, weight, loss, beta, gamma, activate, reduction, backend)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        return _grads(ctx, grad_out, _scale) + (None,) * 7
+        pred, target, weight = ctx.saved_tensors
+        grad = ctx.__dict__.pop("grad", None)
+        if grad is None:
+            grad = pred.new_empty(0)
+        return _grads(ctx, grad_out, grad, pred, target, weight, _scale_inplace) + (None,) * 7
+
+
+def _scale_inplace(grad_output: Tensor, grad: Tensor) -> Tensor:
+    return grad.mul_(grad_output)
