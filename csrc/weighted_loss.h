@@ -118,13 +118,13 @@ DIRFAST_VINLINE float exp(float x) {
   const float nf = t - sh;
   float r = x - nf * 0.693359375f;  // ln2_hi: 9 bits, n*ln2_hi is exact
   r = r - nf * -2.12194440e-4f;     // ln2_lo
+  // exp(r) = 1 + r + r^2 * P(r), P: Cephes expf's minimax coefficients, evaluated by Estrin's
+  // scheme (short dependency chains; P's rounding is damped by r^2 <= 0.12).
   const float z = r * r;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
+  const float p01 = 5.0000001201e-1f + 1.6666665459e-1f * r;
+  const float p23 = 4.1665795894e-2f + 8.3334519073e-3f * r;
+  const float p45 = 1.3981999507e-3f + 1.9875691500e-4f * r;
+  float p = (p01 + z * p23) + (z * z) * p45;
   p = (p * z + r) + 1.0f;
   // 2^n = 2^n1 * 2^n2, n1 = rint(n/2): bits(sh + j) << 23 == j << 23 (the low 9 bits of
   // bits(sh) are 0), so the integer parts come straight from the shifter's bits.
@@ -144,19 +144,16 @@ DIRFAST_VINLINE double exp(double x) {
   const double nf = t - sh;
   double r = x - nf * 6.93147180369123816490e-01;  // ln2_hi (fdlibm): 32 bits, exact product
   r = r - nf * 1.90821492927058770002e-10;         // ln2_lo
+  // exp(r) = 1 + r + r^2 * Q(r), Q: degree 9, near-minimax on |r| <= ln2/2 (Chebyshev fit,
+  // error of Q ~1e-16, i.e. < 2e-17 relative on exp), evaluated by Estrin's scheme.
   const double z = r * r;
-  double p = 1.0 / 6227020800.0;  // 1/13!
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
+  const double z2 = z * z;
+  const double q01 = 0.5000000000000001 + 0.16666666666666669 * r;
+  const double q23 = 0.041666666666624164 + 0.008333333333330065 * r;
+  const double q45 = 0.0013888888917196719 + 0.00019841269863040545 * r;
+  const double q67 = 2.4801521322368692e-05 + 2.7557268480310024e-06 * r;
+  const double q89 = 2.7620075879983367e-07 + 2.5100375832561234e-08 * r;
+  double p = ((q01 + z * q23) + z2 * (q45 + z * q67)) + (z2 * z2) * q89;
   p = (p * z + r) + 1.0;
   const double t1 = nf * 0.5 + sh;  // low 12 bits of bits(sh) are 0
   const std::uint64_t u = bit_cast<std::uint64_t>(t), u1 = bit_cast<std::uint64_t>(t1);
@@ -165,44 +162,35 @@ DIRFAST_VINLINE double exp(double x) {
   return p * s1 * s2;
 }
 
-DIRFAST_VINLINE float log(float x) {
-  const bool sub = x < 1.17549435e-38f;  // subnormal (and 0, negative: fixed up below)
-  const float xs = sub ? x * 33554432.0f : x;  // * 2^25
+// log core: x = xs * 2^-eoff with xs positive, normal and finite (no checks, no selects: a
+// select here lets gcc's jump threading duplicate the whole body per select arm).
+DIRFAST_VINLINE float log_core(float xs, float eoff) {
   const std::uint32_t ix = bit_cast<std::uint32_t>(xs) - 0x3f3504f3u;  // - bits(sqrt(1/2))
   const std::int32_t ei = static_cast<std::int32_t>(ix) >> 23;
   const float f = bit_cast<float>((ix & 0x007fffffu) + 0x3f3504f3u) - 1.0f;  // exact
-  const float e = static_cast<float>(ei) - (sub ? 25.0f : 0.0f);
+  const float e = static_cast<float>(ei) - eoff;
   const float z = f * f;
-  float p = 7.0376836292e-2f;
-  p = p * f - 1.1514610310e-1f;
-  p = p * f + 1.1676998740e-1f;
-  p = p * f - 1.2420140846e-1f;
-  p = p * f + 1.4249322787e-1f;
-  p = p * f - 1.6668057665e-1f;
-  p = p * f + 2.0000714765e-1f;
-  p = p * f - 2.4999993993e-1f;
-  p = p * f + 3.3333331174e-1f;
+  // Cephes logf's minimax polynomial, by Estrin's scheme.
+  const float z2 = z * z;
+  const float p01 = 3.3333331174e-1f - 2.4999993993e-1f * f;
+  const float p23 = 2.0000714765e-1f - 1.6668057665e-1f * f;
+  const float p45 = 1.4249322787e-1f - 1.2420140846e-1f * f;
+  const float p67 = 1.1676998740e-1f - 1.1514610310e-1f * f;
+  const float p = ((p01 + z * p23) + z2 * (p45 + z * p67)) + (z2 * z2) * 7.0376836292e-2f;
   float y = p * f * z;
   y = y + e * -2.12194440e-4f;
   y = y - 0.5f * z;
-  float r = f + y;
-  r = r + e * 0.693359375f;
-  r = x < 3.40282347e+38f ? r : x + x;  // +inf -> +inf (NaN -> NaN via x != x below)
-  r = x == 0.0f ? -(1.0f / 0.0f) : r;
-  r = x < 0.0f ? (0.0f / 0.0f) : r;
-  r = x != x ? x : r;
-  return r;
+  const float r = f + y;
+  return r + e * 0.693359375f;
 }
 
-DIRFAST_VINLINE double log(double x) {
-  const bool sub = x < 2.2250738585072014e-308;
-  const double xs = sub ? x * 18014398509481984.0 : x;  // * 2^54
+DIRFAST_VINLINE double log_core(double xs, double eoff) {
   const std::uint64_t ix = bit_cast<std::uint64_t>(xs) - 0x3fe6a09e667f3bcdull;
   // e = (signed)ix >> 52 without a 64-bit arithmetic shift or int64->double conversion (neither
   // exists before AVX-512): the top 12 bits of ix + 1024*2^52 are e + 1024 in [2, 2049].
   const std::uint64_t eb = (ix + (std::uint64_t(1024) << 52)) >> 52;
-  const double e = bit_cast<double>(0x4330000000000000ull | eb) - (4503599627370496.0 + 1024.0) -
-                   (sub ? 54.0 : 0.0);
+  const double e =
+      bit_cast<double>(0x4330000000000000ull | eb) - (4503599627370496.0 + 1024.0) - eoff;
   const double f = bit_cast<double>((ix & 0x000fffffffffffffull) + 0x3fe6a09e667f3bcdull) - 1.0;
   const double hfsq = 0.5 * f * f;
   const double s = f / (2.0 + f);
@@ -214,9 +202,25 @@ DIRFAST_VINLINE double log(double x) {
                          w * (2.857142874366239149e-01 +
                               w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
   const double R = t2 + t1;
-  double r = e * 6.93147180369123816490e-01 -
-             ((hfsq - (s * (hfsq + R) + e * 1.90821492927058770002e-10)) - f);
-  r = x < 1.7976931348623157e+308 ? r : x + x;
+  return e * 6.93147180369123816490e-01 -
+         ((hfsq - (s * (hfsq + R) + e * 1.90821492927058770002e-10)) - f);
+}
+
+// Full log: subnormals, 0, negatives, inf and NaN too.
+DIRFAST_VINLINE float log(float x) {
+  const bool sub = x < 1.17549435e-38f;  // subnormal (and 0, negative: fixed up below)
+  float r = log_core(x * (sub ? 33554432.0f : 1.0f), sub ? 25.0f : 0.0f);  // 2^25
+  r = x <= 3.40282347e+38f ? r : x + x;  // +inf -> +inf (NaN: below)
+  r = x == 0.0f ? -(1.0f / 0.0f) : r;
+  r = x < 0.0f ? (0.0f / 0.0f) : r;
+  r = x != x ? x : r;
+  return r;
+}
+
+DIRFAST_VINLINE double log(double x) {
+  const bool sub = x < 2.2250738585072014e-308;
+  double r = log_core(x * (sub ? 18014398509481984.0 : 1.0), sub ? 54.0 : 0.0);  // 2^54
+  r = x <= 1.7976931348623157e+308 ? r : x + x;
   r = x == 0.0 ? -(1.0 / 0.0) : r;
   r = x < 0.0 ? (0.0 / 0.0) : r;
   r = x != x ? x : r;
@@ -226,11 +230,11 @@ DIRFAST_VINLINE double log(double x) {
 }  // namespace vmath
 
 #define DIRFAST_FEXP(x) ::dirfast::weighted_loss::vmath::exp(x)
-#define DIRFAST_FLOG(x) ::dirfast::weighted_loss::vmath::log(x)
+#define DIRFAST_FLOG_POS(x) ::dirfast::weighted_loss::vmath::log_core((x), decltype(x)(0))
 #else
 #define DIRFAST_VINLINE DIRFAST_HOST_DEVICE
 #define DIRFAST_FEXP(x) exp(x)
-#define DIRFAST_FLOG(x) log(x)
+#define DIRFAST_FLOG_POS(x) log(x)
 #endif  // !__CUDACC__
 
 // Focal modulation: (l, dl) <- (l*mg, dl*mg + l*dmg). GMODE (a compile-time focal_gamma_mode,
@@ -276,8 +280,10 @@ DIRFAST_VINLINE void focal_modulate(T e, T k, T gamma, T& l, T& dl) {
       mgp = m * m;
       dmgp = T(2) * m * dm * sg;
     } else if (GMODE == 3) {
-      const T mp = pos ? m : T(1);  // keep log's argument positive in the unused lanes
-      const T pm1 = DIRFAST_FEXP((gamma - T(1)) * DIRFAST_FLOG(mp));
+      // m >= 2^-23 (float) / 2^-52 (double) when positive, so log_core (positive normal
+      // arguments only) applies; the other lanes get log(1) and are discarded below.
+      const T mp = pos ? m : T(1);
+      const T pm1 = DIRFAST_FEXP((gamma - T(1)) * DIRFAST_FLOG_POS(mp));
       mgp = pm1 * m;
       dmgp = gamma * pm1 * dm * sg;
     } else {

@@ -11,3 +11,11 @@ __version__ = "0.1.0"
 
 __all__ = ["functional", "nn", "BACKENDS", "resolve_backend", "weighted_loss", "mse", "l1",
            "focal_mse", "focal_l1", "huber", "__version__"]
+
+# issue 3: bins, LDS weights, DIR shot metrics
+from . import data  # noqa: E402
+from .bins import Bins  # noqa: E402
+from .lds import LDS, kernel_window, lds_weights  # noqa: E402
+from .metrics import ShotMetrics, shot_metrics  # noqa: E402
+
+__all__ += ["data", "Bins", "LDS", "kernel_window", "lds_weights", "ShotMetrics", "shot_metrics"]

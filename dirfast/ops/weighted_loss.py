@@ -4,6 +4,7 @@ The forward computes the loss and ``dL/dpred`` in one pass (Triton kernel, C++ k
 ``dirfast._C``, or vectorised PyTorch) and saves the gradient; the backward op
 ``dirfast::weighted_loss_bwd`` only scales it by ``grad_output`` (no recomputation, no host sync).
 ``torch.compile`` traces both ops without a graph break (their fake implementations give the shapes).
+Eager calls use ``WeightedLossFunction``, the same paths without the op's Python dispatch cost.
 
 Op arguments are already checked and flattened by ``dirfast.functional.weighted_loss``: ``pred``,
 ``target`` are ``[N]``, one floating dtype, ``weight`` is ``None`` or ``[N]`` in that dtype, ``backend``
@@ -155,14 +156,10 @@ def _(pred, target, weight, loss, beta, gamma, activate, reduction, backend, nee
     return out, torch.empty_like(pred) if need_grad else pred.new_empty(0)
 
 
-def _scale(grad_output: Tensor, grad: Tensor) -> Tensor:
-    return grad * grad_output
-
-
 @torch.library.custom_op("dirfast::weighted_loss_bwd", mutates_args=())
 def weighted_loss_bwd(grad_output: Tensor, grad: Tensor) -> Tensor:
     """``dL/dpred = grad_output · grad`` (``grad_output`` 0-d or ``[N]``); a new tensor, never in place."""
-    return _scale(grad_output, grad)
+    return grad * grad_output
 
 
 @weighted_loss_bwd.register_fake
@@ -170,7 +167,7 @@ def _(grad_output, grad):
     return torch.empty_like(grad)
 
 
-def _save(ctx, pred, target, weight, loss, beta, gamma, activate, reduction, backend):
+def _save(ctx, loss, beta, gamma, activate, reduction, backend):
     # no incoming gradient for the saved-gradient output: do not let autograd materialise an [N]
     # tensor of zeros for it at every backward (a full extra allocation + write)
     ctx.set_materialize_grads(False)
@@ -207,7 +204,7 @@ def _setup_context(ctx, inputs, output):
     pred, target, weight, loss, beta, gamma, activate, reduction, backend, _ = inputs
     ctx.mark_non_differentiable(output[1])
     ctx.save_for_backward(output[1], pred, target, weight)
-    _save(ctx, pred, target, weight, loss, beta, gamma, activate, reduction, backend)
+    _save(ctx, loss, beta, gamma, activate, reduction, backend)
 
 
 def _backward(ctx, grad_out, _grad_of_grad):
@@ -237,7 +234,7 @@ class WeightedLossFunction(torch.autograd.Function):
                                     need_grad)
         ctx.save_for_backward(pred, target, weight)
         ctx.grad = grad  # not save_for_backward: it is consumed (scaled in place) by backward
-        _save(ctx, pred, target, weight, loss, beta, gamma, activate, reduction, backend)
+        _save(ctx, loss, beta, gamma, activate, reduction, backend)
         return out
 
     @staticmethod

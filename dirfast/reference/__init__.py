@@ -2,5 +2,7 @@
 any device, differentiate through ordinary torch ops, and are what every fast path is tested against."""
 
 from .weighted_loss import weighted_loss_ref
+from .lds import kernel_window, lds_weights_ref
+from .metrics import shot_metrics_ref
 
-__all__ = ["weighted_loss_ref"]
+__all__ = ["weighted_loss_ref", "kernel_window", "lds_weights_ref", "shot_metrics_ref"]
