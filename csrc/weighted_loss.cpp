@@ -5,11 +5,14 @@
 //   inside a block, chunks of kChunk elements go through two loops:
 //     1. the element loop: loads, the loss formula, the grad store and either the `out` store
 //        (reduce=false) or a store of scale*w*l into a small on-stack buffer (reduce=true).
-//        It has no reduction, so gcc -O3 vectorises it for mse/l1/huber (focal calls exp/pow,
-//        which stay scalar: no -ffast-math, results are IEEE);
+//        It has no reduction and no calls, so gcc -O3 vectorises it for every loss, focal
+//        included (vmath::exp / vmath::log in weighted_loss.h, branch-free; the gamma mode is a
+//        template parameter; only the gamma < 0 / non-finite fallback calls std::pow);
 //     2. the lane loop: adds the buffer into kReduceLanes double accumulators (lane = j % lanes),
 //        a lane-wise vector add with no reassociation.
 //   Each block writes its double partial; the partials are then added in block order.
+// The block kernel is compiled twice, baseline (SSE2) and target("avx2") (no FMA), and picked
+// once per call at run time; both give identical bits (see "instruction-set versions" below).
 #include "weighted_loss.h"
 
 #include <algorithm>
