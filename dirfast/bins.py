@@ -42,6 +42,14 @@ because the guess is off by at most one whenever the rounded edges stay at least
 once at construction; otherwise, and for ``Bins(edges=...)``, ``torch.searchsorted`` is used).
 ``backend="reference"`` always uses ``torch.searchsorted`` (the semantics-defining path). Every path
 is vectorised, sync-free (validation aside) and runs on any device.
+
+**C++ kernel.** On CPU tensors with ``backend="auto"``/``"cpu"`` and the compiled extension,
+:meth:`Bins.index` (and :class:`dirfast.LDS`'s label → weight mapping) run ``dirfast._C.bins_map``: one
+pass that reads each label once and writes its id (or its weight) once, OpenMP-parallel for batches of
+≥ 32768 labels, with the same rule operation for operation (the same four arithmetic cases, and a
+binary search where PyTorch uses ``searchsorted``) — bit-identical to the PyTorch path, which keeps
+serving CUDA tensors (no sync), ``"auto"`` without the extension (``backend="cpu"`` then raises and
+says how to build it), uint16/32/64 labels and ``torch.compile`` tracing.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 
+from . import _ext
 from ._backend import BACKENDS, default_backend
 from ._checks import check_tensor, describe, validation_enabled
 
@@ -62,19 +71,30 @@ _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, t
                torch.uint32, torch.uint64)
 #: integer edges below these magnitudes make ``floor`` / integer division exact in float32 / float64
 _EXACT_INT = {torch.float32: 2.0 ** 22, torch.float64: 2.0 ** 50}
+#: label dtypes the C++ kernel (dirfast._C.bins_map) reads directly; int8/uint8/int16 are widened to
+#: int64 first (exact); uint16/uint32/uint64 labels take the PyTorch path
+_KERNEL_LABELS = {torch.float32: "float32", torch.float64: "float64", torch.int32: "int32",
+                  torch.int64: "int64"}
+_KERNEL_WIDEN = (torch.int8, torch.uint8, torch.int16)
+_CPU = torch.device("cpu")
 
 
 def _is_int_dtype(dtype: torch.dtype) -> bool:
     return dtype in _INT_DTYPES
 
 
-def resolve_torch_backend(backend: Optional[str], device: torch.device, *, op: str) -> str:
-    """Backend rule for ops whose fast path is vectorised PyTorch on every device (no kernels).
+def resolve_torch_backend(backend: Optional[str], device: torch.device, *, op: str,
+                          has_cpu_kernel: bool = False) -> str:
+    """Backend rule for ops whose fast path is vectorised PyTorch on every device, optionally with a
+    C++ kernel for CPU tensors (``has_cpu_kernel``).
 
-    Returns ``"reference"`` or ``"torch"``. ``"auto"`` and ``"cpu"`` (CPU tensors only) give the
-    vectorised path; an explicit ``"triton"``/``"cuda"`` raises (the op has no such kernel, and the
-    vectorised path already runs on CUDA); the same values coming from ``DIRFAST_BACKEND`` fall back
-    to ``"auto"``.
+    Returns ``"reference"``, ``"torch"`` or ``"cpu"`` (the C++ kernel in ``dirfast._C``).
+    ``"auto"`` gives the C++ kernel for CPU tensors when the op has one and the extension is
+    available, else the vectorised path (CUDA tensors: always the vectorised path, no sync);
+    ``"cpu"`` (CPU tensors only) gives the C++ kernel, and raises the ``dirfast._ext.require`` error
+    (how to build it) when the extension is missing; an explicit ``"triton"``/``"cuda"`` raises (the
+    op has no such kernel, and the vectorised path already runs on CUDA); the same values coming
+    from ``DIRFAST_BACKEND`` fall back to ``"auto"``.
     """
     explicit = backend is not None
     if backend is None:
@@ -83,13 +103,20 @@ def resolve_torch_backend(backend: Optional[str], device: torch.device, *, op: s
         raise ValueError(f"{op}: backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "reference":
         return "reference"
-    if backend == "cpu" and device.type != "cpu":
-        raise ValueError(f"{op}: backend='cpu' needs CPU tensors, got tensors on {device}")
+    if backend == "cpu":
+        if device.type != "cpu":
+            raise ValueError(f"{op}: backend='cpu' needs CPU tensors, got tensors on {device}")
+        if has_cpu_kernel:
+            _ext.require(f"{op} with backend='cpu'")
+            return "cpu"
+        return "torch"
     if backend in ("triton", "cuda"):
         if explicit:
             raise RuntimeError(
                 f"{op} has no {backend} kernel: its vectorised PyTorch path runs on every device "
                 "(CPU and CUDA); use backend='auto'")
+    if has_cpu_kernel and device.type == "cpu" and _ext.available():
+        return "cpu"
     return "torch"
 
 
@@ -173,6 +200,26 @@ class Bins:
             arith = uniform and self.width >= 2.0 * ulp and (dt == torch.float64 or self._f32_ok)
             self._int_grid[dt] = bool(int_grid)
             self._arith[dt] = bool(arith)
+        self._kmode = self._kernel_modes()
+
+    def _kernel_modes(self) -> Dict[Tuple[bool, torch.dtype], int]:
+        """``{(float labels?, comparison dtype): mode}`` of ``dirfast._C.bins_map`` (csrc/lds.h): the
+        same branch :meth:`_ids` takes on the PyTorch path, so both give identical ids."""
+        modes = {}
+        for is_float in (True, False):
+            for cdt in (torch.float32, torch.float64):
+                if not self._arith[cdt]:
+                    m = 0  # binary search over the edges (any edges)
+                elif not is_float and self._int_grid[torch.float64]:
+                    m = 1  # integer labels, integer grid
+                elif is_float and self._int_grid[cdt] and self.width == 1.0 and self.start >= 0:
+                    m = 2  # unit bins from an integer start >= 0 (ages)
+                elif is_float and self._int_grid[cdt]:
+                    m = 3  # integer start and width
+                else:
+                    m = 4  # equal-width: float64 guess + exact neighbour-edge comparisons
+                modes[(is_float, cdt)] = m
+        return modes
 
     # --------------------------------------------------------------------------------------------
     # constructors / serialisation
@@ -281,22 +328,73 @@ class Bins:
 
     def _ids(self, y: torch.Tensor, *, fn: str = "Bins.index", name: str = "y",
              validate: Optional[bool] = None, backend: Optional[str] = None,
-             index_dtype: torch.dtype = torch.int64) -> torch.Tensor:
-        """Bin ids of ``y`` (any shape) as ``index_dtype`` (int64 or int32), same shape as ``y``."""
+             index_dtype: torch.dtype = torch.int64, table: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Bin ids of ``y`` (any shape) as ``index_dtype`` (int64 or int32), same shape as ``y``; with
+        ``table`` (``[K]``, on ``y``'s device) ``table[ids]`` instead (``table``'s dtype).
+
+        CPU tensors with ``backend`` ``"auto"``/``"cpu"`` and the compiled extension run the fused
+        one-pass kernel ``dirfast._C.bins_map`` (ids, or the gather; bit-identical to the PyTorch
+        path below, which serves CUDA tensors, ``"auto"`` without the extension, and the few label
+        dtypes the kernel does not read)."""
         yc, cdt = self._compute_labels(y, fn, name)
         if validation_enabled(validate):
             self._validate(yc, cdt, fn, name)
-        path = resolve_torch_backend(backend, y.device, op=fn)
+        path = resolve_torch_backend(backend, y.device, op=fn, has_cpu_kernel=True)
+        if path == "cpu" and not torch.compiler.is_compiling():
+            out = self._kernel(yc, cdt, table)
+            if out is not None:  # the kernel writes int64 ids
+                return out if table is not None or index_dtype == torch.int64 else out.to(index_dtype)
+        ids = self._ids_torch(yc, cdt, path, index_dtype)
+        if table is None:
+            return ids
+        return torch.index_select(table, 0, ids.reshape(-1)).reshape(y.shape)
+
+    def _kernel(self, yc: torch.Tensor, cdt: torch.dtype, table: Optional[torch.Tensor]):
+        """The C++ path (``dirfast._C.bins_map``); None if it does not apply (then PyTorch runs)."""
+        C = _ext.get()
+        if C is None:  # pragma: no cover - resolve_torch_backend checked it
+            return None
+        if yc.dtype in _KERNEL_WIDEN:
+            yc = yc.to(torch.int64)
+        lt = _KERNEL_LABELS.get(yc.dtype)
+        K = len(self._edges) - 1
+        if lt is None or K >= 2 ** 31:
+            return None
+        yc = yc.contiguous()
+        kmode = self.__dict__.get("_kmode")
+        if kmode is None:  # a Bins pickled before the kernel existed
+            kmode = self._kmode = self._kernel_modes()
+        mode = kmode[(yc.is_floating_point(), cdt)]
+        eptr = self._edges_on(_CPU, cdt).data_ptr() if mode == 0 else 0
+        # empty_like: ~2x cheaper per call than torch.empty(shape, dtype=...); yc is contiguous
+        if table is None:
+            out = torch.empty_like(yc, dtype=torch.int64)
+            tptr, itemsize = 0, 8
+        else:
+            out = torch.empty_like(yc, dtype=table.dtype)
+            tptr, itemsize = table.data_ptr(), table.element_size()
+        start, width = (self.start, self.width) if self.width is not None else (0.0, 1.0)
+        C.bins_map(lt, yc.data_ptr(), yc.numel(), mode, K, start, width, eptr, tptr, itemsize,
+                   out.data_ptr())
+        return out
+
+    def _ids_torch(self, yc: torch.Tensor, cdt: torch.dtype, path: str,
+                   index_dtype: torch.dtype) -> torch.Tensor:
+        """The vectorised PyTorch path (any device; ``path == "reference"``: ``torch.searchsorted``)."""
         K = self.num_bins
         if path == "reference" or not self._arith[cdt]:
-            inner = self._edges_on(y.device, cdt)[1:-1]
+            inner = self._edges_on(yc.device, cdt)[1:-1]
             yy = yc if yc.dtype == cdt else yc.to(cdt)
             # searchsorted over the K−1 interior edges = clamp(searchsorted(edges) − 1, 0, K−1); NaN → K−1
             return torch.searchsorted(inner, yy.contiguous(), right=True,
                                       out_int32=index_dtype == torch.int32)
         if not yc.is_floating_point() and self._int_grid[torch.float64]:
-            # integer labels, integer edges: exact integer arithmetic
-            k = yc.to(torch.int64) - int(self.start)
+            # integer labels, integer edges: exact integer arithmetic (clamped into
+            # [start, start + K·width] first, so no int64 label overflows)
+            lo = int(self.start)
+            k = torch.clamp(yc.to(torch.int64), lo, lo + K * int(self.width))
+            if lo != 0:
+                k.sub_(lo)
             if self.width != 1.0:
                 k = torch.div(k, int(self.width), rounding_mode="floor")
             return k.clamp_(0, K - 1).to(index_dtype)
@@ -339,7 +437,9 @@ class Bins:
             y: labels, any shape, float16/bfloat16/float32/float64 or an integer dtype, any device.
             validate: value checks (NaN; out-of-range with ``out_of_range="error"``); default
                 ``DIRFAST_VALIDATE``. They sync with the host; without them nothing syncs.
-            backend: ``"auto"`` (arithmetic fast path) or ``"reference"`` (``torch.searchsorted``).
+            backend: ``"auto"`` (CPU: the C++ kernel when built, else the arithmetic PyTorch path;
+                CUDA: the arithmetic PyTorch path), ``"cpu"`` (the C++ kernel; raises if the extension
+                is not built) or ``"reference"`` (``torch.searchsorted``).
 
         Returns:
             int64 tensor of ``y``'s shape and device, values in ``[0, K−1]``.

@@ -2,6 +2,7 @@
 official code's recipe (quirks included) and the spec's AgeDB golden numbers."""
 
 import io
+import os
 from collections import Counter
 
 import numpy as np
@@ -11,10 +12,29 @@ from scipy.ndimage import convolve1d, gaussian_filter1d
 from scipy.signal.windows import triang
 
 import dirfast
-from dirfast import LDS, Bins, kernel_window, lds_weights
+from dirfast import LDS, Bins, _ext, kernel_window, lds_weights
+from dirfast.bins import resolve_torch_backend
 from dirfast.reference import lds_weights_ref
 from dirfast.reference.lds import smooth_counts
 from dirfast.testing import assert_close_verbose
+
+
+@pytest.fixture(params=["cpu", "cpu_torch"])
+def path(request, monkeypatch):
+    """Run the mapping on the C++ kernel ("cpu": ``backend="auto"`` with ``dirfast._C``) or on the
+    vectorised-PyTorch path ("cpu_torch": the extension hidden, as ``auto`` does when it is not
+    built). Without the extension the "cpu" cases skip, or fail under ``DIRFAST_REQUIRE_EXT=1``."""
+    if request.param == "cpu":
+        if not _ext.available():
+            msg = f"dirfast._C is not available ({_ext.import_error()})"
+            if os.environ.get("DIRFAST_REQUIRE_EXT") == "1":
+                pytest.fail(f"{msg} but DIRFAST_REQUIRE_EXT=1", pytrace=False)
+            pytest.skip(f"{msg}; build it with `pip install --no-build-isolation -e .`")
+    else:
+        monkeypatch.setattr(_ext, "available", lambda: False)
+    want = "cpu" if request.param == "cpu" else "torch"
+    assert resolve_torch_backend(None, torch.device("cpu"), op="test", has_cpu_kernel=True) == want
+    return request.param
 
 
 # ------------------------------------------------------------------------------------------------
@@ -141,6 +161,7 @@ CONFIGS = [("sqrt_inv", False, "gaussian", 5, 2.0), ("sqrt_inv", True, "gaussian
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "-".join(map(str, c)))
 @pytest.mark.parametrize("kind", ["int", "float"])
+@pytest.mark.usefixtures("path")
 def test_weights_vs_numpy_fp64(cfg, kind):
     reweight, lds, kernel, ks, sigma = cfg
     g = torch.Generator().manual_seed(hash(cfg) % 1000 + (kind == "float"))
@@ -206,6 +227,7 @@ def _printed(x, ref):
 
 
 @pytest.mark.parametrize("reweight,lds", list(AGEDB))
+@pytest.mark.usefixtures("path")
 def test_official_agedb_ranges(reweight, lds):
     train = dirfast.data.agedb_dir_ages()["train"]
     assert train.numel() == 12208
@@ -219,6 +241,7 @@ def test_official_agedb_ranges(reweight, lds):
     assert_close_verbose(w, want, tag="official recipe", rtol=1e-6)
 
 
+@pytest.mark.usefixtures("path")
 def test_default_agedb_inverse_lds_is_float():
     train = dirfast.data.agedb_dir_ages()["train"]
     w = lds_weights(train, Bins.official_age(121), reweight="inverse", lds=True)
@@ -232,6 +255,7 @@ def test_default_agedb_inverse_lds_is_float():
 # module behaviour
 
 
+@pytest.mark.usefixtures("path")
 def test_state_dict_round_trip_exact():
     train = dirfast.data.agedb_dir_ages()["train"]
     a = LDS(Bins(0, 0.5, 250), reweight="inverse", kernel="laplace", ks=7, sigma=1.5,
@@ -257,6 +281,7 @@ def test_state_dict_round_trip_exact():
         LDS(Bins.official_age(121)).load_state_dict(a.state_dict())
 
 
+@pytest.mark.usefixtures("path")
 def test_unfitted_and_bad_inputs():
     m = LDS(Bins.official_age(121))
     with pytest.raises(RuntimeError, match="not fitted"):
@@ -293,6 +318,7 @@ def test_unfitted_and_bad_inputs():
         m(torch.tensor([3.0]), backend="triton")
 
 
+@pytest.mark.usefixtures("path")
 def test_empty_bins_policy():
     train = torch.tensor([2.0] * 30 + [3.0] * 10 + [7.0] * 5)
     bins = Bins(0, 1, 10)
@@ -315,6 +341,7 @@ def test_empty_bins_policy():
         assert abs(m(train, validate=False).double().mean().item() - 1) < 1e-6
 
 
+@pytest.mark.usefixtures("path")
 def test_weights_batch_shapes_dtypes_and_reference_backend():
     train = dirfast.data.agedb_dir_ages()["train"]
     m = LDS(Bins.official_age(121)).fit(train)
