@@ -41,10 +41,16 @@ _CSRC = "csrc"
 # One .cpp per op (plus module.cpp with the bindings); one header per op.
 _SOURCES = [
     f"{_CSRC}/module.cpp",
+    f"{_CSRC}/fds_stats.cpp",
     f"{_CSRC}/weighted_loss.cpp",
+    f"{_CSRC}/lds.cpp",
+    f"{_CSRC}/fds_calibrate.cpp",
 ]
 _DEPENDS = [
+    f"{_CSRC}/fds_stats.h",
     f"{_CSRC}/weighted_loss.h",
+    f"{_CSRC}/lds.h",
+    f"{_CSRC}/fds_calibrate.h",
 ]
 
 

@@ -14,7 +14,10 @@
 #include <omp.h>
 #endif
 
+#include "lds.h"
 #include "weighted_loss.h"
+#include "fds_stats.h"
+#include "fds_calibrate.h"
 
 namespace py = pybind11;
 
@@ -44,6 +47,43 @@ double weighted_loss_fwd(const std::string& dtype, std::uintptr_t pred, std::uin
   if (n == 0) return 0.0;
   py::gil_scoped_release release;
   return wl::fwd(a);
+}
+
+void bins_map(const std::string& label_dtype, std::uintptr_t labels, std::int64_t n, int mode,
+              std::int64_t num_bins, double start, double width, std::uintptr_t edges,
+              std::uintptr_t table, int itemsize, std::uintptr_t out) {
+  namespace lds = dirfast::lds;
+  lds::MapArgs a;
+  a.label_type = lds::parse_label_type(label_dtype.c_str());
+  a.labels = labels;
+  a.n = n;
+  a.mode = mode;
+  a.num_bins = num_bins;
+  a.start = start;
+  a.width = width;
+  a.edges = edges;
+  a.table = table;
+  a.itemsize = itemsize;
+  a.out = out;
+  lds::validate(a);  // throws std::invalid_argument -> ValueError
+  if (n == 0) return;
+  // Small batches: releasing/re-acquiring the GIL costs more than the work (~1 ns/label).
+  if (n < 4096) {
+    lds::map(a);
+    return;
+  }
+  py::gil_scoped_release release;
+  lds::map(a);
+}
+
+void fds_bin_stats(const std::string& dtype, std::uintptr_t x, std::int64_t stride,
+                   std::uintptr_t bins, std::int64_t n, std::int64_t d, std::int64_t num_bins,
+                   std::uintptr_t count, std::uintptr_t mean, std::uintptr_t m2) {
+  namespace fs = dirfast::fds_stats;
+  fs::Args a{fs::parse_dtype(dtype.c_str()), x, stride, bins, n, d, num_bins, count, mean, m2};
+  fs::validate(a);  // std::invalid_argument -> ValueError
+  py::gil_scoped_release release;
+  fs::run(a);
 }
 
 int num_threads() {
@@ -98,6 +138,25 @@ other buffer. Raises ValueError on bad arguments (unknown dtype, focal with hube
 misaligned pointers, n < 0). The GIL is released during the computation.
 )doc");
 
+  m.attr("BINS_PARALLEL_MIN") = dirfast::lds::kParallelMin;
+  m.def("bins_map", &bins_map, py::arg("label_dtype"), py::arg("labels"), py::arg("n"),
+        py::arg("mode"), py::arg("num_bins"), py::arg("start"), py::arg("width"), py::arg("edges"),
+        py::arg("table"), py::arg("itemsize"), py::arg("out"),
+        R"doc(
+Label -> bin index (``table == 0``: int64 ``out``) or label -> ``table[bin]`` (a bit copy of a
+2/4/8-byte element, ``itemsize``) in one pass (dirfast.Bins / dirfast.LDS on CPU).
+
+``labels``: ``n`` contiguous ``label_dtype`` values ("float32", "float64", "int32", "int64").
+``mode``: 0 = binary search over the ``num_bins - 1`` interior ``edges`` (``edges``: the K+1 edges,
+float32 for float32 labels, else float64); 1 = integer labels on an integer grid; 2 = float labels,
+unit bins from an integer ``start >= 0``; 3 = float labels, integer start/width; 4 = equal-width
+bins (float64 guess + exact edge comparisons). Index rule and modes: csrc/lds.h; which mode
+applies to which bins is decided by ``dirfast.Bins._kernel_mode``. Runs on the OpenMP threads
+for ``n >= BINS_PARALLEL_MIN``; results do not depend on the thread count or SIMD level. Raises
+ValueError on bad arguments (unknown dtype, invalid mode, null/misaligned/overlapping pointers).
+The GIL is released for large ``n``.
+)doc");
+
   m.def("simd_level", &dirfast::weighted_loss::simd_level,
         "Instruction set used by the element loops: 0 = baseline x86-64 (SSE2), 1 = AVX2.");
   m.def("simd_level_max", &dirfast::weighted_loss::simd_level_max,
@@ -118,6 +177,47 @@ misaligned pointers, n < 0). The GIL is released during the computation.
       py::arg("fn"), py::arg("dtype"), py::arg("x"), py::arg("y"), py::arg("n"),
       "Testing hook: y[i] = exp(x[i]) or log(x[i]) with the kernel's vectorisable exp/log "
       "(raw pointers to n contiguous float32/float64 elements; y must not overlap x).");
+
+  m.def(
+      "fds_calibrate",
+      [](const std::string& dtype, const std::string& idx_dtype, std::uintptr_t z,
+         std::uintptr_t idx, std::uintptr_t scale, std::uintptr_t shift, std::uintptr_t out,
+         std::int64_t n, std::int64_t d, std::int64_t b) {
+        namespace fc = dirfast::fds_calibrate;
+        fc::Args a;
+        if (dtype != "float32" && dtype != "float64")
+          throw std::invalid_argument("fds_calibrate: dtype must be 'float32' or 'float64', got '" + dtype + "'");
+        if (idx_dtype != "int64" && idx_dtype != "int32")
+          throw std::invalid_argument("fds_calibrate: idx_dtype must be 'int64' or 'int32', got '" + idx_dtype + "'");
+        a.f64 = dtype == "float64";
+        a.idx64 = idx_dtype == "int64";
+        a.z = z; a.idx = idx; a.scale = scale; a.shift = shift; a.out = out;
+        a.n = n; a.d = d; a.b = b;
+        fc::validate(a);  // std::invalid_argument -> ValueError, GIL held
+        py::gil_scoped_release release;
+        fc::run(a);
+      },
+      py::arg("dtype"), py::arg("idx_dtype"), py::arg("z"), py::arg("idx"), py::arg("scale"),
+      py::arg("shift"), py::arg("out"), py::arg("n"), py::arg("d"), py::arg("b"),
+      R"doc(
+FDS calibration on raw pointers of contiguous buffers: ``out[i] = z[i]*scale[k] + shift[k]`` with
+``k = idx[i]`` (rows ``[d]``; ``scale``/``shift`` are ``[b, d]``); ``shift == 0`` gives the backward
+``out[i] = z[i]*scale[k]``. Rows with ``k < 0`` or ``k >= b`` are copied unchanged. ``dtype``:
+"float32"/"float64" (z, scale, shift, out); ``idx_dtype``: "int64"/"int32". OpenMP over rows, GIL
+released; ``out`` must not overlap an input. Raises ValueError on bad arguments.
+)doc");
+
+  m.def("fds_bin_stats", &fds_bin_stats, py::arg("dtype"), py::arg("x"), py::arg("stride"),
+        py::arg("bins"), py::arg("n"), py::arg("d"), py::arg("num_bins"), py::arg("count"),
+        py::arg("mean"), py::arg("m2"),
+        R"doc(
+FDS per-bin feature statistics: count [num_bins] int64, mean and m2 (sum of squared deviations)
+[num_bins, d] of element type ``dtype`` ("float32"/"float64"; contiguous outputs) over the rows of
+``x`` ([n, d], row stride ``stride`` elements, unit column stride) grouped by ``bins`` ([n] int64;
+ids outside [0, num_bins) ignored). Deterministic for any number of threads (counting sort, Welford
+over fixed chunks of 256 rows of one bin on features shifted by the bin's first row, Chan merge in
+chunk order). GIL released. Raises ValueError on bad arguments.
+)doc");
 
   m.def("num_threads", &num_threads,
         "Maximum number of OpenMP threads used by dirfast._C (omp_get_max_threads()).");

@@ -19,3 +19,18 @@ from .lds import LDS, kernel_window, lds_weights  # noqa: E402
 from .metrics import ShotMetrics, shot_metrics  # noqa: E402
 
 __all__ += ["data", "Bins", "LDS", "kernel_window", "lds_weights", "ShotMetrics", "shot_metrics"]
+
+# issue 4 item 3: FDS calibration (whitening + recolouring)
+from .fds_calibrate import fds_calibrate, fds_scale_shift  # noqa: E402
+
+__all__ += ["fds_calibrate", "fds_scale_shift"]
+
+# issue 4 item 1: FDS per-bin feature statistics
+from .fds_stats import BinStats, fds_bin_stats  # noqa: E402
+
+__all__ += ["BinStats", "fds_bin_stats"]
+
+# issue 4 items 2 + 4: FDS cross-bin smoothing (the module is dirfast.nn.FDS)
+from .fds import fill_empty_stats, smooth_stats  # noqa: E402
+
+__all__ += ["smooth_stats", "fill_empty_stats"]

@@ -75,3 +75,9 @@ class HuberLoss(WeightedLoss):
 
     def __init__(self, *, beta=1.0, reduction="mean", backend=None, validate=None):
         super().__init__("huber", beta=beta, reduction=reduction, backend=backend, validate=validate)
+
+
+# issue 4 items 2 + 4: FDS module and cross-bin smoothing
+from .fds import FDS, smooth_stats  # noqa: E402
+
+__all__ += ["FDS", "smooth_stats"]

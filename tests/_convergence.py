@@ -37,6 +37,34 @@ CASES = {
 }
 
 
+def _fds_calibrate_case():
+    """FDS calibration in the training loop: the prediction is spread into D=4 feature dims by a fixed
+    map, calibrated per target bin with fixed ``fds_scale_shift`` tables (from synthetic statistics
+    with a zero-variance dim and an all-zero-variance bin; tail rows get bin -1, i.e. uncalibrated),
+    then read out by a fixed linear head into a weighted MSE. Gradients flow through the calibration."""
+    g = torch.Generator().manual_seed(1)
+    nb, d = 20, 4
+    mean, var = torch.randn(nb, d, generator=g), torch.rand(nb, d, generator=g) + 0.2
+    var[3, 1] = 0.0
+    var[5] = 0.0
+    smean = mean + 0.3 * torch.randn(nb, d, generator=g)
+    svar = var * torch.exp(torch.randn(nb, d, generator=g))
+    scale, shift = dirfast.fds_scale_shift(mean, var, smean, svar)
+    spread = 1.0 + 0.5 * torch.rand(1, d, generator=g)
+    head = 1.0 / (d * spread.reshape(d, 1))
+
+    def case(p, t, w, b):
+        idx = t.reshape(-1).clamp_min(0).floor().long()
+        idx = torch.where(idx < 12, idx, torch.full_like(idx, -1))
+        z = dirfast.fds_calibrate(p * spread, idx, scale, shift, backend=b, validate=False)
+        return dirfast.mse(z @ head, t, w, backend=b, validate=False)
+
+    return case
+
+
+CASES["fds_calibrate"] = _fds_calibrate_case()
+
+
 def train(case: str, backend: str, steps: int = STEPS):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))

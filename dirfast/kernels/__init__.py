@@ -6,3 +6,5 @@ Every ``@triton.jit`` function defined in a module of this package must be regis
 """
 
 KERNEL_MODULES = ("weighted_loss",)
+KERNEL_MODULES += ("fds_calibrate",)
+KERNEL_MODULES += ("fds_stats",)

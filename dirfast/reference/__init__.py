@@ -4,5 +4,7 @@ any device, differentiate through ordinary torch ops, and are what every fast pa
 from .weighted_loss import weighted_loss_ref
 from .lds import kernel_window, lds_weights_ref
 from .metrics import shot_metrics_ref
+from .fds_calibrate import fds_calibrate_ref, fds_calibrate_stats_ref, fds_scale_shift_ref  # noqa: E402
 
 __all__ = ["weighted_loss_ref", "kernel_window", "lds_weights_ref", "shot_metrics_ref"]
+from .fds_stats import fds_bin_stats_ref  # noqa: E402

@@ -1,0 +1,46 @@
+// dirfast — FDS per-bin feature statistics (count, mean, M2), CPU implementation. Torch-free.
+//
+// Semantics (dirfast/reference/fds_stats.py): for x [n, d] (row stride `stride`, unit column
+// stride) and bin ids [n] (int64), every bin b in [0, num_bins) gets count[b] = #rows with id b,
+// mean[b, :] and m2[b, :] = sum of squared deviations from mean[b, :] (0, 0 for an empty bin).
+// Rows with id < 0 or id >= num_bins are ignored.
+//
+// Algorithm (deterministic, independent of the number of threads):
+//   1. counting sort of the row ids by bin (stable, serial, O(n + num_bins));
+//   2. work items (bin b, chunk k): sorted rows [off[b] + k*kChunkRows, ...) of one bin, at most
+//      kChunkRows rows; items run in parallel (OpenMP, any schedule: each item is computed by one
+//      thread in a fixed order), each a pass over its rows in tiles of 4 (tile mean and squared deviations,
+//      merged with Chan's formula; per-row Welford for the last < 4 rows), whole rows (contiguous reads),
+//      on features shifted by the bin's first sorted row (y = x - x[first], removes the
+//      cancellation of large means), into its own partial (mean, M2) row;
+//   3. per bin (parallel over bins), the partials are merged in chunk order with Chan et al.'s
+//      formula and the shift is added back to the mean.
+// Memory: partials of (n / kChunkRows + num_bins) x d x 2 elements, the permutation (n int64).
+#pragma once
+
+#include <cstdint>
+
+namespace dirfast {
+namespace fds_stats {
+
+constexpr std::int64_t kChunkRows = 256;
+
+enum class DType : int { kFloat32 = 0, kFloat64 = 1 };
+
+struct Args {
+  DType dtype;
+  std::uintptr_t x;      // [n, d] elements of dtype, row stride `stride` (elements)
+  std::int64_t stride;   // >= d
+  std::uintptr_t bins;   // [n] int64
+  std::int64_t n, d, num_bins;
+  std::uintptr_t count;  // [num_bins] int64 (out)
+  std::uintptr_t mean;   // [num_bins, d] dtype (out, contiguous)
+  std::uintptr_t m2;     // [num_bins, d] dtype (out, contiguous)
+};
+
+DType parse_dtype(const char* name);  // "float32" | "float64", else std::invalid_argument
+void validate(const Args& a);         // std::invalid_argument on bad arguments
+void run(const Args& a);              // validate(a) must have passed; throws only std::bad_alloc
+
+}  // namespace fds_stats
+}  // namespace dirfast

@@ -1,0 +1,123 @@
+"""``dirfast::fds_bin_stats``: FDS per-bin feature statistics as one registered op (no autograd).
+
+Statistics are not differentiable: the functional detaches the features before calling, so the op
+needs no ``register_autograd`` and features that require grad work. ``torch.compile`` traces the op
+without a graph break (its fake implementation gives the shapes); eager calls run the path directly
+(``fds_bin_stats_paths``), without the op's Python dispatch cost.
+
+Op arguments are already checked by ``dirfast.fds_stats.fds_bin_stats``: ``features`` ``[N, D]``
+floating (N >= 0, D >= 1), ``bin_idx`` ``[N]`` int32/int64 on the same device, ``num_bins >= 1``,
+``backend`` a resolved path (``"reference" | "cpu" | "cpu_torch" | "triton"``).
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+from torch import Tensor
+
+from .. import _ext
+from ..reference.fds_stats import fds_bin_stats_ref
+
+
+def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _keys(bin_idx: Tensor, num_bins: int) -> Tensor:
+    """int64 bin ids with every ignored row (id < 0 or >= num_bins) mapped to ``num_bins``."""
+    idx = bin_idx.to(torch.int64)
+    bad = (idx < 0) | (idx >= num_bins)
+    return idx.masked_fill(bad, num_bins)
+
+
+def _empty(features: Tensor, num_bins: int):
+    acc = _acc_dtype(features.dtype)
+    d = features.shape[1]
+    return (torch.zeros(num_bins, dtype=torch.int64, device=features.device),
+            torch.zeros(num_bins, d, dtype=acc, device=features.device),
+            torch.zeros(num_bins, d, dtype=acc, device=features.device))
+
+
+def _stats_torch(features: Tensor, bin_idx: Tensor, num_bins: int):
+    """Vectorised PyTorch (``cpu_torch``; also CUDA without triton): the reference's two passes on
+    features shifted by each bin's first row (``scatter_reduce`` amin of row ids), which keeps fp32
+    accurate for large means. Three passes over an ``[N, D]`` temporary."""
+    if features.shape[0] == 0:
+        return _empty(features, num_bins)
+    acc = _acc_dtype(features.dtype)
+    x = features.to(acc)
+    n, d = x.shape
+    key = _keys(bin_idx, num_bins)
+    rows = torch.arange(n, device=x.device)
+    first = torch.full((num_bins + 1,), n - 1, dtype=torch.int64, device=x.device)
+    first.scatter_reduce_(0, key, rows, reduce="amin", include_self=True)
+    shift = x[first]  # [B + 1, D]; rows of empty bins are never used
+    y = x - shift[key]
+    count = torch.zeros(num_bins + 1, dtype=torch.int64, device=x.device).index_add_(
+        0, key, torch.ones_like(key))
+    mean_y = torch.zeros(num_bins + 1, d, dtype=acc, device=x.device).index_add_(0, key, y)
+    mean_y /= count.clamp(min=1).to(acc)[:, None]
+    y -= mean_y[key]
+    m2 = torch.zeros(num_bins + 1, d, dtype=acc, device=x.device).index_add_(0, key, y.mul_(y))
+    mean = torch.where(count[:, None] > 0, mean_y + shift, torch.zeros((), dtype=acc, device=x.device))
+    return count[:num_bins], mean[:num_bins].contiguous(), m2[:num_bins].contiguous()
+
+
+def _stats_cpu(features: Tensor, bin_idx: Tensor, num_bins: int):
+    """C++ kernel (counting sort + Welford per 256-row chunk of a bin + Chan merge, OpenMP, GIL
+    released). fp16/bf16 features are converted to fp32 first (one extra pass)."""
+    acc = _acc_dtype(features.dtype)
+    x = features.to(acc)
+    if x.shape[1] > 0 and x.stride(1) != 1:
+        x = x.contiguous()
+    n, d = x.shape
+    bins = bin_idx.to(torch.int64).contiguous()
+    count = torch.empty(num_bins, dtype=torch.int64)
+    mean = torch.empty(num_bins, d, dtype=acc)
+    m2 = torch.empty(num_bins, d, dtype=acc)
+    _ext.require("dirfast::fds_bin_stats backend='cpu'").fds_bin_stats(
+        str(acc).split(".")[-1], x.data_ptr(), max(x.stride(0), d), bins.data_ptr(), n, d, num_bins,
+        count.data_ptr(), mean.data_ptr(), m2.data_ptr(),
+    )
+    return count, mean, m2
+
+
+def _stats_triton(features: Tensor, bin_idx: Tensor, num_bins: int):
+    if features.shape[0] == 0:
+        return _empty(features, num_bins)
+    from ..kernels.fds_stats import fds_bin_stats_fwd
+
+    x = features if features.stride(1) == 1 else features.contiguous()
+    return fds_bin_stats_fwd(x, _keys(bin_idx, num_bins), num_bins)
+
+
+def _stats_reference(features: Tensor, bin_idx: Tensor, num_bins: int):
+    return fds_bin_stats_ref(features, bin_idx, num_bins)
+
+
+PATHS = {"reference": _stats_reference, "cpu": _stats_cpu, "cpu_torch": _stats_torch,
+         "triton": _stats_triton}
+
+
+def fds_bin_stats_paths(features: Tensor, bin_idx: Tensor, num_bins: int,
+                        backend: str) -> Tuple[Tensor, Tensor, Tensor]:
+    with torch.no_grad():
+        return PATHS[backend](features, bin_idx, num_bins)
+
+
+@torch.library.custom_op("dirfast::fds_bin_stats", mutates_args=())
+def fds_bin_stats_op(features: Tensor, bin_idx: Tensor, num_bins: int,
+                     backend: str) -> Tuple[Tensor, Tensor, Tensor]:
+    """``(count [B] int64, mean [B, D], m2 [B, D])``, mean/m2 fp32 (fp64 for fp64 features)."""
+    return PATHS[backend](features, bin_idx, num_bins)
+
+
+@fds_bin_stats_op.register_fake
+def _(features, bin_idx, num_bins, backend):
+    acc = _acc_dtype(features.dtype)
+    d = features.shape[1]
+    return (features.new_empty(num_bins, dtype=torch.int64),
+            features.new_empty(num_bins, d, dtype=acc),
+            features.new_empty(num_bins, d, dtype=acc))

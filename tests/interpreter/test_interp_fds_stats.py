@@ -1,0 +1,107 @@
+"""Interpreter tier: the Triton FDS statistics kernels (chunk partials + per-bin merge) on CPU tensors
+against the fp64 reference. Shapes cross the kernels' boundaries: N not a multiple of CHUNK, D not a
+power of two on both tile widths (D <= 32 "narrow", else "wide"), a bin spanning more chunks than one
+merge step takes (PIECES), empty bins, ignored rows."""
+
+import pytest
+import torch
+
+import dirfast
+from dirfast import fds_bin_stats
+from dirfast.kernels.fds_stats import CHUNK, TILES
+from dirfast.reference import fds_bin_stats_ref
+from dirfast.testing import assert_close_verbose
+
+pytestmark = pytest.mark.interpreter
+
+
+def make(n, d, num_bins, dtype, *, seed=0, offset=5.0, neg=False):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(n, d, generator=g, dtype=torch.float64) * 3 + offset).to(dtype)
+    b = torch.randint(-2 if neg else 0, num_bins, (n,), generator=g)
+    return x, b
+
+
+def check(x, b, num_bins, tag, rtol=None):
+    got = fds_bin_stats(x, b, num_bins, backend="triton")
+    c, m, q = fds_bin_stats_ref(x.double(), b, num_bins)
+    assert torch.equal(got.count, c), f"[{tag}] counts"
+    acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+    assert got.mean.dtype == acc and got.m2.dtype == acc
+    rtol = rtol or (1e-10 if acc == torch.float64 else 1e-5)
+    top_m = m.abs().max().item()
+    assert_close_verbose(got.mean, m, tag=f"{tag} mean", rtol=rtol, atol=rtol * 0.1 * top_m)
+    assert_close_verbose(got.m2, q, tag=f"{tag} m2", rtol=rtol, atol=rtol * 1e-4 * q.abs().max().item())
+    return got
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.float64])
+@pytest.mark.parametrize("n,d", [(1, 1), (7, 7), (CHUNK + 3, 33), (3 * CHUNK + 5, 130)])
+def test_triton_matches_reference(dtype, n, d):
+    x, b = make(n, d, 11, dtype, neg=True)
+    check(x, b, 11, f"{dtype} {n}x{d}")
+
+
+def test_triton_bf16_smoke():
+    # the interpreter has no bf16 arithmetic: loads only; fp32 accumulation, fp32 tolerance
+    x, b = make(300, 20, 5, torch.bfloat16)
+    check(x, b, 5, "bf16")
+
+
+@pytest.mark.parametrize("d", [9, 40])
+def test_triton_skewed_one_bin_many_chunks(d):
+    """Every row in one bin: the bin is spread over all chunk programs and merged over more than one
+    PIECES step (narrow: 64 pieces, wide: 16)."""
+    pieces = TILES["narrow" if d <= 32 else "wide"]["PIECES"]
+    n = min(pieces + 1, 20) * CHUNK + 77
+    x, _ = make(n, d, 1, torch.float32, seed=1)
+    b = torch.full((n,), 2)
+    b[:5] = -1
+    got = check(x, b, 4, f"skewed d={d}")
+    assert got.count.tolist() == [0, 0, n - 5, 0]
+
+
+def test_triton_empty_bins_and_agedb_labels():
+    ages = dirfast.data.agedb_dir_ages()["train"][:1500]
+    b = ages.long().clamp(3, 99) - 3
+    x, _ = make(ages.numel(), 12, 1, torch.float32, seed=2)
+    got = check(x, b, 97, "agedb")
+    assert (got.count == 0).any()  # some FDS bins are empty in this subset
+
+
+def test_triton_large_mean_accuracy():
+    g = torch.Generator().manual_seed(3)
+    n = 4 * CHUNK + 19
+    x = (1e4 + torch.randn(n, 8, generator=g, dtype=torch.float64)).float()
+    b = torch.randint(0, 2, (n,), generator=g)
+    s = fds_bin_stats(x, b, 2, backend="triton")
+    c, m, q = fds_bin_stats_ref(x.double(), b, 2)
+    var_ref = q / (c - 1).double()[:, None]
+    rel = ((s.var.double() - var_ref).abs() / var_ref).max().item()
+    assert rel <= 1e-5, f"variance relative error {rel:.3g} at mean/std = 1e4"
+
+
+def test_triton_deterministic_and_no_grad():
+    x, b = make(2 * CHUNK + 1, 70, 6, torch.float32, neg=True)
+    x.requires_grad_(True)
+    s1 = fds_bin_stats(x, b, 6, backend="triton")
+    s2 = fds_bin_stats(x, b, 6, backend="triton")
+    assert torch.equal(s1.mean, s2.mean) and torch.equal(s1.m2, s2.m2)
+    assert not s1.mean.requires_grad
+
+
+def test_triton_empty_batch_and_ignored_only():
+    s = fds_bin_stats(torch.zeros(0, 3), torch.zeros(0, dtype=torch.int64), 2, backend="triton")
+    assert s.count.tolist() == [0, 0] and (s.mean == 0).all()
+    x, _ = make(10, 3, 1, torch.float32)
+    s = fds_bin_stats(x, torch.full((10,), -1), 2, backend="triton")
+    assert s.count.tolist() == [0, 0] and (s.mean == 0).all() and (s.m2 == 0).all()
+
+
+def test_auto_never_picks_the_interpreter(monkeypatch):
+    calls = []
+    import dirfast.kernels.fds_stats as k
+    monkeypatch.setattr(k, "fds_bin_stats_fwd", lambda *a, **kw: calls.append(1))
+    x, b = make(10, 3, 2, torch.float32)
+    fds_bin_stats(x, b, 2)
+    assert calls == []

@@ -1,0 +1,319 @@
+"""FDS per-bin feature statistics (``dirfast.fds_bin_stats``, ``dirfast.BinStats``): CPU paths (C++
+kernel ``"cpu"``, vectorised PyTorch ``"cpu_torch"``) and the reference against an fp64 oracle,
+numerics at mean/std = 1e4, merge algebra, determinism, errors, torch.compile.
+
+Tolerances (conventions.md): fp64 1e-10 relative; fp32 1e-5. fp16/bf16 features are read exactly and
+accumulated in fp32, so their statistics are held to the fp32 tolerance against the fp64 statistics of
+the same (rounded) values — stricter than the 2× rule.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+import torch
+
+import dirfast
+from dirfast import BinStats, _ext, fds_bin_stats
+from dirfast.ops.fds_stats import fds_bin_stats_op
+from dirfast.reference import fds_bin_stats_ref
+from dirfast.testing import assert_close_verbose
+
+CPU_PATHS = ["cpu", "cpu_torch"]
+
+
+def _need_ext():
+    if not _ext.available():
+        msg = f"dirfast._C is not available ({_ext.import_error()})"
+        if os.environ.get("DIRFAST_REQUIRE_EXT") == "1":
+            pytest.fail(f"{msg} but DIRFAST_REQUIRE_EXT=1", pytrace=False)
+        pytest.skip(msg)
+
+
+def stats(path, x, b, num_bins, monkeypatch=None, **kw):
+    """Run one CPU path through the public function: ``cpu_torch`` = ``auto`` with the extension
+    hidden (what users without the build get)."""
+    if path == "cpu":
+        _need_ext()
+        return fds_bin_stats(x, b, num_bins, backend="cpu", **kw)
+    if path == "cpu_torch":
+        saved = sys.modules.get("dirfast._C")
+        sys.modules["dirfast._C"] = None
+        try:
+            assert dirfast.resolve_backend("auto", x.device, op="t") == "cpu_torch"
+            return fds_bin_stats(x, b, num_bins, backend="auto", **kw)
+        finally:
+            if saved is None:
+                sys.modules.pop("dirfast._C", None)
+            else:
+                sys.modules["dirfast._C"] = saved
+    return fds_bin_stats(x, b, num_bins, backend=path, **kw)
+
+
+def make(n, d, num_bins, dtype=torch.float32, *, seed=0, offset=5.0, scale=3.0, neg=False):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(n, d, generator=g, dtype=torch.float64) * scale + offset).to(dtype)
+    lo = -2 if neg else 0
+    b = torch.randint(lo, num_bins, (n,), generator=g)
+    return x, b
+
+
+def check(got: BinStats, x, b, num_bins, *, tag, rtol=None):
+    c, m, q = fds_bin_stats_ref(x.double(), b, num_bins)  # fp64 oracle of the same values
+    assert got.count.dtype == torch.int64 and torch.equal(got.count, c), f"[{tag}] counts"
+    acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+    assert got.mean.dtype == acc and got.m2.dtype == acc, f"[{tag}] dtypes {got.mean.dtype}"
+    rtol = rtol if rtol is not None else (1e-10 if acc == torch.float64 else 1e-5)
+    top_m = m.abs().max().item() if m.numel() else 0.0
+    top_q = q.abs().max().item() if q.numel() else 0.0
+    # a bin mean near 0 is the difference of large terms: its error is judged against the scale of
+    # the means (atol = rtol/10 · max|mean|), every other value relatively
+    assert_close_verbose(got.mean, m, tag=f"{tag} mean", rtol=rtol, atol=rtol * 0.1 * top_m)
+    assert_close_verbose(got.m2, q, tag=f"{tag} m2", rtol=rtol, atol=rtol * 1e-3 * top_q)
+
+
+# ------------------------------------------------------------------------------------------ values
+
+
+# the fp32 reference (a plain two-pass in fp32) is not held to the fp64 oracle: only fp64 for it
+PATH_DTYPES = [(p, dt) for p in CPU_PATHS for dt in (torch.float64, torch.float32)] + [
+    ("reference", torch.float64)]
+
+
+@pytest.mark.parametrize("path,dtype", PATH_DTYPES)
+@pytest.mark.parametrize("n,d", [(1, 1), (1, 7), (7, 64), (1000, 1), (1003, 7), (5003, 64), (300, 2048)])
+def test_matches_reference(path, dtype, n, d):
+    x, b = make(n, d, 97, dtype, neg=True)
+    check(stats(path, x, b, 97), x, b, 97, tag=f"{path} {dtype} {n}x{d}")
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_low_precision_inputs(path, dtype):
+    x, b = make(2049, 33, 10, dtype)
+    got = stats(path, x, b, 10)
+    assert got.mean.dtype == torch.float32
+    check(got, x, b, 10, tag=f"{path} {dtype}", rtol=1e-5)
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_empty_bins_one_bin_and_ignored_rows(path):
+    x, _ = make(777, 9, 1)
+    one = torch.full((777,), 3)  # every row in bin 3 of 8: bins 0-2, 4-7 empty
+    s = stats(path, x, one, 8)
+    check(s, x, one, 8, tag=f"{path} one bin")
+    empty = torch.ones(8, dtype=torch.bool)
+    empty[3] = False
+    assert (s.count[empty] == 0).all() and (s.mean[empty] == 0).all() and (s.m2[empty] == 0).all()
+    assert_close_verbose(s.var[3], x.double().var(0), tag="one-bin var", rtol=1e-5)
+    # negative ids are ignored: same statistics as without those rows
+    b = torch.arange(777) % 5 - 1  # -1, 0, 1, 2, 3, ...
+    keep = b >= 0
+    s_neg = stats(path, x, b, 4)
+    s_kept = stats(path, x[keep], b[keep], 4)
+    assert torch.equal(s_neg.count, s_kept.count)
+    assert_close_verbose(s_neg.mean, s_kept.mean, tag="negative ids mean", rtol=1e-6)
+    assert_close_verbose(s_neg.m2, s_kept.m2, tag="negative ids m2", rtol=1e-5)
+    # all rows ignored
+    s_none = stats(path, x, torch.full((777,), -1), 4)
+    assert (s_none.count == 0).all() and (s_none.mean == 0).all() and (s_none.m2 == 0).all()
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_ids_past_the_end_ignored_without_validation(path):
+    x, b = make(500, 5, 6)
+    b2 = b.clone()
+    b2[::7] = 6 + torch.arange(b2[::7].numel()) % 3  # 6, 7, 8: out of range
+    s = stats(path, x, b2, 6, validate=False)
+    keep = b2 < 6
+    check(s, x[keep], b2[keep], 6, tag=f"{path} past-the-end")
+    with pytest.raises(ValueError, match="bin_idx must be < num_bins"):
+        stats(path, x, b2, 6, validate=True)
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_empty_batch_and_int32_ids_and_strides(path):
+    s = stats(path, torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), 3)
+    assert s.count.tolist() == [0, 0, 0] and s.mean.shape == (3, 4) and (s.m2 == 0).all()
+    x, b = make(301, 40, 7)
+    wide = torch.randn(301, 64)
+    wide[:, 5:45] = x
+    view = wide[:, 5:45]  # row stride 64
+    check(stats(path, view, b.to(torch.int32), 7), x, b, 7, tag=f"{path} strided int32")
+    xt = x.t().contiguous().t()  # column stride != 1
+    check(stats(path, xt, b, 7), x, b, 7, tag=f"{path} transposed")
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_agedb_skewed_bins(path):
+    ages = dirfast.data.agedb_dir_ages()["train"][:6000]
+    b = ages.long().clamp(3, 99) - 3  # FDS bins 3..99 -> 97 rows
+    x, _ = make(ages.numel(), 16, 1, seed=3)
+    check(stats(path, x, b, 97), x, b, 97, tag=f"{path} agedb")
+
+
+# ------------------------------------------------------------------------------------------ numerics
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_large_mean_small_std_fp32(path):
+    """mean/std = 1e4 in fp32: variance relative error <= 1e-5 against fp64 statistics of the same
+    fp32 values (sum/sum-of-squares would lose everything here)."""
+    g = torch.Generator().manual_seed(7)
+    n, d = 12208, 32
+    x = (1e4 + torch.randn(n, d, generator=g, dtype=torch.float64)).float()
+    b = torch.randint(0, 3, (n,), generator=g)
+    b[: n // 2] = 1  # one large bin (many chunks) + two smaller ones
+    s = stats(path, x, b, 3)
+    c, m, q = fds_bin_stats_ref(x.double(), b, 3)
+    var_ref = q / (c - 1).double()[:, None]
+    rel = ((s.var.double() - var_ref).abs() / var_ref).max().item()
+    assert rel <= 1e-5, f"{path}: variance relative error {rel:.3g} > 1e-5 at mean/std = 1e4"
+    assert_close_verbose(s.mean, m, tag=f"{path} mean at 1e4", rtol=1e-6)
+
+
+def test_var_semantics():
+    x = torch.tensor([[1.0, 2.0], [3.0, 6.0], [5.0, 7.0], [4.0, 4.0]], dtype=torch.float64)
+    b = torch.tensor([0, 0, 0, 2])
+    s = fds_bin_stats(x, b, 3)
+    assert torch.allclose(s.var[0], x[:3].var(0, unbiased=True))  # ddof = 1
+    assert (s.var[1] == 0).all() and (s.var[2] == 0).all()  # empty bin, singleton (ddof = 0)
+    assert torch.equal(s.mean[2], x[3]) and s.count.tolist() == [3, 0, 1]
+
+
+# ------------------------------------------------------------------------------------------ merge
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_merge_equals_stats_of_union(dtype):
+    x, b = make(3001, 24, 13, dtype, neg=True)
+    b[:400] = 4  # a bin spanning all three batches
+    parts = [(x[:1000], b[:1000]), (x[1000:1001], b[1000:1001]), (x[1001:], b[1001:])]
+    s = [fds_bin_stats(xi, bi, 13) for xi, bi in parts]
+    whole = fds_bin_stats(x, b, 13)
+    left = s[0].merge(s[1]).merge(s[2])
+    right = s[0].merge(s[1].merge(s[2]))
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    for name, got in (("left", left), ("right", right)):
+        assert torch.equal(got.count, whole.count)
+        assert got.mean.dtype == whole.mean.dtype
+        assert_close_verbose(got.mean, whole.mean, tag=f"merge {name} mean", rtol=tol, atol=1e-6 * tol)
+        assert_close_verbose(got.m2, whole.m2, tag=f"merge {name} m2", rtol=tol, atol=1e-6 * tol)
+
+
+def test_merge_with_empty_is_exact():
+    x, b = make(500, 6, 5)
+    s = fds_bin_stats(x, b, 5)
+    e = BinStats.empty(5, 6)
+    for got in (s.merge(e), e.merge(s)):
+        assert torch.equal(got.count, s.count) and torch.equal(got.mean, s.mean) and torch.equal(got.m2, s.m2)
+    partial = fds_bin_stats(x[:10], b[:10].clamp(max=1), 5)  # bins 2-4 empty on this side
+    got = s.merge(partial)
+    for k in (2, 3, 4):
+        assert torch.equal(got.mean[k], s.mean[k]) and torch.equal(got.m2[k], s.m2[k])
+    e64 = BinStats.empty(3, 2, dtype=torch.float64)
+    assert e64.mean.dtype == torch.float64 and e64.count.dtype == torch.int64 and (e64.var == 0).all()
+    with pytest.raises(ValueError, match="shapes differ"):
+        s.merge(BinStats.empty(4, 6))
+    with pytest.raises(TypeError, match="dtypes differ"):
+        s.merge(BinStats.empty(5, 6, dtype=torch.float64))
+
+
+# ------------------------------------------------------------------------------------------ determinism
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_deterministic(path):
+    x, b = make(20_000, 40, 97, neg=True)
+    b[5000:15000] = 10
+    s1, s2 = stats(path, x, b, 97), stats(path, x, b, 97)
+    assert torch.equal(s1.mean, s2.mean) and torch.equal(s1.m2, s2.m2) and torch.equal(s1.count, s2.count)
+
+
+def test_cpu_kernel_independent_of_thread_count():
+    _need_ext()
+    C = _ext.get()
+    x, b = make(9000, 64, 20)
+    b[:6000] = 2
+    before = C.num_threads()
+    try:
+        C.set_num_threads(1)
+        s1 = fds_bin_stats(x, b, 20, backend="cpu")
+        C.set_num_threads(2)
+        s2 = fds_bin_stats(x, b, 20, backend="cpu")
+    finally:
+        C.set_num_threads(before)
+    assert torch.equal(s1.mean, s2.mean) and torch.equal(s1.m2, s2.m2)
+
+
+# ------------------------------------------------------------------------------------------ API
+
+
+def test_requires_grad_features_no_gradient():
+    x, b = make(64, 8, 4)
+    x.requires_grad_(True)
+    for path in CPU_PATHS + ["reference"]:
+        s = stats(path, x, b, 4)
+        assert not s.mean.requires_grad and not s.m2.requires_grad and s.mean.grad_fn is None
+
+
+def test_bad_inputs():
+    x, b = make(10, 3, 4)
+    with pytest.raises(ValueError, match=r"features must have shape \[N, D\]"):
+        fds_bin_stats(x[:, 0], b, 4)
+    with pytest.raises(ValueError, match="flatten the leading dimensions"):
+        fds_bin_stats(x.reshape(10, 3, 1), b, 4)
+    with pytest.raises(ValueError, match="D >= 1"):
+        fds_bin_stats(x[:, :0], b, 4)
+    with pytest.raises(TypeError, match="features must be a floating tensor"):
+        fds_bin_stats(x.long(), b, 4)
+    with pytest.raises(TypeError, match="bin_idx must be an int64 or int32"):
+        fds_bin_stats(x, b.float(), 4)
+    with pytest.raises(ValueError, match=r"bin_idx must have shape \[N\]"):
+        fds_bin_stats(x, b[:5], 4)
+    with pytest.raises(ValueError, match="num_bins must be >= 1"):
+        fds_bin_stats(x, b, 0)
+    with pytest.raises(TypeError, match="num_bins must be an int"):
+        fds_bin_stats(x, b, 4.0)
+    with pytest.raises(TypeError, match="features must be a torch.Tensor"):
+        fds_bin_stats(x.numpy(), b, 4)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        fds_bin_stats(x, b, 4, backend="gpu")
+    bad = x.clone()
+    bad[3, 1] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        fds_bin_stats(bad, b, 4, validate=True)
+    with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
+        fds_bin_stats(x, b, 4, backend="triton")
+
+
+def test_raw_extension_rejects_bad_arguments():
+    _need_ext()
+    C = _ext.get()
+    out = torch.zeros(3, 4)
+    cnt = torch.zeros(3, dtype=torch.int64)
+    with pytest.raises(ValueError, match="dtype"):
+        C.fds_bin_stats("float16", 0, 4, 0, 0, 4, 3, cnt.data_ptr(), out.data_ptr(), out.data_ptr())
+    with pytest.raises(ValueError, match="stride"):
+        C.fds_bin_stats("float32", 0, 2, 0, 0, 4, 3, cnt.data_ptr(), out.data_ptr(), out.data_ptr())
+    with pytest.raises(ValueError, match="null pointer x"):
+        C.fds_bin_stats("float32", 0, 4, 8, 5, 4, 3, cnt.data_ptr(), out.data_ptr(), out.data_ptr())
+
+
+def test_opcheck_and_fullgraph_compile():
+    x, b = make(200, 16, 9)
+    for path in (["cpu"] if _ext.available() else []) + ["cpu_torch"]:
+        torch.library.opcheck(fds_bin_stats_op, (x, b, 9, path),
+                              test_utils=("test_schema", "test_faketensor"))
+    torch._dynamo.reset()
+
+    def f(x, b):
+        s = fds_bin_stats(x, b, 9, validate=False)
+        return s.count, s.mean, s.var
+
+    got = torch.compile(f, fullgraph=True, backend="aot_eager")(x.requires_grad_(True), b)
+    want = f(x, b)
+    for g_, w_ in zip(got, want):
+        assert torch.equal(g_, w_)
