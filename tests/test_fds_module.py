@@ -135,7 +135,7 @@ def test_official_parity_fp32(d):
     print(f"official parity fp32 D={d}: max elementwise relative errors {worst}")
 
 
-@pytest.mark.parametrize("d", [7, 64])
+@pytest.mark.parametrize("d", [7, 64, 2048])
 def test_official_parity_fp64(d):
     worst = run_parity(d, torch.float64)
     print(f"official parity fp64 D={d}: max elementwise relative errors {worst}")
