@@ -108,3 +108,24 @@ def test_registered_op_autograd_matches_eager_function(backend, reduction):
         gb = torch.autograd.grad(b, (xs[1], ts[1], ws[1]), go)
         for u, v in zip(ga, gb):
             assert torch.equal(u, v), loss
+
+
+def test_fullgraph_fds_module_training_forward():
+    """A training step through nn.FDS (label -> bin, calibration op) and a dirfast loss traces whole."""
+    torch._dynamo.reset()
+    fds = dirfast.nn.FDS(16, dirfast.Bins(0, 1, 20), validate=False)
+    enc = torch.nn.Linear(4, 16)
+    g = torch.Generator().manual_seed(0)
+    for epoch in range(3):
+        for _ in range(2):
+            x = torch.randn(32, 4, generator=g)
+            fds.accumulate(enc(x).detach(), torch.randint(0, 20, (32,), generator=g).float())
+        fds.end_epoch(epoch)
+    assert fds.train().calibrating
+
+    def step(x, y):
+        return dirfast.mse(fds(enc(x), y).sum(1), y, validate=False)
+
+    x, y = torch.randn(32, 4, generator=g), torch.randint(0, 20, (32,), generator=g).float()
+    got = torch.compile(step, fullgraph=True)(x, y)
+    assert_close_verbose(got.detach(), step(x, y).detach(), tag="compiled FDS step")
