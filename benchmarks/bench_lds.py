@@ -31,7 +31,6 @@ the extension) ≤ 3× the memory floor; shot metrics ≤ 50 ms.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import List, Optional, Sequence
 
 import numpy as np

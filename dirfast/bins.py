@@ -55,7 +55,7 @@ says how to build it), uint16/32/64 labels and ``torch.compile`` tracing.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import FLOAT_DTYPES, check_float, check_scalar, check_tensor, describe
+from ._checks import check_float, check_scalar, check_tensor, describe
 from .bins import Bins
 from .reference.lds import check_ks_sigma, kernel_window
 

@@ -43,7 +43,7 @@ import torch
 
 from ._checks import check_finite_values, check_tensor, describe, validation_enabled
 from .bins import Bins
-from .reference.lds import (KERNELS, REWEIGHTS, VARIANTS, bin_weights_ref, check_ks_sigma,
+from .reference.lds import (REWEIGHTS, VARIANTS, bin_weights_ref, check_ks_sigma,
                             kernel_window, lds_weights_ref)
 
 __all__ = ["LDS", "lds_weights", "kernel_window"]

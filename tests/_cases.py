@@ -1,6 +1,5 @@
 """Shared cases and checks for the weighted losses, used by the CPU tier and the interpreter tier."""
 
-import pytest
 import torch
 
 import dirfast

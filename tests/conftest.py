@@ -26,3 +26,12 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture
+def route(monkeypatch):
+    """``route(path)`` -> the ``backend=`` value that runs CPU path ``path`` (``"cpu"`` = C++,
+    ``"cpu_torch"`` = vectorised PyTorch); see ``_paths.select_path``."""
+    from _paths import select_path
+
+    return lambda path: select_path(path, monkeypatch)

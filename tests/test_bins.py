@@ -2,30 +2,22 @@
 test on both CPU paths (the C++ kernel and the vectorised-PyTorch fallback, see the ``path`` fixture)."""
 
 import math
-import os
 import pickle
 
 import numpy as np
 import pytest
 import torch
 
-from dirfast import Bins, _ext
+from dirfast import Bins
 from dirfast.bins import resolve_torch_backend
+
+from _paths import select_path
 
 
 @pytest.fixture(autouse=True, params=["cpu", "cpu_torch"])
 def path(request, monkeypatch):
-    """Run the mapping on the C++ kernel ("cpu": ``backend="auto"`` with ``dirfast._C``) or on the
-    vectorised-PyTorch path ("cpu_torch": the extension hidden, as ``auto`` does when it is not
-    built). Without the extension the "cpu" cases skip, or fail under ``DIRFAST_REQUIRE_EXT=1``."""
-    if request.param == "cpu":
-        if not _ext.available():
-            msg = f"dirfast._C is not available ({_ext.import_error()})"
-            if os.environ.get("DIRFAST_REQUIRE_EXT") == "1":
-                pytest.fail(f"{msg} but DIRFAST_REQUIRE_EXT=1", pytrace=False)
-            pytest.skip(f"{msg}; build it with `pip install --no-build-isolation -e .`")
-    else:
-        monkeypatch.setattr(_ext, "available", lambda: False)
+    """Run the mapping on the C++ kernel ("cpu") or the vectorised-PyTorch path ("cpu_torch")."""
+    select_path(request.param, monkeypatch)
     want = "cpu" if request.param == "cpu" else "torch"
     assert resolve_torch_backend(None, torch.device("cpu"), op="test", has_cpu_kernel=True) == want
     return request.param

@@ -7,6 +7,8 @@ import torch
 import dirfast
 from dirfast.testing import assert_close_verbose
 
+from _paths import require_ext
+
 
 def _model():
     torch.manual_seed(0)
@@ -91,8 +93,8 @@ def test_registered_op_autograd_matches_eager_function(backend, reduction):
     """Eager calls use WeightedLossFunction, compiled ones the registered op: same values and grads."""
     from dirfast.ops.weighted_loss import WeightedLossFunction, weighted_loss_op
 
-    if backend == "cpu" and not dirfast._ext.available():
-        pytest.skip("dirfast._C not built (make test sets DIRFAST_REQUIRE_EXT=1: fails there)")
+    if backend == "cpu":
+        require_ext()
     g = torch.Generator().manual_seed(3)
     p, t, w = (torch.randn(101, generator=g, dtype=torch.float64) for _ in range(3))
     for loss in ("mse", "l1", "focal_mse", "focal_l1", "huber"):

@@ -10,7 +10,6 @@ is set (the Makefile sets it), in which case every test fails.
 from __future__ import annotations
 
 import math
-import os
 import sys
 
 import pytest
@@ -20,14 +19,12 @@ from dirfast import LDS, Bins, lds_weights
 from dirfast import _ext
 from dirfast.bins import resolve_torch_backend
 
+from _paths import require_ext
+
 
 @pytest.fixture(autouse=True)
 def _require_extension():
-    if not _ext.available():
-        msg = f"dirfast._C is not available ({_ext.import_error()})"
-        if os.environ.get("DIRFAST_REQUIRE_EXT") == "1":
-            pytest.fail(f"{msg} but DIRFAST_REQUIRE_EXT=1", pytrace=False)
-        pytest.skip(f"{msg}; build it with `pip install --no-build-isolation -e .`")
+    require_ext()
 
 
 def _C():

@@ -7,7 +7,6 @@ is set (the Makefile sets it), in which case every test fails.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -15,17 +14,15 @@ import torch
 
 from dirfast import _ext
 
+from _paths import require_ext
+
 MSE, L1, HUBER = 0, 1, 2
 SCALE = 0.37
 
 
 @pytest.fixture(autouse=True)
 def _require_extension():
-    if not _ext.available():
-        msg = f"dirfast._C is not available ({_ext.import_error()})"
-        if os.environ.get("DIRFAST_REQUIRE_EXT") == "1":
-            pytest.fail(f"{msg} but DIRFAST_REQUIRE_EXT=1", pytrace=False)
-        pytest.skip(f"{msg}; build it with `pip install --no-build-isolation -e .`")
+    require_ext()
 
 
 def _C():

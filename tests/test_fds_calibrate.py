@@ -2,7 +2,6 @@
 vectorised PyTorch) against the official formula in fp64, autograd, shapes, identity rows, bad input,
 torch.compile."""
 
-import os
 import sys
 
 import pytest
@@ -11,34 +10,14 @@ import torch
 import dirfast
 from dirfast import _ext
 from dirfast.reference.fds_calibrate import (fds_calibrate_loop_ref, fds_calibrate_ref,
-                                             fds_calibrate_stats_ref, fds_scale_shift_ref)
+                                             fds_calibrate_stats_ref)
 from dirfast.testing import assert_close_verbose
 
+from _paths import CPU_PATHS
 from _fds_calibrate_cases import (check_against_reference, check_gradcheck, check_identity_bits,
                                   check_non_contiguous, check_not_mutated, make_features, make_stats)
 
-CPU_PATHS = ["cpu", "cpu_torch"]
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
-
-
-@pytest.fixture(autouse=True)
-def _require_ext():
-    if not _ext.available() and os.environ.get("DIRFAST_REQUIRE_EXT") == "1":
-        pytest.fail(f"dirfast._C is required (DIRFAST_REQUIRE_EXT=1): {_ext.import_error()}")
-
-
-@pytest.fixture
-def route(monkeypatch):
-    """'cpu' is the C++ kernel; 'cpu_torch' is what 'auto' runs when the extension is hidden."""
-    def set_path(path):
-        if path == "cpu_torch":
-            monkeypatch.setattr(_ext, "available", lambda: False)
-            assert dirfast.resolve_backend("auto", torch.device("cpu"), op="t") == "cpu_torch"
-            return "auto"
-        if not _ext.available():
-            pytest.skip("dirfast._C not built (make test sets DIRFAST_REQUIRE_EXT=1, so it fails there)")
-        return "cpu"
-    return set_path
 
 
 # ------------------------------------------------------------------------------------------------

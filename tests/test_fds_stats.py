@@ -9,7 +9,6 @@ the same (rounded) values — stricter than the 2× rule.
 
 from __future__ import annotations
 
-import os
 import sys
 
 import pytest
@@ -21,22 +20,13 @@ from dirfast.ops.fds_stats import fds_bin_stats_op
 from dirfast.reference import fds_bin_stats_ref
 from dirfast.testing import assert_close_verbose
 
-CPU_PATHS = ["cpu", "cpu_torch"]
-
-
-def _need_ext():
-    if not _ext.available():
-        msg = f"dirfast._C is not available ({_ext.import_error()})"
-        if os.environ.get("DIRFAST_REQUIRE_EXT") == "1":
-            pytest.fail(f"{msg} but DIRFAST_REQUIRE_EXT=1", pytrace=False)
-        pytest.skip(msg)
-
+from _paths import CPU_PATHS, require_ext
 
 def stats(path, x, b, num_bins, monkeypatch=None, **kw):
     """Run one CPU path through the public function: ``cpu_torch`` = ``auto`` with the extension
     hidden (what users without the build get)."""
     if path == "cpu":
-        _need_ext()
+        require_ext()
         return fds_bin_stats(x, b, num_bins, backend="cpu", **kw)
     if path == "cpu_torch":
         saved = sys.modules.get("dirfast._C")
@@ -233,7 +223,7 @@ def test_deterministic(path):
 
 
 def test_cpu_kernel_independent_of_thread_count():
-    _need_ext()
+    require_ext()
     C = _ext.get()
     x, b = make(9000, 64, 20)
     b[:6000] = 2
@@ -290,7 +280,7 @@ def test_bad_inputs():
 
 
 def test_raw_extension_rejects_bad_arguments():
-    _need_ext()
+    require_ext()
     C = _ext.get()
     out = torch.zeros(3, 4)
     cnt = torch.zeros(3, dtype=torch.int64)

@@ -2,8 +2,6 @@
 official code's recipe (quirks included) and the spec's AgeDB golden numbers."""
 
 import io
-import os
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -12,26 +10,19 @@ from scipy.ndimage import convolve1d, gaussian_filter1d
 from scipy.signal.windows import triang
 
 import dirfast
-from dirfast import LDS, Bins, _ext, kernel_window, lds_weights
+from dirfast import LDS, Bins, kernel_window, lds_weights
 from dirfast.bins import resolve_torch_backend
 from dirfast.reference import lds_weights_ref
 from dirfast.reference.lds import smooth_counts
 from dirfast.testing import assert_close_verbose
 
+from _paths import select_path
+
 
 @pytest.fixture(params=["cpu", "cpu_torch"])
 def path(request, monkeypatch):
-    """Run the mapping on the C++ kernel ("cpu": ``backend="auto"`` with ``dirfast._C``) or on the
-    vectorised-PyTorch path ("cpu_torch": the extension hidden, as ``auto`` does when it is not
-    built). Without the extension the "cpu" cases skip, or fail under ``DIRFAST_REQUIRE_EXT=1``."""
-    if request.param == "cpu":
-        if not _ext.available():
-            msg = f"dirfast._C is not available ({_ext.import_error()})"
-            if os.environ.get("DIRFAST_REQUIRE_EXT") == "1":
-                pytest.fail(f"{msg} but DIRFAST_REQUIRE_EXT=1", pytrace=False)
-            pytest.skip(f"{msg}; build it with `pip install --no-build-isolation -e .`")
-    else:
-        monkeypatch.setattr(_ext, "available", lambda: False)
+    """Run the mapping on the C++ kernel ("cpu") or the vectorised-PyTorch path ("cpu_torch")."""
+    select_path(request.param, monkeypatch)
     want = "cpu" if request.param == "cpu" else "torch"
     assert resolve_torch_backend(None, torch.device("cpu"), op="test", has_cpu_kernel=True) == want
     return request.param

@@ -1,54 +1,17 @@
 """Weighted losses: CPU paths (C++ kernel, vectorised PyTorch) against the fp64 reference, autograd,
 shapes, reductions, degenerate batches, and bad input."""
 
-import os
 
 import pytest
 import torch
 
 import dirfast
-from dirfast import _ext
 from dirfast.reference import weighted_loss_ref
 from dirfast.testing import assert_close_verbose
 
+from _paths import CPU_PATHS, require_ext
 from _cases import (LOSSES, REDUCTIONS, check_against_reference, check_gradcheck,
                     check_no_grad_same_value, make_inputs, run)
-
-CPU_PATHS = ["cpu", "cpu_torch"]
-
-
-@pytest.fixture(autouse=True)
-def _require_ext():
-    if not _ext.available() and os.environ.get("DIRFAST_REQUIRE_EXT") == "1":
-        pytest.fail(f"dirfast._C is required (DIRFAST_REQUIRE_EXT=1): {_ext.import_error()}")
-
-
-def _backend(path):
-    """'cpu' is the C++ kernel; 'cpu_torch' is what 'auto' runs when the extension is hidden."""
-    if path == "cpu":
-        if not _ext.available():
-            pytest.skip("dirfast._C not built (make test sets DIRFAST_REQUIRE_EXT=1, so it fails there)")
-        return "cpu"
-    return "cpu_torch"
-
-
-def _call(path, *args, **kw):
-    if path == "cpu_torch":
-        from dirfast.ops.weighted_loss import weighted_loss_op
-        return weighted_loss_op(*args, **kw)
-    raise AssertionError
-
-
-@pytest.fixture
-def route(monkeypatch):
-    """Run 'auto' on the vectorised-PyTorch CPU path by hiding the extension."""
-    def set_path(path):
-        if path == "cpu_torch":
-            monkeypatch.setattr(_ext, "available", lambda: False)
-            return "auto"
-        return _backend(path)
-    return set_path
-
 
 @pytest.mark.parametrize("path", CPU_PATHS)
 @pytest.mark.parametrize("loss", LOSSES)
@@ -169,8 +132,7 @@ def test_no_grad_skips_gradient(route, path):
 
 
 def test_cpu_kernel_deterministic():
-    if not _ext.available():
-        pytest.skip("dirfast._C not built")
+    require_ext()
     pred, target, weight = make_inputs(300_001, torch.float32)
     a = dirfast.mse(pred, target, weight, backend="cpu")
     b = dirfast.mse(pred, target, weight, backend="cpu")
