@@ -6,6 +6,7 @@
 from . import data, functional, nn
 from ._backend import BACKENDS, resolve_backend
 from .bins import Bins
+from .conr import ConRLoss, conr_loss
 from .fds import fill_empty_stats, smooth_stats
 from .fds_calibrate import fds_calibrate, fds_scale_shift
 from .fds_stats import BinStats, fds_bin_stats
@@ -23,4 +24,5 @@ __all__ = [
     "Bins", "LDS", "kernel_window", "lds_weights", "ShotMetrics", "shot_metrics",
     # FDS
     "BinStats", "fds_bin_stats", "fds_scale_shift", "fds_calibrate", "smooth_stats", "fill_empty_stats",
+    "conr_loss", "ConRLoss",
 ]

@@ -78,6 +78,8 @@ class HuberLoss(WeightedLoss):
 
 
 # issue 4 items 2 + 4: FDS module and cross-bin smoothing
+# stateful front ends of the other ops live beside them
+from .conr import ConRLoss  # noqa: E402
 from .fds import FDS, smooth_stats  # noqa: E402
 
-__all__ += ["FDS", "smooth_stats"]
+__all__ += ["FDS", "smooth_stats", "ConRLoss"]

@@ -1,10 +1,13 @@
 """Pure-PyTorch reference implementations (``x_ref``): they define dirfast's semantics, work in fp64 on
 any device, differentiate through ordinary torch ops, and are what every fast path is tested against."""
 
-from .weighted_loss import weighted_loss_ref
+from .conr import conr_loss_ref
+from .fds_calibrate import fds_calibrate_ref, fds_calibrate_stats_ref, fds_scale_shift_ref
+from .fds_stats import fds_bin_stats_ref
 from .lds import kernel_window, lds_weights_ref
 from .metrics import shot_metrics_ref
-from .fds_calibrate import fds_calibrate_ref, fds_calibrate_stats_ref, fds_scale_shift_ref  # noqa: E402
+from .weighted_loss import weighted_loss_ref
 
-__all__ = ["weighted_loss_ref", "kernel_window", "lds_weights_ref", "shot_metrics_ref"]
-from .fds_stats import fds_bin_stats_ref  # noqa: E402
+__all__ = ["weighted_loss_ref", "kernel_window", "lds_weights_ref", "shot_metrics_ref",
+           "fds_bin_stats_ref", "fds_scale_shift_ref", "fds_calibrate_ref", "fds_calibrate_stats_ref",
+           "conr_loss_ref"]

@@ -1,0 +1,174 @@
+"""ConR, the contrastive regularizer for imbalanced regression (Keramati et al., ICLR 2024; spec
+conr_ranksim_bmse.md §1): :func:`conr_loss` (functional) and :class:`ConRLoss` (module).
+
+Typical two-view training step (age data, as the official scripts)::
+
+    yhat_v, z_v = model(torch.cat([x1, x2]))                     # two augmented views, M = 2B rows
+    loss = l1(yhat, y, a) + 4.0 * dirfast.conr_loss(
+        z_v, torch.cat([y, y]), yhat_v.detach(), torch.cat([a, a]), variant="official")
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from ._backend import resolve_backend
+from ._checks import (check_finite_values, check_float, check_same_device, check_scalar,
+                      check_tensor, describe, validation_enabled)
+from .ops.conr import CHUNK_ROWS, ConRFunction, conr_op
+from .reference.conr import (NORMS, PUSHINGS, REDUCTIONS, VARIANT_DEFAULTS, VARIANTS,
+                             conr_loss_ref)
+
+__all__ = ["conr_loss", "ConRLoss", "CHUNK_ROWS"]
+
+
+def _labels(fn, name, t, m):
+    check_tensor(name, t, fn=fn)
+    check_float(name, t, fn=fn)
+    if t.dim() not in (1, 2) or t.shape[0] != m:
+        raise ValueError(f"{fn}: {name} must have shape [M] or [M, d] with M = {m} (the rows of "
+                         f"features), got {describe(t)}")
+    if t.dim() == 2 and t.shape[1] == 0:
+        raise ValueError(f"{fn}: {name} must have d >= 1 label dimensions, got {describe(t)}")
+    # [M, 1] and [M] are the same labels
+    return t.reshape(m) if (t.dim() == 1 or t.shape[1] == 1) else t
+
+
+def conr_loss(
+    features: Tensor,
+    labels: Tensor,
+    preds: Tensor,
+    weights: Optional[Tensor] = None,
+    *,
+    w: float = 1.0,
+    temperature: float = 0.07,
+    e: float = 0.01,
+    variant: str = "paper",
+    reduction: str = "mean",
+    norm: str = "l1",
+    pushing: Optional[str] = None,
+    denominator_self: Optional[bool] = None,
+    weight_final: Optional[bool] = None,
+    phantom: Optional[bool] = None,
+    return_valid: bool = False,
+    backend: Optional[str] = None,
+    validate: Optional[bool] = None,
+):
+    r"""ConR loss on ``features [M, D]`` with labels and (detached) predictions ``[M]`` or ``[M, d]``.
+
+    ``u = normalize(features)``, ``s_ij = u_i·u_j/τ``; positives ``P_ij = Δy_ij ≤ w, i ≠ j``;
+    negatives ``N_ij = Δy_ij > w and Δŷ_ij ≤ w`` (``Δ`` = ``|·|``, or the ``norm`` of the difference
+    for ``d > 1``); pushing weight ``S_ij = a_i·exp(e·Δy_ij)``;
+    ``ℓ_i = log(Σ_j P_ij e^{s_ij} + Σ_j N_ij S_ij e^{s_ij}) − mean_{j∈P_i} s_ij``.
+
+    * ``variant="paper"`` (default, §1.2): an anchor counts only with ≥ 1 positive and ≥ 1 negative
+      (others give exactly 0, never NaN); ``a_i`` only inside ``S``.
+    * ``variant="official"`` (the age code, §1.3): the denominator also gets ``M − |P_i|`` phantom
+      ``exp(0)`` terms, the row loss is multiplied by ``a_i`` again (``weight_final``), anchors without
+      a negative give 0 and an anchor without a positive gives **NaN** (0/0, as the official code:
+      it never happens in the two-view setup, where each sample's twin is a positive).
+    * Depth-variant knobs (override the variant's defaults): ``pushing="linear"`` (``S = e·a_i·Δy``),
+      ``denominator_self=True`` (self counted as a positive: divisor ``|P_i| + 1``),
+      ``weight_final=False``, ``phantom``.
+
+    Args:
+        features: ``[M, D]`` floating, ``D ≥ 1``; differentiable (the only input with a gradient).
+        labels, preds: ``[M]`` / ``[M, 1]`` or ``[M, d]`` floating, same shape; ``preds`` is detached.
+        weights: ``None`` (all 1) or ``[M]`` / ``[M, 1]``, ≥ 0: treated as constants (no gradient).
+        w: window ≥ 0; temperature: τ > 0; e: pushing power ≥ 0.
+        reduction: ``"mean"`` (Σ r_i ℓ_i / M, all rows), ``"sum"``, ``"none"`` (``[M]``),
+            ``"valid_anchors"`` (divided by the number of anchors with ≥ 1 positive and ≥ 1
+            negative, or 1 if none).
+        norm: ``"l1" | "l2"`` for ``d > 1`` labels.
+        return_valid: also return the number of valid anchors (int64 0-d tensor, no host sync).
+        backend: ``"auto"`` / ``"cpu"`` → the streaming path (``CHUNK_ROWS`` rows at a time, custom
+            backward recomputing chunks from O(M) row statistics, memory ``O(M·D + CHUNK_ROWS·M)``);
+            ``"reference"`` → the dense :func:`dirfast.reference.conr_loss_ref`.
+        validate: NaN/inf and negative-weight checks (host sync), on with ``DIRFAST_VALIDATE=1``.
+
+    Returns:
+        The loss in ``features``' dtype (arithmetic in fp32, fp64 for fp64 inputs: fp16/bf16 never
+        overflow), and ``num_valid_anchors`` if ``return_valid``. Under ``torch.autocast`` the op is not
+        autocast-registered: it runs on the dtype the features arrive in.
+    """
+    fn = "dirfast.conr_loss"
+    check_scalar("variant", variant, fn=fn, choices=VARIANTS)
+    check_scalar("reduction", reduction, fn=fn, choices=REDUCTIONS)
+    check_scalar("norm", norm, fn=fn, choices=NORMS)
+    dp, ds, dw, dph = VARIANT_DEFAULTS[variant]
+    pushing = dp if pushing is None else check_scalar("pushing", pushing, fn=fn, choices=PUSHINGS)
+    denominator_self = ds if denominator_self is None else bool(denominator_self)
+    weight_final = dw if weight_final is None else bool(weight_final)
+    phantom = dph if phantom is None else bool(phantom)
+    w = check_scalar("w", w, fn=fn, low=0)
+    temperature = check_scalar("temperature", temperature, fn=fn, low=0, low_open=True)
+    e = check_scalar("e", e, fn=fn, low=0)
+    check_tensor("features", features, fn=fn)
+    check_float("features", features, fn=fn)
+    if features.dim() != 2 or features.shape[1] == 0:
+        raise ValueError(f"{fn}: features must have shape [M, D] with D >= 1, got {describe(features)}")
+    m = features.shape[0]
+    labels = _labels(fn, "labels", labels, m)
+    preds = _labels(fn, "preds", preds, m)
+    if labels.shape != preds.shape:
+        raise ValueError(f"{fn}: preds must have the label shape {tuple(labels.shape)}, got "
+                         f"{describe(preds)}")
+    if weights is not None:
+        check_tensor("weights", weights, fn=fn)
+        check_float("weights", weights, fn=fn)
+        if weights.numel() != m or weights.dim() not in (1, 2):
+            raise ValueError(f"{fn}: weights must have shape [M] or [M, 1] with M = {m}, got "
+                             f"{describe(weights)}")
+        weights = weights.reshape(m).detach()
+    device = check_same_device(fn, features=features, labels=labels, preds=preds, weights=weights)
+    if validation_enabled(validate):
+        check_finite_values(fn, features=features, labels=labels, preds=preds, weights=weights)
+        if weights is not None and bool((weights < 0).any()):
+            raise ValueError(f"{fn}: weights must be >= 0 (validation on), got min "
+                             f"{weights.min().item()}")
+    path = resolve_backend(backend, device, op=fn, has_cpu_kernel=False, has_triton_kernel=False)
+    if path == "reference":
+        return conr_loss_ref(features, labels, preds, weights, w=w, temperature=temperature, e=e,
+                             variant=variant, reduction=reduction, norm=norm, pushing=pushing,
+                             denominator_self=denominator_self, weight_final=weight_final,
+                             phantom=phantom, return_valid=return_valid)
+    args = (features, labels, preds.detach(), weights, w, temperature, e, pushing, denominator_self,
+            weight_final, phantom, reduction, norm, variant, path)
+    if torch.compiler.is_compiling():
+        out, nvalid, _ = conr_op(*args)
+    else:
+        out, nvalid = ConRFunction.apply(*args)
+    return (out, nvalid) if return_valid else out
+
+
+class ConRLoss(torch.nn.Module):
+    """Module form of :func:`conr_loss`. ``forward(features, labels, preds, weights=None)`` returns
+    the loss; the number of valid anchors of the last call is kept in ``self.num_valid_anchors``
+    (an int64 0-d tensor, no host sync)."""
+
+    def __init__(self, *, w: float = 1.0, temperature: float = 0.07, e: float = 0.01,
+                 variant: str = "paper", reduction: str = "mean", norm: str = "l1",
+                 pushing: Optional[str] = None, denominator_self: Optional[bool] = None,
+                 weight_final: Optional[bool] = None, phantom: Optional[bool] = None,
+                 backend: Optional[str] = None, validate: Optional[bool] = None):
+        super().__init__()
+        self.kw = dict(w=w, temperature=temperature, e=e, variant=variant, reduction=reduction,
+                       norm=norm, pushing=pushing, denominator_self=denominator_self,
+                       weight_final=weight_final, phantom=phantom, backend=backend,
+                       validate=validate)
+        self.num_valid_anchors: Optional[Tensor] = None
+        # fail at construction on a bad name or value, not at the first step
+        kw = dict(self.kw, backend="reference")
+        conr_loss(torch.ones(2, 1), torch.zeros(2), torch.zeros(2), **kw)
+
+    def forward(self, features: Tensor, labels: Tensor, preds: Tensor,
+                weights: Optional[Tensor] = None) -> Tensor:
+        out, self.num_valid_anchors = conr_loss(features, labels, preds, weights, return_valid=True,
+                                                **self.kw)
+        return out
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.kw.items() if v is not None)

@@ -1,0 +1,318 @@
+"""``dirfast::conr``: ConR as one registered op, streamed over row chunks (nothing ``M×M`` is stored).
+
+Forward (``_conr_fwd_stream``): for each chunk of ``CHUNK_ROWS`` anchor rows ``I``, the similarity
+block ``s_I = U_I·Uᵀ/τ`` (one ``torch.mm``), the masks from the labels and the (detached) predictions,
+and the per-row sums ``E_i = Σ_j (P_ij + N_ij·S_ij)·e^{s_ij − c_i}``, ``Σ_j P_ij s_ij``, ``|P_i|``,
+``|N_i|``. ``S_ij`` is folded into the exponent (``log S_ij = log a_i + e·Δy_ij``, or
+``log(e·a_i·Δy_ij)`` for linear pushing) and ``c_i`` is the per-row shift of the spec's correction
+(§1.10): ``c_i = 1/τ + max(0, log a_i + e·R_i)`` with ``R_i`` an O(M) upper bound of ``Δy_ij`` from the
+labels' range, so every term is ``exp(≤ 0)``: no overflow for labels in the thousands, and fp16/bf16
+inputs are computed in fp32. Then ``log D_i = c_i + log(E_i + phantom_i·e^{−c_i})``.
+
+Saved for the backward: ``stats [3, M]`` = (``log D_i``, ``1/|P_i|``, the row factor ``g_i``), O(M).
+
+Backward (``_conr_bwd_stream``): recomputes the blocks of the upper block-triangle only
+(``s_{I, J≥I}``), builds ``H = G + Gᵀ`` on them from the saved row statistics of both the row and the
+column side (``G_ij = g_i·[(P_ij + N_ij S_ij) e^{s_ij}/D_i − P_ij/|P_i|]``, spec §1.3) and accumulates
+``dU_I += H·U_J`` and ``dU_{J>I} += H_{:, J>I}ᵀ·U_I`` (two ``torch.mm``), then backpropagates through
+the L2 normalisation. GEMM work: forward ``2·M²·D``, backward ``3·M²·D`` (``M²D`` recompute of the
+half triangle + ``2·M²·D``) FLOPs; the dense method needs ``4·M²·D``.
+
+Memory: ``O(M·D)`` (U, dU) plus ``O(CHUNK_ROWS·M)`` per chunk temporaries; no host sync.
+
+Eager calls use ``ConRFunction`` (same paths, no op dispatch cost); ``torch.compile`` traces the
+registered ``dirfast::conr`` and ``dirfast::conr_bwd``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+#: rows per chunk of the streaming CPU path: temporaries are O(CHUNK_ROWS · M) (≈ 10 fp32/bool
+#: blocks of CHUNK_ROWS × M live at once; 5 MB each at M = 4096).
+CHUNK_ROWS = 256
+
+#: clamp of log(a_i) so that a zero weight gives exp(−1e4) = 0 and never 0·(−inf) = NaN
+_LOG_FLOOR = -1.0e4
+
+
+def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _dist(a: Tensor, b: Tensor, norm: str) -> Tensor:
+    """``[m, n]`` label distances (``a``, ``b`` are ``[m]``/``[n]`` or ``[m, d]``/``[n, d]``)."""
+    if a.dim() == 1:
+        return (a[:, None] - b[None, :]).abs_()
+    diff = a[:, None, :] - b[None, :, :]
+    if norm == "l1":
+        return diff.abs_().sum(-1)
+    return diff.mul_(diff).sum(-1).sqrt_()
+
+
+def _range_bound(y: Tensor, norm: str) -> Tensor:
+    """``R_i ≥ max_j Δy_ij`` in O(M·d): distance to the farther end of the labels' range."""
+    if y.shape[0] == 0:
+        return y.new_zeros(0)
+    lo, hi = y.amin(0), y.amax(0)
+    r = torch.maximum(hi - y, y - lo)
+    if y.dim() == 1:
+        return r
+    return r.sum(-1) if norm == "l1" else r.pow(2).sum(-1).sqrt()
+
+
+def _prepare(features, labels, preds, weights):
+    dt = _acc_dtype(features.dtype)
+    z = features.to(dt)
+    norms = z.norm(dim=1)
+    inv = 1.0 / norms.clamp_min(1e-12)
+    u = z * inv[:, None]
+    y, yh = labels.to(dt), preds.detach().to(dt)
+    loga = None if weights is None else torch.log(weights.to(dt)).clamp_min(_LOG_FLOOR)
+    return dt, z, u, norms, inv, y, yh, loga
+
+
+def _masks(y_r, y_c, yh_r, yh_c, w, norm, diag_offset, denominator_self):
+    dy = _dist(y_r, y_c, norm)
+    pos = dy <= w
+    if not denominator_self:
+        pos.diagonal(offset=diag_offset).fill_(False)
+    neg = (dy > w) & (_dist(yh_r, yh_c, norm) <= w)
+    return dy, pos, neg
+
+
+def _exponent(s, dy, pos, neg, e, pushing):
+    """``A = s`` on positives, ``s + log(S_ij / a_i)`` on negatives, ``−inf`` elsewhere."""
+    if pushing == "exp":
+        push = dy.mul_(e).add_(s)
+    else:
+        push = dy.mul_(e).log_().add_(s)
+    a = torch.where(neg, push, -math.inf)
+    return torch.where(pos, s, a)
+
+
+def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
+                     weight_final, phantom, reduction, norm, variant, chunk=CHUNK_ROWS):
+    dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
+    m = z.shape[0]
+    dev = z.device
+    # per-row shift of the spec's correction: c_i = 1/τ + max(0, log max_j S_ij)
+    rb = _range_bound(y, norm)
+    if pushing == "exp":
+        lmax = rb * e
+    else:
+        lmax = torch.log(rb * e)
+    if loga is not None:
+        lmax = lmax + loga
+    c = lmax.clamp_min(0.0) + 1.0 / temperature
+    big_e = torch.empty(m, dtype=dt, device=dev)
+    sps = torch.empty(m, dtype=dt, device=dev)
+    npos = torch.empty(m, dtype=dt, device=dev)
+    nneg = torch.empty(m, dtype=dt, device=dev)
+    ut = u.t()
+    for s0 in range(0, m, chunk):
+        s1 = min(s0 + chunk, m)
+        s = torch.mm(u[s0:s1], ut).mul_(1.0 / temperature)
+        dy, pos, neg = _masks(y[s0:s1], y, yh[s0:s1], yh, w, norm, s0, denominator_self)
+        npos[s0:s1] = pos.sum(1)
+        nneg[s0:s1] = neg.sum(1)
+        sps[s0:s1] = torch.where(pos, s, 0.0).sum(1)
+        a = _exponent(s, dy, pos, neg, e, pushing)
+        if loga is not None:
+            a = a + neg * loga[s0:s1, None]
+        big_e[s0:s1] = a.sub_(c[s0:s1, None]).exp_().sum(1)
+    if phantom:
+        big_e = big_e + (m - npos) * torch.exp(-c)
+    logd = c + torch.log(big_e)
+    hasneg = nneg > 0
+    valid = (npos > 0) & hasneg
+    if variant == "official":
+        ell = (logd - sps / npos) * hasneg  # 0/0 = NaN without a positive, as the official code
+        active = hasneg
+    else:
+        ell = torch.where(valid, logd - sps / npos.clamp_min(1), 0.0)
+        active = valid
+    r = torch.exp(loga) if (weight_final and loga is not None) else None
+    if r is not None:
+        ell = ell * r
+    nvalid = valid.sum()
+    if reduction == "none":
+        out, scale = ell, 1.0
+    elif reduction == "sum":
+        out, scale = ell.sum(), 1.0
+    elif reduction == "valid_anchors":
+        scale = 1.0 / nvalid.clamp_min(1).to(dt)
+        out = ell.sum() * scale
+    else:
+        scale = 1.0 / max(m, 1)
+        out = ell.sum() * scale
+    g = active.to(dt) * scale
+    if r is not None:
+        g = g * r
+    # inactive rows: log D = +inf, 1/|P| = 0 make their backward terms exactly 0
+    logd_s = torch.where(active, logd, math.inf)
+    q = torch.where(active, 1.0 / npos, 0.0)
+    stats = torch.stack([logd_s, q, g])
+    return out.to(features.dtype), nvalid, stats
+
+
+def _conr_bwd_stream(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
+                     denominator_self, norm, chunk=CHUNK_ROWS):
+    dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
+    m = z.shape[0]
+    logd, q = stats[0].to(dt), stats[1].to(dt)
+    g = stats[2].to(dt) * grad_out.to(dt)  # 0-d (mean/sum/valid_anchors) or [M] (none)
+    du = torch.zeros_like(u)
+    for s0 in range(0, m, chunk):
+        s1 = min(s0 + chunk, m)
+        uj = u[s0:]
+        s = torch.mm(u[s0:s1], uj.t()).mul_(1.0 / temperature)
+        dy, pos, neg = _masks(y[s0:s1], y[s0:], yh[s0:s1], yh[s0:], w, norm, 0, denominator_self)
+        a = _exponent(s, dy, pos, neg, e, pushing)
+        # row side G_ij (anchor i in the chunk) and column side G_ji (anchor j ≥ s0)
+        ar = a - logd[s0:s1, None]
+        ac = a.sub_(logd[None, s0:])
+        if loga is not None:
+            ar.add_(neg * loga[s0:s1, None])
+            ac.add_(neg * loga[None, s0:])
+        posf = pos.to(dt)
+        h = ar.exp_().sub_(posf * q[s0:s1, None]).mul_(g[s0:s1, None])
+        h.add_(ac.exp_().sub_(posf.mul_(q[None, s0:])).mul_(g[None, s0:]))
+        du[s0:s1].add_(torch.mm(h, uj))
+        if s1 < m:
+            du[s1:].add_(torch.mm(h[:, s1 - s0:].t(), u[s0:s1]))
+    du.mul_(1.0 / temperature)
+    # through u = z / max(‖z‖, 1e-12)
+    proj = (u * du).sum(1, keepdim=True)
+    dz = torch.where((norms > 1e-12)[:, None], du - u * proj, du) * inv[:, None]
+    return dz.to(features.dtype)
+
+
+def _conr_fwd_dense(features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
+                    weight_final, phantom, reduction, norm, variant):
+    """One chunk holding every row (tests and small-M comparisons)."""
+    return _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushing,
+                            denominator_self, weight_final, phantom, reduction, norm, variant,
+                            chunk=max(features.shape[0], 1))
+
+
+_PATHS = {"cpu_torch": (_conr_fwd_stream, _conr_bwd_stream)}
+
+
+@torch.library.custom_op("dirfast::conr", mutates_args=())
+def conr_op(
+    features: Tensor,
+    labels: Tensor,
+    preds: Tensor,
+    weights: Optional[Tensor],
+    w: float,
+    temperature: float,
+    e: float,
+    pushing: str,
+    denominator_self: bool,
+    weight_final: bool,
+    phantom: bool,
+    reduction: str,
+    norm: str,
+    variant: str,
+    backend: str,
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """Returns ``(loss, num_valid_anchors, stats)``: loss 0-d (``[M]`` for ``none``) in the features'
+    dtype, ``num_valid_anchors`` int64 0-d, ``stats [3, M]`` (fp32/fp64) for the backward."""
+    return _PATHS[backend][0](features, labels, preds, weights, w, temperature, e, pushing,
+                              denominator_self, weight_final, phantom, reduction, norm, variant)
+
+
+@conr_op.register_fake
+def _(features, labels, preds, weights, w, temperature, e, pushing, denominator_self, weight_final,
+      phantom, reduction, norm, variant, backend):
+    m = features.shape[0]
+    out = features.new_empty((m,) if reduction == "none" else ())
+    stats = features.new_empty((3, m), dtype=_acc_dtype(features.dtype))
+    return out, features.new_empty((), dtype=torch.int64), stats
+
+
+@torch.library.custom_op("dirfast::conr_bwd", mutates_args=())
+def conr_bwd(
+    grad_out: Tensor,
+    features: Tensor,
+    labels: Tensor,
+    preds: Tensor,
+    weights: Optional[Tensor],
+    stats: Tensor,
+    w: float,
+    temperature: float,
+    e: float,
+    pushing: str,
+    denominator_self: bool,
+    norm: str,
+    backend: str,
+) -> Tensor:
+    """``dL/dfeatures`` recomputed chunk by chunk from the O(M) ``stats``."""
+    return _PATHS[backend][1](grad_out, features, labels, preds, weights, stats, w, temperature, e,
+                              pushing, denominator_self, norm)
+
+
+@conr_bwd.register_fake
+def _(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
+      denominator_self, norm, backend):
+    return torch.empty_like(features)
+
+
+def _save(ctx, w, temperature, e, pushing, denominator_self, norm, backend):
+    ctx.set_materialize_grads(False)
+    ctx.args = (w, temperature, e, pushing, denominator_self, norm)
+    ctx.backend = backend
+
+
+def _setup_context(ctx, inputs, output):
+    (features, labels, preds, weights, w, temperature, e, pushing, denominator_self, _wf, _ph,
+     _red, norm, _var, backend) = inputs
+    ctx.mark_non_differentiable(output[1], output[2])
+    ctx.save_for_backward(features, labels, preds, weights, output[2])
+    _save(ctx, w, temperature, e, pushing, denominator_self, norm, backend)
+
+
+def _grad(ctx, grad_out, bwd):
+    features, labels, preds, weights, stats = ctx.saved_tensors
+    if grad_out is None or not ctx.needs_input_grad[0]:
+        return None
+    return bwd(grad_out, features, labels, preds, weights, stats, *ctx.args, ctx.backend)
+
+
+def _backward(ctx, grad_out, _g_nvalid, _g_stats):
+    # labels/preds enter only masks; weights are treated as constants (documented)
+    return (_grad(ctx, grad_out, conr_bwd),) + (None,) * 14
+
+
+conr_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _bwd_direct(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
+                denominator_self, norm, backend):
+    return _PATHS[backend][1](grad_out, features, labels, preds, weights, stats, w, temperature, e,
+                              pushing, denominator_self, norm)
+
+
+class ConRFunction(torch.autograd.Function):
+    """Eager twin of ``dirfast::conr`` (same paths and backward, without the op's dispatch cost).
+    Returns ``(loss, num_valid_anchors)``."""
+
+    @staticmethod
+    def forward(ctx, features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
+                weight_final, phantom, reduction, norm, variant, backend):
+        out, nvalid, stats = _PATHS[backend][0](features, labels, preds, weights, w, temperature, e,
+                                                pushing, denominator_self, weight_final, phantom,
+                                                reduction, norm, variant)
+        ctx.mark_non_differentiable(nvalid)
+        ctx.save_for_backward(features, labels, preds, weights, stats)
+        _save(ctx, w, temperature, e, pushing, denominator_self, norm, backend)
+        return out, nvalid
+
+    @staticmethod
+    def backward(ctx, grad_out, _g_nvalid):
+        return (_grad(ctx, grad_out, _bwd_direct),) + (None,) * 14

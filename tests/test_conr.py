@@ -1,0 +1,368 @@
+"""ConR: official parity (literal oracle tests/_official_conr.py), paper variant vs the fp64 dense
+reference, the streaming CPU path (chunks that do not divide M), gradcheck, edge cases, bad input,
+fp16 / large labels, module, torch.compile."""
+
+import math
+
+import pytest
+import torch
+
+import dirfast
+from dirfast.ops import conr as conr_ops
+from dirfast.reference import conr_loss_ref
+from dirfast.testing import assert_close_verbose
+
+from _official_conr import official_conr
+
+F64, F32 = torch.float64, torch.float32
+
+
+def two_view(m, d, kind, seed=0, dtype=F64, relu=True):
+    """Two-view batch: rows k and k + M/2 share a label. ``kind="int"``: integer ages, predictions
+    = ages + multiples of 0.5 (all distances exact); ``kind="float"``: labels and predictions on a
+    0.3 grid with ±0.04 jitter, so no |Δy| or |Δŷ| lies within 0.02 of w = 1."""
+    g = torch.Generator().manual_seed(seed)
+    b = m // 2
+    z = torch.randn(m, d, generator=g, dtype=F64)
+    if relu:
+        z = z.relu() + 1e-3 * torch.rand(m, d, generator=g, dtype=F64)
+    if kind == "int":
+        y = torch.randint(0, 60, (b,), generator=g).to(F64)
+        y = torch.cat([y, y])
+        yh = y + 0.5 * torch.randint(-6, 7, (m,), generator=g).to(F64)
+    else:
+        y = 0.3 * torch.randint(0, 100, (b,), generator=g).to(F64) + 0.08 * (torch.rand(b, generator=g, dtype=F64) - 0.5)
+        y = torch.cat([y, y])
+        yh = y + 0.3 * torch.randint(-8, 9, (m,), generator=g).to(F64)
+    a = torch.rand(m, generator=g, dtype=F64) + 0.5
+    return z.to(dtype), y.to(dtype), yh.to(dtype), a.to(dtype)
+
+
+def _grad(loss, x, go=None):
+    return torch.autograd.grad(loss, x, go)[0]
+
+
+PARITY = [(2, 16), (64, 16), (64, 2048), (254, 16), (512, 16)]
+
+
+@pytest.mark.parametrize("m,d", PARITY)
+@pytest.mark.parametrize("kind", ["int", "float"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [F64, F32])
+def test_official_parity(m, d, kind, weighted, dtype):
+    z, y, yh, a = two_view(m, d, kind, seed=m + d)
+    if kind == "float":
+        dy = (y[:, None] - y[None, :]).abs()
+        dyh = (yh[:, None] - yh[None, :]).abs()
+        assert ((dy - 1).abs() >= 1e-4).all() and ((dyh - 1).abs() >= 1e-4).all()
+    zo = z.clone().requires_grad_()
+    want = official_conr(zo, y[:, None], yh[:, None], weights=a[:, None] if weighted else 1.0)
+    gwant = _grad(want, zo)
+    zf = z.to(dtype).requires_grad_()
+    got = dirfast.conr_loss(zf, y.to(dtype), yh.to(dtype), a.to(dtype) if weighted else None,
+                            variant="official", backend="cpu")
+    ggot = _grad(got, zf)
+    assert got.dtype == dtype and ggot.dtype == dtype
+    rtol = 1e-9 if dtype == F64 else 1e-5
+    tag = f"official {m}x{d} {kind} w={weighted} {dtype}"
+    assert_close_verbose(got, want, tag=tag, rtol=rtol)
+    assert_close_verbose(ggot, gwant, tag=tag + " grad", rtol=rtol, scale="max")
+
+
+@pytest.mark.parametrize("variant", ["paper", "official"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "valid_anchors"])
+@pytest.mark.parametrize("knobs", [{}, {"pushing": "linear", "denominator_self": True,
+                                        "weight_final": False, "e": 0.2, "w": 0.2}])
+def test_matches_reference_fp64(variant, reduction, knobs):
+    z, y, yh, a = two_view(96, 24, "float", seed=7)
+    y = y * (0.2 if "w" in knobs else 1.0)
+    yh = yh * (0.2 if "w" in knobs else 1.0)
+    kw = dict(variant=variant, reduction=reduction, **knobs)
+    zr, zf = z.clone().requires_grad_(), z.clone().requires_grad_()
+    want, nv_want = conr_loss_ref(zr, y, yh, a, return_valid=True, **kw)
+    got, nv = dirfast.conr_loss(zf, y, yh, a, return_valid=True, backend="cpu", **kw)
+    assert nv.dtype == torch.int64 and int(nv) == int(nv_want)
+    go = torch.rand_like(want) + 0.5
+    assert_close_verbose(got, want, tag=f"{variant} {reduction} {knobs}")
+    assert_close_verbose(_grad(got, zf, go), _grad(want, zr, go), tag=f"{variant} {reduction} grad",
+                         scale="max")
+
+
+@pytest.mark.parametrize("norm", ["l1", "l2"])
+def test_multidim_labels(norm):
+    g = torch.Generator().manual_seed(1)
+    m = 40
+    z = torch.randn(m, 8, generator=g, dtype=F64)
+    y = torch.randn(m, 2, generator=g, dtype=F64)
+    yh = y + 0.5 * torch.randn(m, 2, generator=g, dtype=F64)
+    zr, zf = z.clone().requires_grad_(), z.clone().requires_grad_()
+    want = conr_loss_ref(zr, y, yh, w=0.8, norm=norm)
+    got = dirfast.conr_loss(zf, y, yh, w=0.8, norm=norm, backend="cpu")
+    assert_close_verbose(got, want, tag=f"multidim {norm}")
+    assert_close_verbose(_grad(got, zf), _grad(want, zr), tag=f"multidim {norm} grad", scale="max")
+    # d = 1 as [M, 1] equals 1-D labels
+    one = dirfast.conr_loss(z, y[:, :1], yh[:, :1], w=0.8, norm=norm)
+    assert_close_verbose(one, dirfast.conr_loss(z, y[:, 0], yh[:, 0], w=0.8), tag="d=1")
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 13, 64])
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_streaming_chunks_not_dividing_m(chunk, variant):
+    z, y, yh, a = two_view(50, 12, "int", seed=3)
+    args = (z, y, yh, a, 1.0, 0.07, 0.01, "exp", False, variant == "official",
+            variant == "official", "mean", "l1", variant)
+    out, nv, stats = conr_ops._conr_fwd_stream(*args, chunk=chunk)
+    zr = z.clone().requires_grad_()
+    want = conr_loss_ref(zr, y, yh, a, variant=variant)
+    assert_close_verbose(out, want, tag=f"stream chunk={chunk}")
+    g = conr_ops._conr_bwd_stream(torch.tensor(1.0, dtype=F64), z, y, yh, a, stats, 1.0, 0.07, 0.01,
+                                  "exp", False, "l1", chunk=chunk)
+    assert_close_verbose(g, _grad(want, zr), tag=f"stream grad chunk={chunk}", scale="max")
+
+
+@pytest.mark.parametrize("variant", ["paper", "official"])
+@pytest.mark.parametrize("reduction", ["mean", "none", "valid_anchors"])
+def test_gradcheck(variant, reduction):
+    # float grid labels: every |Δy|, |Δŷ| is ≥ 0.02 away from w (mask boundaries)
+    z, y, yh, a = two_view(12, 5, "float", seed=11, relu=False)
+    z.requires_grad_()
+    torch.autograd.gradcheck(
+        lambda x: dirfast.conr_loss(x, y, yh, a, variant=variant, reduction=reduction, backend="cpu"),
+        (z,))
+
+
+def test_reference_gradcheck():
+    z, y, yh, a = two_view(10, 4, "float", seed=2, relu=False)
+    z.requires_grad_()
+    torch.autograd.gradcheck(lambda x: conr_loss_ref(x, y, yh, a, variant="official"), (z,))
+
+
+# ------------------------------------------------------------------------------------------------
+# edge cases
+
+
+def test_m2_and_m1():
+    z = torch.randn(2, 4, dtype=F64, requires_grad=True)
+    y = torch.tensor([1.0, 1.0], dtype=F64)
+    # twins, no negative: exactly 0, zero gradient
+    for variant in ("paper", "official"):
+        out, nv = dirfast.conr_loss(z, y, y, variant=variant, return_valid=True)
+        assert out.item() == 0.0 and nv.item() == 0
+        assert torch.equal(_grad(out, z), torch.zeros_like(z))
+    out = dirfast.conr_loss(torch.randn(1, 3), torch.zeros(1), torch.zeros(1))
+    assert out.item() == 0.0
+
+
+def test_all_same_label_and_no_negatives():
+    z = torch.randn(16, 8, dtype=F64, requires_grad=True)
+    y = torch.full((16,), 3.0, dtype=F64)
+    for variant in ("paper", "official"):
+        for red in ("mean", "valid_anchors", "sum"):
+            out, nv = dirfast.conr_loss(z, y, y + torch.arange(16.0, dtype=F64), variant=variant,
+                                        reduction=red, return_valid=True)
+            assert out.item() == 0.0 and nv.item() == 0
+            assert torch.equal(_grad(out, z), torch.zeros_like(z))
+    # two views, labels far apart but predictions far apart too: no negatives
+    y = 10.0 * torch.arange(8, dtype=F64).repeat(2)
+    for variant in ("paper", "official"):
+        out = dirfast.conr_loss(z, y, y, variant=variant)
+        assert out.item() == 0.0
+        assert torch.equal(_grad(out, z), torch.zeros_like(z))
+
+
+def test_no_positives_paper_finite_official_nan():
+    """Single view with an isolated label: the paper variant drops the anchor (finite), the official
+    code computes 0/0 = NaN for it (spec §1.7 Q9) — reproduced, by the oracle as well."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(6, 4, generator=g, dtype=F64, requires_grad=True)
+    y = torch.tensor([0.0, 0.5, 3.0, 3.2, 9.0, 20.0], dtype=F64)  # 9 and 20: no positive
+    yh = torch.tensor([0.0, 0.1, 0.2, 0.3, 0.4, 0.5], dtype=F64)   # all predictions close
+    out, nv = dirfast.conr_loss(z, y, yh, return_valid=True)
+    want, nv_want = conr_loss_ref(z, y, yh, return_valid=True)
+    assert torch.isfinite(out) and nv.item() == 4 == nv_want.item()
+    assert_close_verbose(out, want, tag="paper no positives")
+    assert torch.isfinite(_grad(out, z)).all()
+    va = dirfast.conr_loss(z, y, yh, reduction="valid_anchors")
+    assert_close_verbose(va, out * 6 / 4, tag="valid_anchors")
+    off = dirfast.conr_loss(z, y, yh, variant="official")
+    assert math.isnan(off.item())
+    assert math.isnan(official_conr(z, y[:, None], yh[:, None]).item())
+    assert math.isnan(conr_loss_ref(z, y, yh, variant="official").item())
+
+
+def test_large_labels_and_fp16_no_overflow():
+    """Labels in the thousands (e·Δy up to 50: exp(e·Δy)·e^{1/τ} overflows fp16 and comes close in
+    fp32 without the per-row shift); fp16 / bf16 features are computed in fp32."""
+    g = torch.Generator().manual_seed(5)
+    m = 128
+    y = torch.randint(0, 5000, (m // 2,), generator=g).to(F64)
+    y = torch.cat([y, y])
+    yh = torch.full((m,), 2500.0, dtype=F64) + torch.rand(m, generator=g, dtype=F64) * 0.9
+    z = torch.randn(m, 32, generator=g, dtype=F64).relu()
+    for dtype in (torch.float16, torch.bfloat16, F32):
+        zl = z.to(dtype)
+        want = conr_loss_ref(zl.to(F64).requires_grad_(), y, yh, variant="official")
+        zf = zl.clone().requires_grad_()
+        got = dirfast.conr_loss(zf, y.to(dtype), yh.to(dtype), variant="official")
+        gr = _grad(got, zf)
+        assert torch.isfinite(got) and torch.isfinite(gr).all(), dtype
+        if dtype == F32:
+            assert_close_verbose(got, want, tag="large labels fp32")
+        else:  # labels themselves are rounded to the low precision: fixed tolerance on the loss
+            want_l = conr_loss_ref(zl.to(F64), y.to(dtype).to(F64), yh.to(dtype).to(F64),
+                                   variant="official")
+            assert_close_verbose(got.to(F64), want_l, tag=f"{dtype}", rtol=1e-2)
+    # the reference in fp16 (no shift, fp16 exp) is what overflows without dirfast's handling
+    assert torch.isfinite(dirfast.conr_loss(z.half() * 50, y.half(), yh.half(), variant="official"))
+
+
+# ------------------------------------------------------------------------------------------------
+# API
+
+
+def test_bad_input():
+    z, y, yh = torch.randn(8, 4), torch.randn(8), torch.randn(8)
+    f = dirfast.conr_loss
+    with pytest.raises(ValueError, match="labels"):
+        f(z, torch.randn(7), yh)
+    with pytest.raises(ValueError, match="preds"):
+        f(z, y, torch.randn(9))
+    with pytest.raises(ValueError, match="weights"):
+        f(z, y, yh, torch.rand(5))
+    with pytest.raises(ValueError, match="D >= 1"):
+        f(torch.randn(8, 0), y, yh)
+    with pytest.raises(ValueError, match="features"):
+        f(torch.randn(8), y, yh)
+    for t in (0.0, -1.0):
+        with pytest.raises(ValueError, match="temperature"):
+            f(z, y, yh, temperature=t)
+    with pytest.raises(ValueError, match="w must be"):
+        f(z, y, yh, w=-0.1)
+    with pytest.raises(TypeError, match="features must be a floating"):
+        f(torch.ones(8, 4, dtype=torch.int64), y, yh)
+    with pytest.raises(ValueError, match="variant"):
+        f(z, y, yh, variant="parity")
+    with pytest.raises(ValueError, match="reduction"):
+        f(z, y, yh, reduction="avg")
+    with pytest.raises(ValueError, match="NaN"):
+        f(z, y.clone().fill_(float("nan")), yh, validate=True)
+    with pytest.raises(ValueError, match=">= 0"):
+        f(z, y, yh, -torch.rand(8), validate=True)
+    with pytest.raises(RuntimeError, match="no Triton kernel"):
+        f(z, y, yh, backend="triton")
+    with pytest.raises(ValueError, match="temperature"):
+        dirfast.nn.ConRLoss(temperature=0)
+
+
+def test_inputs_not_modified_and_module():
+    z, y, yh, a = two_view(32, 8, "int", dtype=F32)
+    copies = [t.clone() for t in (z, y, yh, a)]
+    mod = dirfast.nn.ConRLoss(variant="official")
+    zf = z.clone().requires_grad_()
+    out = mod(zf, y[:, None], yh[:, None], a[:, None])
+    out.backward()
+    for t, c in zip((z, y, yh, a), copies):
+        assert torch.equal(t, c)
+    assert mod.num_valid_anchors.dtype == torch.int64
+    _, nv = conr_loss_ref(z, y, yh, a, return_valid=True)
+    assert int(mod.num_valid_anchors) == int(nv)
+    assert "official" in repr(mod)
+    assert dirfast.ConRLoss is dirfast.nn.ConRLoss
+
+
+def test_eager_function_matches_registered_op():
+    from dirfast.ops.conr import ConRFunction, conr_op
+
+    z, y, yh, a = two_view(40, 6, "float", seed=4)
+    for red in ("mean", "none", "valid_anchors"):
+        args = (y, yh, a, 1.0, 0.07, 0.01, "exp", False, True, True, red, "l1", "official", "cpu_torch")
+        za, zb = z.clone().requires_grad_(), z.clone().requires_grad_()
+        la = conr_op(za, *args)[0]
+        lb = ConRFunction.apply(zb, *args)[0]
+        assert torch.equal(la, lb)
+        go = torch.rand_like(la) + 0.5
+        assert torch.equal(_grad(la, za, go), _grad(lb, zb, go))
+
+
+def test_opcheck():
+    from dirfast.ops.conr import conr_bwd, conr_op
+
+    z, y, yh, a = two_view(10, 4, "float", seed=9)
+    z.requires_grad_()
+    for red in ("mean", "none"):
+        args = (z, y, yh, a, 1.0, 0.07, 0.01, "exp", False, True, True, red, "l1", "official",
+                "cpu_torch")
+        torch.library.opcheck(conr_op, args, test_utils=("test_schema", "test_faketensor",
+                                                          "test_autograd_registration"))
+        stats = conr_op(*args)[2]
+        go = torch.tensor(1.0, dtype=F64) if red == "mean" else torch.rand(10, dtype=F64)
+        torch.library.opcheck(conr_bwd, (go, z.detach(), y, yh, a, stats, 1.0, 0.07, 0.01, "exp",
+                                         False, "l1", "cpu_torch"))
+
+
+def test_compile_fullgraph():
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU())
+    head = torch.nn.Linear(16, 1)
+    x = torch.randn(32, 6)
+    y = torch.randint(0, 8, (16,)).float().repeat(2)
+
+    def step(x, y):
+        feat = model(x)
+        pred = head(feat)
+        return dirfast.conr_loss(feat, y, pred.detach(), variant="official", validate=False)
+
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(str(gm.graph))
+        return gm.forward
+
+    torch.compile(step, fullgraph=True, backend=record)(x, y)
+    assert graphs and "dirfast.conr" in graphs[0]
+    torch._dynamo.reset()
+    compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
+    got = compiled(x, y)
+    got.backward()
+    gc = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    want = step(x, y)
+    want.backward()
+    assert_close_verbose(got.detach(), want.detach(), tag="compiled conr")
+    for a, b in zip(gc, (p.grad for p in model.parameters())):
+        assert_close_verbose(a, b, tag="compiled conr grad", scale="max")
+
+
+def test_training_matches_reference():
+    """Convergence-style: 30 SGD steps of a small encoder through the fast path and the reference."""
+    def train(backend):
+        torch.manual_seed(0)
+        enc = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU())
+        head = torch.nn.Linear(32, 1)
+        params = list(enc.parameters()) + list(head.parameters())
+        opt = torch.optim.SGD(params, lr=0.05)
+        g = torch.Generator().manual_seed(1)
+        x = torch.randn(256, 8, generator=g)
+        y = (3 * x[:, 0] + 10).round()
+        losses = []
+        for step in range(30):
+            i = (torch.arange(32) + 32 * step) % 256
+            xi = torch.cat([x[i], x[i] + 0.05 * torch.randn(32, 8, generator=g)])
+            yi = torch.cat([y[i], y[i]])
+            feat = enc(xi)
+            pred = head(feat).reshape(-1)
+            loss = (pred - yi).abs().mean() + 0.5 * dirfast.conr_loss(
+                feat, yi, pred.detach(), variant="official", backend=backend, validate=False)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.detach())
+        return torch.stack(losses), [p.detach() for p in params]
+
+    lr, pr = train("reference")
+    lf, pf = train("cpu")
+    assert lr[-5:].mean() < lr[:5].mean()
+    assert_close_verbose(lf, lr, tag="training losses", rtol=1e-5)
+    for a, b in zip(pf, pr):
+        assert_close_verbose(a, b, tag="training params", rtol=0, atol=1e-5)
