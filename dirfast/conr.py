@@ -84,8 +84,12 @@ def conr_loss(
             negative, or 1 if none).
         norm: ``"l1" | "l2"`` for ``d > 1`` labels.
         return_valid: also return the number of valid anchors (int64 0-d tensor, no host sync).
-        backend: ``"auto"`` / ``"cpu"`` → the streaming path (``CHUNK_ROWS`` rows at a time, custom
-            backward recomputing chunks from O(M) row statistics, memory ``O(M·D + CHUNK_ROWS·M)``);
+        backend: ``"auto"`` on CPU / ``"cpu"`` → the streaming path (``CHUNK_ROWS`` rows at a time,
+            custom backward recomputing chunks from O(M) row statistics, memory
+            ``O(M·D + CHUNK_ROWS·M)``); ``"auto"`` on CUDA / ``"triton"`` (CPU tensors only under
+            ``TRITON_INTERPRET=1``) → the flash-style kernels of :mod:`dirfast.kernels.conr` (fp32
+            similarity with IEEE dots, never TF32); ``[M, d]`` labels with ``d > 1`` and fp64
+            features fall back from ``"triton"`` to the streaming PyTorch path on the same device;
             ``"reference"`` → the dense :func:`dirfast.reference.conr_loss_ref`.
         validate: NaN/inf and negative-weight checks (host sync), on with ``DIRFAST_VALIDATE=1``.
 
@@ -129,7 +133,11 @@ def conr_loss(
         if weights is not None and bool((weights < 0).any()):
             raise ValueError(f"{fn}: weights must be >= 0 (validation on), got min "
                              f"{weights.min().item()}")
-    path = resolve_backend(backend, device, op=fn, has_cpu_kernel=False, has_triton_kernel=False)
+    path = resolve_backend(backend, device, op=fn, has_cpu_kernel=False, has_triton_kernel=True)
+    if path == "triton" and (labels.dim() != 1 or features.dtype == torch.float64):
+        # documented fallback: the kernels take 1-D labels and fp16/bf16/fp32 features; [M, d]
+        # labels and fp64 run the streaming PyTorch path (any device, same algorithm and stats)
+        path = "cpu_torch"
     if path == "reference":
         return conr_loss_ref(features, labels, preds, weights, w=w, temperature=temperature, e=e,
                              variant=variant, reduction=reduction, norm=norm, pushing=pushing,

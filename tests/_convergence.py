@@ -65,6 +65,29 @@ def _fds_calibrate_case():
 CASES["fds_calibrate"] = _fds_calibrate_case()
 
 
+def _conr_case():
+    """ConR on top of a weighted MSE: the prediction is spread into D=16 feature dims by a fixed
+    map plus fixed per-sample noise-free offsets (from the target's bin), labels = targets, the
+    (detached) predictions pick the negatives. Runs the streaming path on CPU and the flash-style
+    kernels under backend="triton"."""
+    g = torch.Generator().manual_seed(2)
+    d = 16
+    spread = torch.randn(1, d, generator=g)
+    table = torch.randn(20, d, generator=g)
+
+    def case(p, t, w, b):
+        idx = t.reshape(-1).clamp(0, 19).floor().long()
+        z = p * spread + table[idx]
+        reg = dirfast.conr_loss(z, t.reshape(-1), p.detach().reshape(-1), w.reshape(-1), w=0.5,
+                                temperature=0.2, backend=b, validate=False)
+        return dirfast.mse(p, t, w, backend=b, validate=False) + 0.1 * reg
+
+    return case
+
+
+CASES["conr"] = _conr_case()
+
+
 def train(case: str, backend: str, steps: int = STEPS):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))

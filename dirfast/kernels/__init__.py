@@ -8,3 +8,4 @@ Every ``@triton.jit`` function defined in a module of this package must be regis
 KERNEL_MODULES = ("weighted_loss",)
 KERNEL_MODULES += ("fds_calibrate",)
 KERNEL_MODULES += ("fds_stats",)
+KERNEL_MODULES += ("conr",)

@@ -95,12 +95,8 @@ def _exponent(s, dy, pos, neg, e, pushing):
     return torch.where(pos, s, a)
 
 
-def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
-                     weight_final, phantom, reduction, norm, variant, chunk=CHUNK_ROWS):
-    dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
-    m = z.shape[0]
-    dev = z.device
-    # per-row shift of the spec's correction: c_i = 1/τ + max(0, log max_j S_ij)
+def _shift(y, loga, temperature, e, pushing, norm):
+    """Per-row shift of the spec's correction: ``c_i = 1/τ + max(0, log max_j S_ij)``."""
     rb = _range_bound(y, norm)
     if pushing == "exp":
         lmax = rb * e
@@ -108,7 +104,15 @@ def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushin
         lmax = torch.log(rb * e)
     if loga is not None:
         lmax = lmax + loga
-    c = lmax.clamp_min(0.0) + 1.0 / temperature
+    return lmax.clamp_min(0.0) + 1.0 / temperature
+
+
+def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
+                     weight_final, phantom, reduction, norm, variant, chunk=CHUNK_ROWS):
+    dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
+    m = z.shape[0]
+    dev = z.device
+    c = _shift(y, loga, temperature, e, pushing, norm)
     big_e = torch.empty(m, dtype=dt, device=dev)
     sps = torch.empty(m, dtype=dt, device=dev)
     npos = torch.empty(m, dtype=dt, device=dev)
@@ -125,6 +129,13 @@ def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushin
         if loga is not None:
             a = a + neg * loga[s0:s1, None]
         big_e[s0:s1] = a.sub_(c[s0:s1, None]).exp_().sum(1)
+    return _fwd_epilogue(big_e, sps, npos, nneg, c, loga, m, dt, features.dtype, weight_final,
+                         phantom, reduction, variant)
+
+
+def _fwd_epilogue(big_e, sps, npos, nneg, c, loga, m, dt, out_dtype, weight_final, phantom,
+                  reduction, variant):
+    """O(M) tail of the forward shared by every path: row sums -> loss, valid count, saved stats."""
     if phantom:
         big_e = big_e + (m - npos) * torch.exp(-c)
     logd = c + torch.log(big_e)
@@ -157,7 +168,7 @@ def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushin
     logd_s = torch.where(active, logd, math.inf)
     q = torch.where(active, 1.0 / npos, 0.0)
     stats = torch.stack([logd_s, q, g])
-    return out.to(features.dtype), nvalid, stats
+    return out.to(out_dtype), nvalid, stats
 
 
 def _conr_bwd_stream(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
@@ -186,10 +197,14 @@ def _conr_bwd_stream(grad_out, features, labels, preds, weights, stats, w, tempe
         if s1 < m:
             du[s1:].add_(torch.mm(h[:, s1 - s0:].t(), u[s0:s1]))
     du.mul_(1.0 / temperature)
-    # through u = z / max(‖z‖, 1e-12)
+    return _norm_bwd(du, u, norms, inv, features.dtype)
+
+
+def _norm_bwd(du, u, norms, inv, out_dtype):
+    """Backward through ``u = z / max(‖z‖, 1e-12)``."""
     proj = (u * du).sum(1, keepdim=True)
     dz = torch.where((norms > 1e-12)[:, None], du - u * proj, du) * inv[:, None]
-    return dz.to(features.dtype)
+    return dz.to(out_dtype)
 
 
 def _conr_fwd_dense(features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
@@ -200,7 +215,59 @@ def _conr_fwd_dense(features, labels, preds, weights, w, temperature, e, pushing
                             chunk=max(features.shape[0], 1))
 
 
-_PATHS = {"cpu_torch": (_conr_fwd_stream, _conr_bwd_stream)}
+def _triton_inputs(features, labels, preds, weights):
+    """fp32 O(M) vectors for the kernels (and the raw features with unit stride along D)."""
+    from ..kernels.conr import DTYPES
+
+    if features.dtype not in DTYPES:  # pragma: no cover - dispatch keeps fp64 away
+        raise RuntimeError(f"internal error: no ConR Triton kernel for {features.dtype}")
+    z = features if features.stride(1) == 1 else features.contiguous()
+    f32 = torch.float32
+    norms = z.to(f32).norm(dim=1)
+    inv = 1.0 / norms.clamp_min(1e-12)
+    y, yh = labels.to(f32).contiguous(), preds.detach().to(f32).contiguous()
+    loga = None if weights is None else torch.log(weights.to(f32)).clamp_min(_LOG_FLOOR)
+    return z, norms, inv, y, yh, loga
+
+
+def _conr_fwd_triton(features, labels, preds, weights, w, temperature, e, pushing,
+                     denominator_self, weight_final, phantom, reduction, norm, variant):
+    """Flash-style Triton forward (1-D labels, fp16/bf16/fp32): per-row sums by
+    ``dirfast.kernels.conr.conr_fwd``, then the O(M) epilogue shared with the streaming path."""
+    from ..kernels.conr import conr_fwd
+
+    z, norms, inv, y, yh, loga = _triton_inputs(features, labels, preds, weights)
+    m = z.shape[0]
+    c = _shift(y, loga, temperature, e, pushing, norm)
+    lg = torch.zeros_like(y) if loga is None else loga.contiguous()
+    rs = conr_fwd(z, inv, y, yh, lg, c.contiguous(), w=w, temperature=temperature, e=e,
+                  push_exp=pushing == "exp", keep_self=denominator_self)
+    return _fwd_epilogue(rs[0], rs[1], rs[2], rs[3], c, loga, m, torch.float32, features.dtype,
+                         weight_final, phantom, reduction, variant)
+
+
+def _conr_bwd_triton(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
+                     denominator_self, norm):
+    """Flash-style Triton backward: ``dL/du`` by ``dirfast.kernels.conr.conr_bwd`` (recomputing
+    the similarity tiles, both sides of the symmetric gradient, no atomics), then the backward
+    through the L2 normalisation in torch (O(M·D))."""
+    from ..kernels.conr import conr_bwd as _kbwd
+
+    z, norms, inv, y, yh, loga = _triton_inputs(features, labels, preds, weights)
+    m = z.shape[0]
+    f32 = torch.float32
+    g = (stats[2].to(f32) * grad_out.to(f32)).expand(m)
+    gscale = g.abs().amax().clamp_min(1e-30).reshape(1) if m else g.new_ones(1)
+    lg = torch.zeros_like(y) if loga is None else loga.contiguous()
+    du = _kbwd(z, inv, y, yh, lg, stats[0].to(f32).contiguous(), stats[1].to(f32).contiguous(),
+               (g / gscale).contiguous(), gscale, w=w, temperature=temperature, e=e,
+               push_exp=pushing == "exp", keep_self=denominator_self)
+    u = z.to(f32) * inv[:, None]
+    return _norm_bwd(du, u, norms, inv, features.dtype)
+
+
+_PATHS = {"cpu_torch": (_conr_fwd_stream, _conr_bwd_stream),
+          "triton": (_conr_fwd_triton, _conr_bwd_triton)}
 
 
 @torch.library.custom_op("dirfast::conr", mutates_args=())
