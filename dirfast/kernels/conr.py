@@ -53,6 +53,48 @@ FWD_BLOCK_N, FWD_BLOCK_D = 32, 32
 
 
 @triton.jit
+def _sim_tile(z_ptr, rows, row_in, cols, col_in, d, stride_z, dk,
+              IEEE: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    """Device helper: raw dot products ``z_rows · z_colsᵀ`` [BLOCK_M, BLOCK_N] in fp32, over D in
+    ``BLOCK_D`` chunks (masked)."""
+    acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
+    d0 = d * 0
+    while d0 < d:
+        dd = d0 + dk
+        d_in = dd < d
+        a_c = tl.load(z_ptr + rows[:, None] * stride_z + dd[None, :],
+                      mask=row_in[:, None] & d_in[None, :], other=0.0)
+        b_c = tl.load(z_ptr + cols[:, None] * stride_z + dd[None, :],
+                      mask=col_in[:, None] & d_in[None, :], other=0.0)
+        if IEEE:
+            acc = tl.dot(a_c, tl.trans(b_c), acc, input_precision="ieee")
+        else:
+            acc = tl.dot(a_c, tl.trans(b_c), acc)
+        d0 += BLOCK_D
+    return acc
+
+
+@triton.jit
+def _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0, row_in, col_in,
+                 w, inv_tau, e, keep_self, PUSH_EXP: tl.constexpr):
+    """Device helper: similarities ``s``, the positive/negative masks and the unweighted logits
+    ``a`` (``s`` on positives, the pushing term on negatives, −inf elsewhere) of one tile."""
+    s = acc * inv_i[:, None] * inv_j[None, :] * inv_tau
+    dy = tl.abs(y_i[:, None] - y_j[None, :])
+    both = row_in[:, None] & col_in[None, :]
+    # diagonal test on int32 tile-local offsets (row ids never reach 2**31)
+    not_self = (li[:, None] - lj[None, :] != (j0 - i0).to(tl.int32)) | (keep_self != 0)
+    pos = (dy <= w) & both & not_self
+    neg = (dy > w) & (tl.abs(yh_i[:, None] - yh_j[None, :]) <= w) & both
+    if PUSH_EXP:
+        push = dy * e + s
+    else:
+        push = tl.log(dy * e) + s
+    a = tl.where(pos, s, tl.where(neg, push, float("-inf")))
+    return s, a, pos, neg, both
+
+
+@triton.jit
 def _conr_fwd_kernel(
     z_ptr, inv_ptr, y_ptr, yh_ptr, loga_ptr, c_ptr, out_ptr,
     m, d, stride_z, w, inv_tau, e, keep_self,
@@ -96,35 +138,14 @@ def _conr_fwd_kernel(
             else:
                 acc = tl.dot(a_tile, tl.trans(b_tile), acc)
         else:
-            d0 = d * 0
-            while d0 < d:
-                dd = d0 + dk
-                d_in = dd < d
-                a_c = tl.load(z_ptr + rows[:, None] * stride_z + dd[None, :],
-                              mask=row_in[:, None] & d_in[None, :], other=0.0)
-                b_c = tl.load(z_ptr + cols[:, None] * stride_z + dd[None, :],
-                              mask=col_in[:, None] & d_in[None, :], other=0.0)
-                if IEEE:
-                    acc = tl.dot(a_c, tl.trans(b_c), acc, input_precision="ieee")
-                else:
-                    acc = tl.dot(a_c, tl.trans(b_c), acc)
-                d0 += BLOCK_D
+            acc = _sim_tile(z_ptr, rows, row_in, cols, col_in, d, stride_z, dk,
+                            IEEE, BLOCK_M, BLOCK_N, BLOCK_D)
         inv_j = tl.load(inv_ptr + cols, mask=col_in, other=0.0)
         y_j = tl.load(y_ptr + cols, mask=col_in, other=0.0)
         yh_j = tl.load(yh_ptr + cols, mask=col_in, other=0.0)
-        s = acc * inv_i[:, None] * inv_j[None, :] * inv_tau
-        dy = tl.abs(y_i[:, None] - y_j[None, :])
-        both = row_in[:, None] & col_in[None, :]
-        # diagonal test on int32 tile-local offsets (row ids never reach 2**31)
-        not_self = (li[:, None] - lj[None, :] != (j0 - i0).to(tl.int32)) | (keep_self != 0)
-        pos = (dy <= w) & both & not_self
-        neg = (dy > w) & (tl.abs(yh_i[:, None] - yh_j[None, :]) <= w) & both
-        if PUSH_EXP:
-            push = dy * e + s
-        else:
-            push = tl.log(dy * e) + s
-        push = push + loga_i[:, None]
-        a = tl.where(pos, s, tl.where(neg, push, float("-inf")))
+        s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0,
+                                            row_in, col_in, w, inv_tau, e, keep_self, PUSH_EXP)
+        a = a + tl.where(neg, loga_i[:, None], 0.0)  # pushing weight a_i on negatives
         big_e += tl.sum(tl.exp(a - c_i[:, None]), axis=1)
         sps += tl.sum(tl.where(pos, s, 0.0), axis=1)
         npos += tl.sum(pos.to(tl.float32), axis=1)
@@ -170,20 +191,8 @@ def _conr_bwd_kernel(
     while j0 < m:
         cols = j0 + lj.to(tl.int64)
         col_in = cols < m
-        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
-        d0 = d * 0
-        while d0 < d:
-            dd = d0 + dk
-            d_in = dd < d
-            a_c = tl.load(z_ptr + rows[:, None] * stride_z + dd[None, :],
-                          mask=row_in[:, None] & d_in[None, :], other=0.0)
-            b_c = tl.load(z_ptr + cols[:, None] * stride_z + dd[None, :],
-                          mask=col_in[:, None] & d_in[None, :], other=0.0)
-            if IEEE:
-                acc = tl.dot(a_c, tl.trans(b_c), acc, input_precision="ieee")
-            else:
-                acc = tl.dot(a_c, tl.trans(b_c), acc)
-            d0 += BLOCK_D
+        acc = _sim_tile(z_ptr, rows, row_in, cols, col_in, d, stride_z, dk,
+                        IEEE, BLOCK_M, BLOCK_N, BLOCK_D)
         inv_j = tl.load(inv_ptr + cols, mask=col_in, other=0.0)
         y_j = tl.load(y_ptr + cols, mask=col_in, other=0.0)
         yh_j = tl.load(yh_ptr + cols, mask=col_in, other=0.0)
@@ -191,18 +200,8 @@ def _conr_bwd_kernel(
         logd_j = tl.load(logd_ptr + cols, mask=col_in, other=float("inf"))
         q_j = tl.load(q_ptr + cols, mask=col_in, other=0.0)
         g_j = tl.load(g_ptr + cols, mask=col_in, other=0.0)
-        s = acc * inv_i[:, None] * inv_j[None, :] * inv_tau
-        dy = tl.abs(y_i[:, None] - y_j[None, :])
-        both = row_in[:, None] & col_in[None, :]
-        # diagonal test on int32 tile-local offsets (row ids never reach 2**31)
-        not_self = (li[:, None] - lj[None, :] != (j0 - i0).to(tl.int32)) | (keep_self != 0)
-        pos = (dy <= w) & both & not_self
-        neg = (dy > w) & (tl.abs(yh_i[:, None] - yh_j[None, :]) <= w) & both
-        if PUSH_EXP:
-            push = dy * e + s
-        else:
-            push = tl.log(dy * e) + s
-        a = tl.where(pos, s, tl.where(neg, push, float("-inf")))
+        s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0,
+                                            row_in, col_in, w, inv_tau, e, keep_self, PUSH_EXP)
         posf = pos.to(tl.float32)
         negf = neg.to(tl.float32)
         # row side G_ij (anchor i) and column side G_ji (anchor j), as the CPU path

@@ -19,7 +19,13 @@ pytestmark = pytest.mark.aot
 def test_every_kernel_is_registered():
     found = jit_functions()
     assert found, "no Triton kernels found: the walk over dirfast.kernels is broken"
-    missing = sorted(set(found) - set(REGISTRY))
+    # an unregistered @triton.jit function is allowed only as a device helper: called by a
+    # registered kernel of its module (so every compile of that kernel compiles it too)
+    callers = {q: spec.fn.src for q, spec in REGISTRY.items()}
+    missing = sorted(
+        q for q in set(found) - set(REGISTRY)
+        if not any(c.rsplit(".", 1)[0] == q.rsplit(".", 1)[0] and f"{q.rsplit('.', 1)[1]}(" in src
+                   for c, src in callers.items()))
     assert not missing, f"Triton kernels not in the AOT registry (register them): {missing}"
     empty = sorted(k for k, spec in REGISTRY.items() if not spec.configs)
     assert not empty, f"registered kernels without configs: {empty}"
