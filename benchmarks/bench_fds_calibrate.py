@@ -106,19 +106,8 @@ def _dirfast(backend: str):
     return fn
 
 
-class _hide_extension:
-    """``dirfast._ext.available()`` returns False inside the block: ``backend="auto"`` -> ``cpu_torch``."""
-
-    def __enter__(self):
-        self._orig = _ext.available
-        _ext.available = lambda: False
-
-    def __exit__(self, *exc):
-        _ext.available = self._orig
-
-
 def _cpu_torch(x):
-    with _hide_extension():
+    with runner.hide_extension():
         y = dirfast.fds_calibrate(x["z"], x["idx"], x["scale"], x["shift"], backend="auto",
                                   validate=False)
     y.backward(x["go"])
@@ -126,7 +115,7 @@ def _cpu_torch(x):
 
 
 def cpu_torch_path_ok() -> bool:
-    with _hide_extension():
+    with runner.hide_extension():
         return dirfast.resolve_backend("auto", torch.device("cpu"), op="bench") == "cpu_torch"
 
 

@@ -22,7 +22,6 @@ C++ scratch of ``(N/256 + B)·D·2`` partials (2.3 MB) and the ``[N]`` permutati
 
 from __future__ import annotations
 
-import sys
 from typing import List, Optional, Sequence
 
 import torch
@@ -63,20 +62,8 @@ def build_cases(quick: bool) -> List[Case]:
         setup=_setup(n, d), bytes_per_call=read + write)]
 
 
-class _hide_extension:
-    def __enter__(self):
-        self._saved = sys.modules.get("dirfast._C")
-        sys.modules["dirfast._C"] = None
-
-    def __exit__(self, *exc):
-        if self._saved is None:
-            sys.modules.pop("dirfast._C", None)
-        else:
-            sys.modules["dirfast._C"] = self._saved
-
-
 def _cpu_torch(x):
-    with _hide_extension():
+    with runner.hide_extension():
         return fds_bin_stats(x["x"], x["b"], NUM_BINS, backend="auto", validate=False)
 
 

@@ -176,16 +176,9 @@ def build_providers() -> List[Provider]:
     def cpu_fn(x):
         return x["lds"](x["y"], validate=False, backend="cpu")
 
-    def _false():
-        return False
-
     def cpu_torch_fn(x):
-        orig = _ext.available
-        _ext.available = _false  # what backend="auto" runs when dirfast._C is not built
-        try:
+        with runner.hide_extension():  # what backend="auto" runs when dirfast._C is not built
             return x["lds"](x["y"], validate=False)
-        finally:
-            _ext.available = orig
 
     def map_only(c):
         return None if _kind(c) == "map" else "map only"

@@ -107,23 +107,8 @@ def _dirfast(backend: str):
     return fn
 
 
-class _hide_extension:
-    """Make ``dirfast._ext.available()`` return False inside the block, so ``backend="auto"`` resolves to
-    the vectorised-PyTorch path ``"cpu_torch"`` (what users without the built extension run). Only the
-    ``dirfast_cpu_torch`` provider's forward is wrapped; the backward does not consult the extension.
-    Going through the public functional (not the op with its internal argument list) keeps this
-    provider valid when the op's signature changes."""
-
-    def __enter__(self):
-        self._orig = _ext.available
-        _ext.available = lambda: False
-
-    def __exit__(self, *exc):
-        _ext.available = self._orig
-
-
 def _cpu_torch(x):
-    with _hide_extension():
+    with runner.hide_extension():
         loss = _call(x, "auto")
     loss.backward()
     return loss
@@ -131,7 +116,7 @@ def _cpu_torch(x):
 
 def cpu_torch_path_ok() -> bool:
     """True if hiding the extension really makes ``backend="auto"`` pick ``"cpu_torch"``."""
-    with _hide_extension():
+    with runner.hide_extension():
         return dirfast.resolve_backend("auto", torch.device("cpu"), op="bench") == "cpu_torch"
 
 

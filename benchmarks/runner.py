@@ -30,6 +30,7 @@ A benchmark module's ``main(argv)`` is typically::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as _dt
 import gc
@@ -225,6 +226,21 @@ def malloc_recycle() -> str:
     except OSError as exc:
         return f"not applied ({exc})"
     return "glibc mallopt(M_MMAP_MAX=0, M_TRIM_THRESHOLD=2**31-1)" if ok else "mallopt failed"
+
+
+@contextlib.contextmanager
+def hide_extension():
+    """Inside the block ``dirfast._ext.available()`` is False, so ``backend="auto"`` on CPU tensors
+    runs the vectorised-PyTorch path (what users without the built extension get). Providers use it
+    to time that path through the public functions, whose internal op signatures may change."""
+    from dirfast import _ext
+
+    orig = _ext.available
+    _ext.available = lambda: False
+    try:
+        yield
+    finally:
+        _ext.available = orig
 
 
 def allocator_info() -> str:
