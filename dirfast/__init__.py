@@ -13,6 +13,7 @@ from .fds_stats import BinStats, fds_bin_stats
 from .functional import focal_l1, focal_mse, huber, l1, mse, weighted_loss
 from .lds import LDS, kernel_window, lds_weights
 from .metrics import ShotMetrics, shot_metrics
+from .soft_sort import soft_rank, soft_sort
 
 __version__ = "0.1.0"
 
@@ -25,4 +26,5 @@ __all__ = [
     # FDS
     "BinStats", "fds_bin_stats", "fds_scale_shift", "fds_calibrate", "smooth_stats", "fill_empty_stats",
     "conr_loss", "ConRLoss",
+    "soft_sort", "soft_rank",
 ]

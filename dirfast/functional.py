@@ -147,3 +147,9 @@ def huber(pred, target, weight=None, *, beta=1.0, reduction="mean", backend=None
     """Weighted Huber (smooth-L1 form) loss (official ``weighted_huber_loss``, β = 1.0)."""
     return weighted_loss(pred, target, weight, loss="huber", beta=beta, reduction=reduction,
                          backend=backend, validate=validate)
+
+
+# issue 6: soft sort / soft rank (defined in dirfast.soft_sort)
+from .soft_sort import soft_rank, soft_sort  # noqa: E402
+
+__all__ += ["soft_sort", "soft_rank"]

@@ -83,3 +83,6 @@ from .conr import ConRLoss  # noqa: E402
 from .fds import FDS, smooth_stats  # noqa: E402
 
 __all__ += ["FDS", "smooth_stats", "ConRLoss"]
+from .soft_sort import SoftRank, SoftSort  # noqa: E402
+
+__all__ += ["SoftSort", "SoftRank"]

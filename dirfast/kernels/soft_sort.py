@@ -1,0 +1,100 @@
+"""Triton kernel of soft sort / soft rank: the hard-sort fast path and the "does anything pool?" flag.
+
+``soft_sort_prep`` runs after ``torch.sort`` on the sorted rows ``x [rows, n]`` (grid: column blocks of
+``BLOCK`` × rows, int64 offsets). Each element ``i`` (row-local index ``c``):
+
+* writes the output the op has when no block pools: ``out[i] = x[i]`` (soft sort, sorted order) or
+  ``out[i] = c + 1`` (soft rank, sorted order; the op scatters it back by ``perm``);
+* writes ``block_start[i] = c`` (int64: every element its own block);
+* checks the pair ``(c, c+1)`` against the singleton merge rule — soft sort ``x[c+1] − x[c] ≥ 1/eps``,
+  soft rank ``x[c+1] − x[c] ≤ eps`` — with a relative margin of 1e-6 in the direction of "pool"
+  (``thresh`` is ``(1/eps)(1 − 1e-6)`` or ``eps(1 + 1e-6)``), so rounding can only raise the flag
+  falsely, never miss a pooling row; the PAV that follows decides exactly.
+
+One ``atomic_max`` per program raises the int32 device ``flag`` when any pair hits; the CUDA PAV
+(``dirfast._C_cuda.pav``) is then always launched and returns at once when ``*flag == 0``: no host
+sync. Traffic: reads ``x`` once (the neighbour load hits the same lines), writes ``out`` and
+``block_start``: ``(2·s + 8)`` bytes per element for element size ``s``, the minimum for an op that
+must produce the output and the block ids the backward uses.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from ._registry import TRITON_DTYPE, KernelConfig, pick, register
+
+MODE_SORT, MODE_RANK = 0, 1
+BLOCK = 1024
+NUM_WARPS = 4
+DTYPES = ("float32", "float64")
+#: relative margin of the flag test (towards raising it)
+MARGIN = 1e-6
+
+
+@triton.jit
+def _soft_sort_prep_kernel(
+    x_ptr,  # [rows*n] sorted rows, fp32/fp64
+    out_ptr,  # [rows*n] hard-sort output (sorted order), x's dtype
+    bs_ptr,  # [rows*n] int64 block_start (row-local)
+    flag_ptr,  # [1] int32, raised to 1 when some adjacent pair meets the merge rule
+    n,  # row length
+    thresh,  # soft sort: (1/eps)(1 − MARGIN); soft rank: eps(1 + MARGIN)
+    MODE: tl.constexpr,  # 0 soft sort, 1 soft rank
+    BLOCK: tl.constexpr,
+):
+    # grid (column blocks, rows): no integer division; int64 offsets
+    col = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    offs = tl.program_id(1).to(tl.int64) * n + col
+    mask = col < n
+    x = tl.load(x_ptr + offs, mask=mask, other=0)
+    has_next = mask & (col < n - 1)
+    xn = tl.load(x_ptr + offs + 1, mask=has_next, other=0)
+    gap = xn - x
+    if MODE == 0:
+        hit = has_next & (gap >= thresh)
+        tl.store(out_ptr + offs, x, mask=mask)
+    else:
+        hit = has_next & (gap <= thresh)
+        tl.store(out_ptr + offs, (col + 1).to(out_ptr.dtype.element_ty), mask=mask)
+    tl.store(bs_ptr + offs, col, mask=mask)
+    tl.atomic_max(flag_ptr, tl.max(hit.to(tl.int32), axis=0))
+
+
+def _config(dtype: str, mode: int) -> KernelConfig:
+    t = TRITON_DTYPE[dtype]
+    return KernelConfig(
+        key=(dtype, mode),
+        signature={"x_ptr": f"*{t}", "out_ptr": f"*{t}", "bs_ptr": "*i64", "flag_ptr": "*i32",
+                   "n": "i64", "thresh": "fp32", "MODE": "constexpr",
+                   "BLOCK": "constexpr"},
+        constexprs={"MODE": mode, "BLOCK": BLOCK},
+        num_warps=NUM_WARPS,
+    )
+
+
+register(_soft_sort_prep_kernel, [_config(d, m) for d in DTYPES for m in (MODE_SORT, MODE_RANK)])
+
+
+def flag_threshold(eps: float, mode: int) -> float:
+    return (1.0 / eps) * (1.0 - MARGIN) if mode == MODE_SORT else eps * (1.0 + MARGIN)
+
+
+def soft_sort_prep(x: torch.Tensor, eps: float, mode: int):
+    """Launch the prep kernel on sorted rows ``x [rows, n]`` (contiguous, fp32/fp64).
+
+    Returns ``(out [rows, n] x.dtype, block_start [rows, n] int64, flag [1] int32)``.
+    """
+    rows, n = x.shape
+    total = rows * n
+    cfg = pick(_soft_sort_prep_kernel, (str(x.dtype).split(".")[-1], mode))
+    out = torch.empty_like(x)
+    bs = torch.empty((rows, n), dtype=torch.int64, device=x.device)
+    flag = torch.zeros(1, dtype=torch.int32, device=x.device)
+    grid = (triton.cdiv(n, cfg.constexprs["BLOCK"]), rows)
+    if total:
+        _soft_sort_prep_kernel[grid](x, out, bs, flag, n, flag_threshold(eps, mode),
+                                     num_warps=cfg.num_warps, **cfg.constexprs)
+    return out, bs, flag

@@ -1,0 +1,318 @@
+"""``dirfast::soft_sort`` / ``dirfast::soft_rank`` (+ ``_bwd``): L2 soft sort and soft rank as
+registered ops (semantics: :mod:`dirfast.reference.soft_sort`).
+
+Op arguments are checked and laid out by :mod:`dirfast.soft_sort`: ``theta [rows, n]`` contiguous
+floating, sorted along the last dim; ``eps > 0``; ``backend`` a resolved path. Every path computes in
+fp32 (fp64 for fp64 inputs; fp16/bf16 are sorted and pooled in fp32, the output cast back) and
+returns ``(out, perm, block_start, flag)``:
+
+* ``out [rows, n]`` in ``theta``'s dtype: soft-sorted values in sorted order, or soft ranks (1..n)
+  in the original order;
+* ``perm [rows, n]`` int64 (``x_i = theta[perm_i]``), ``block_start [rows, n]`` int64 (first sorted
+  index of the PAV block of ``i``; saved for the backward, never recomputed from equal values) and
+  ``flag [1]`` int32 (nonzero when some block may pool; 0 means every block is a singleton and the
+  backward is a plain permutation) — non-differentiable.
+
+Paths:
+
+* ``cpu``: ``torch.sort`` + the C++ PAV ``dirfast._C.pav`` (OpenMP over rows, chunked seams for one
+  long row) + ``dirfast._C.pav_block_mean`` in the backward, skipped when no row pooled (decided on
+  the host, free on CPU).
+* ``cpu_torch`` (no extension): ``torch.sort``, a vectorised test of the gaps (rows where no adjacent
+  pair meets the merge rule are the hard sort, done with no further work), and the stack PAV of
+  :func:`dirfast.reference.soft_sort.pav_blocks` (a Python loop, ~0.3–0.5 µs per element) on the rows
+  that pool only; the backward block mean by ``index_add``.
+* ``triton``: ``torch.sort`` + :func:`dirfast.kernels.soft_sort.soft_sort_prep` (hard-sort output,
+  ``block_start = i``, device flag), then on CUDA tensors the CUDA PAV of ``dirfast._C_cuda``, always
+  launched, returning at once when the flag is 0 (no host sync). Without ``dirfast._C_cuda`` on a GPU
+  the flag is read on the host (**one sync per call**) and rows that pool go through a host copy and
+  the CPU PAV (build the CUDA module with nvcc on PATH: ``pip install --no-build-isolation -e .``).
+  Under ``TRITON_INTERPRET=1`` on CPU tensors the kernel runs in the interpreter and the pooled path
+  is the CPU PAV.
+
+Backward: soft sort ``grad_θ[perm_i] = mean_{j∈B(i)} g_j``; soft rank, with ``g̃_i = g[perm_i]``,
+``grad_θ[perm_i] = (g̃_i − mean_{j∈B(i)} g̃_j)/eps`` (0 when nothing pooled: hard ranks are
+piecewise constant).
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from .. import _ext
+from ..reference.soft_sort import MODE_RANK, MODE_SORT, pav_blocks
+
+_OP_NAMES = {MODE_SORT: "dirfast.soft_sort", MODE_RANK: "dirfast.soft_rank"}
+
+
+def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _dtname(dtype: torch.dtype) -> str:
+    return "float64" if dtype == torch.float64 else "float32"
+
+
+def _sorted(theta: Tensor) -> Tuple[Tensor, Tensor]:
+    """``x, perm = sort(theta)`` in the compute dtype (a new tensor: ``theta`` is never modified)."""
+    x, perm = torch.sort(theta.to(_acc_dtype(theta.dtype)), dim=-1)
+    return x.contiguous(), perm
+
+
+def _finish(out_sorted: Tensor, perm: Tensor, mode: int, dtype: torch.dtype) -> Tensor:
+    """Sorted-order result -> the op's output (rank: scattered back to the original positions)."""
+    if mode == MODE_RANK:
+        out_sorted = torch.empty_like(out_sorted).scatter_(-1, perm, out_sorted)
+    return out_sorted.to(dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# host PAV (C++ if built, else the Python stack PAV) on sorted rows; used by cpu, cpu_torch, and the
+# pooled rows of the triton path on CPU tensors / GPUs without dirfast._C_cuda
+
+
+def _pav_cpp(x: Tensor, eps: float, mode: int, out: Tensor, bs: Optional[Tensor]) -> int:
+    rows, n = x.shape
+    return int(_ext.require(f"{_OP_NAMES[mode]} backend='cpu'").pav(
+        _dtname(x.dtype), mode, x.data_ptr(), rows, n, float(eps), out.data_ptr(),
+        0 if bs is None else bs.data_ptr(), 0, False, 0))
+
+
+def _pav_rows_py(x: Tensor, eps: float, mode: int, out: Tensor, bs: Tensor, rows: Tensor) -> None:
+    """Python stack PAV (fp64, centred) on the rows ``rows`` of ``x``; writes ``out`` and ``bs``."""
+    n = x.shape[1]
+    idx = torch.arange(n, dtype=torch.float64)
+    for r in rows.tolist():
+        xr = x[r].to(torch.float64, copy=True)  # out may alias x (soft sort)
+        b = torch.from_numpy(pav_blocks(xr.tolist(), eps, mode))
+        counts = torch.bincount(b, minlength=n).to(torch.float64)
+        sums = torch.zeros(n, dtype=torch.float64).index_add_(0, b, xr)
+        m = (sums / counts.clamp_min(1))[b]
+        c = b.to(torch.float64) + (counts[b] - 1) / 2
+        v = m + (idx - c) / eps if mode == MODE_SORT else (c + 1) + (xr - m) / eps
+        out[r] = v.to(out.dtype)
+        bs[r] = b
+
+
+def _row_hits(x: Tensor, eps: float, mode: int) -> Tensor:
+    """Rows where some adjacent pair meets the singleton merge rule (with the Triton flag's 1e-6
+    margin towards "pool": a rounding can only send a row to the exact PAV, never skip one)."""
+    if x.shape[1] < 2:
+        return torch.zeros(x.shape[0], dtype=torch.bool)
+    gap = x[:, 1:] - x[:, :-1]
+    if mode == MODE_SORT:
+        return (gap >= (1.0 / eps) * (1.0 - 1e-6)).any(-1)
+    return (gap <= eps * (1.0 + 1e-6)).any(-1)
+
+
+def _host_pav(x: Tensor, eps: float, mode: int, out: Tensor, bs: Tensor) -> int:
+    """Exact PAV of every row of the CPU tensor ``x`` into ``out``/``bs`` (which hold the hard-sort
+    values already); returns the number of rows that may pool."""
+    if hasattr(_ext.get(), "pav"):
+        return _pav_cpp(x, eps, mode, out, bs)
+    rows = _row_hits(x, eps, mode).nonzero().reshape(-1)
+    _pav_rows_py(x, eps, mode, out, bs, rows)
+    return rows.numel()
+
+
+def _hard(x: Tensor, mode: int) -> Tuple[Tensor, Tensor]:
+    rows, n = x.shape
+    col = torch.arange(n, device=x.device)
+    # soft sort: the hard-sort output is x itself (fresh from torch.sort; PAV rows are read first)
+    out = x if mode == MODE_SORT else (col + 1).to(x.dtype).expand(rows, n).contiguous()
+    return out, col.expand(rows, n).contiguous()
+
+
+def _block_mean_host(g: Tensor, bs: Tensor) -> Tensor:
+    """``out_i = mean_{j∈B(i)} g_j`` on CPU tensors ``g [rows, n]`` (fp32/fp64), ``bs`` int64."""
+    rows, n = g.shape
+    g = g.contiguous()
+    mod = _ext.get()
+    if mod is not None and hasattr(mod, "pav_block_mean"):
+        out = torch.empty_like(g)
+        mod.pav_block_mean(_dtname(g.dtype), g.data_ptr(), bs.contiguous().data_ptr(), rows, n,
+                           out.data_ptr())
+        return out
+    seg = (bs + torch.arange(rows)[:, None] * n).reshape(-1)
+    acc = torch.float64
+    sums = torch.zeros(rows * n, dtype=acc).index_add_(0, seg, g.reshape(-1).to(acc))
+    counts = torch.bincount(seg, minlength=rows * n).to(acc)
+    return (sums / counts.clamp_min(1))[seg].reshape(rows, n).to(g.dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# forward paths: (theta [rows, n], eps, mode) -> (out, perm, block_start, flag)
+
+
+def _fwd_cpu(theta: Tensor, eps: float, mode: int):
+    x, perm = _sorted(theta)
+    out = torch.empty_like(x)
+    bs = torch.empty(x.shape, dtype=torch.int64)
+    pooled = _pav_cpp(x, eps, mode, out, bs)
+    flag = torch.full((1,), 1 if pooled else 0, dtype=torch.int32)
+    return _finish(out, perm, mode, theta.dtype), perm, bs, flag
+
+
+def _fwd_cpu_torch(theta: Tensor, eps: float, mode: int):
+    x, perm = _sorted(theta)
+    out, bs = _hard(x, mode)
+    rows = _row_hits(x, eps, mode).nonzero().reshape(-1)
+    if rows.numel():
+        _pav_rows_py(x, eps, mode, out, bs, rows)
+    flag = torch.full((1,), 1 if rows.numel() else 0, dtype=torch.int32)
+    return _finish(out, perm, mode, theta.dtype), perm, bs, flag
+
+
+def _cuda_stream(device: torch.device) -> int:
+    return torch.cuda.current_stream(device).cuda_stream
+
+
+def _fwd_triton(theta: Tensor, eps: float, mode: int):
+    from ..kernels.soft_sort import soft_sort_prep
+
+    x, perm = _sorted(theta)
+    out, bs, flag = soft_sort_prep(x, eps, mode)
+    rows, n = x.shape
+    if x.is_cuda and _ext.cuda_available():
+        cu = _ext.require_cuda(_OP_NAMES[mode])
+        ws = torch.empty(int(cu.pav_workspace_bytes(rows, n, 0)), dtype=torch.uint8,
+                         device=x.device)
+        cu.pav(_dtname(x.dtype), mode, x.data_ptr(), rows, n, float(eps), out.data_ptr(),
+               bs.data_ptr(), 0, flag.data_ptr(), ws.data_ptr(), _cuda_stream(x.device))
+    elif bool(flag.item()):  # CPU tensors (interpreter): free; a GPU without _C_cuda: one sync
+        xh, oh, bh = x.cpu(), out.cpu(), bs.cpu()
+        _host_pav(xh, eps, mode, oh, bh)
+        out.copy_(oh)
+        bs.copy_(bh)
+    return _finish(out, perm, mode, theta.dtype), perm, bs, flag
+
+
+_FWD = {"cpu": _fwd_cpu, "cpu_torch": _fwd_cpu_torch, "triton": _fwd_triton}
+
+
+# ------------------------------------------------------------------------------------------------
+# backward: (grad [rows, n], perm, block_start, flag) -> grad_theta
+
+
+def _block_mean(g: Tensor, bs: Optional[Tensor], flag: Tensor, backend: str) -> Tensor:
+    """Per-block mean of ``g`` (compute dtype). ``bs is None`` means every block is a singleton."""
+    if bs is None:
+        return g
+    if g.is_cuda:
+        if _ext.cuda_available():
+            cu = _ext.require_cuda("dirfast soft sort backward")
+            out = g.clone()  # the kernel returns at once when *flag == 0, leaving g
+            rows, n = g.shape
+            cu.pav_block_mean(_dtname(g.dtype), g.data_ptr(), bs.data_ptr(), rows, n,
+                              out.data_ptr(), flag.data_ptr(), _cuda_stream(g.device))
+            return out
+        if not bool(flag.item()):  # documented sync of the no-_C_cuda fallback
+            return g
+        return _block_mean_host(g.cpu(), bs.cpu()).to(g.device)
+    if not bool(flag.item()):  # CPU: free
+        return g
+    return _block_mean_host(g, bs)
+
+
+def _bwd(grad: Tensor, perm: Tensor, bs: Optional[Tensor], flag: Tensor, eps: float, mode: int,
+         backend: str, dtype: torch.dtype) -> Tensor:
+    g = grad.to(_acc_dtype(dtype)).contiguous()
+    if mode == MODE_SORT:
+        gx = _block_mean(g, bs, flag, backend)
+    else:
+        g = g.gather(-1, perm)
+        gx = (g - _block_mean(g, bs, flag, backend)) / eps
+    return torch.empty_like(gx).scatter_(-1, perm, gx).to(dtype)
+
+
+# ------------------------------------------------------------------------------------------------
+# registered ops (torch.compile traces these; eager calls use SoftSortFunction)
+
+
+def _fake_fwd(theta, eps, backend):
+    rows_n = theta.shape
+    return (torch.empty_like(theta), theta.new_empty(rows_n, dtype=torch.int64),
+            theta.new_empty(rows_n, dtype=torch.int64), theta.new_empty((1,), dtype=torch.int32))
+
+
+@torch.library.custom_op("dirfast::soft_sort", mutates_args=())
+def soft_sort_op(theta: Tensor, eps: float, backend: str) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``theta [rows, n]`` -> ``(soft-sorted values [rows, n] sorted order, perm, block_start, flag)``."""
+    return _FWD[backend](theta, eps, MODE_SORT)
+
+
+@torch.library.custom_op("dirfast::soft_rank", mutates_args=())
+def soft_rank_op(theta: Tensor, eps: float, backend: str) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``theta [rows, n]`` -> ``(soft ranks [rows, n] original order, perm, block_start, flag)``."""
+    return _FWD[backend](theta, eps, MODE_RANK)
+
+
+soft_sort_op.register_fake(_fake_fwd)
+soft_rank_op.register_fake(_fake_fwd)
+
+
+@torch.library.custom_op("dirfast::soft_sort_bwd", mutates_args=())
+def soft_sort_bwd(grad: Tensor, perm: Tensor, block_start: Tensor, flag: Tensor, eps: float,
+                  backend: str, dtype: torch.dtype) -> Tensor:
+    """``grad_θ[perm_i] = mean_{j∈B(i)} grad_j`` in ``dtype`` (θ's)."""
+    return _bwd(grad, perm, block_start, flag, eps, MODE_SORT, backend, dtype)
+
+
+@torch.library.custom_op("dirfast::soft_rank_bwd", mutates_args=())
+def soft_rank_bwd(grad: Tensor, perm: Tensor, block_start: Tensor, flag: Tensor, eps: float,
+                  backend: str, dtype: torch.dtype) -> Tensor:
+    """``grad_θ[perm_i] = (g̃_i − mean_{j∈B(i)} g̃_j)/eps``, ``g̃_i = grad[perm_i]``, in ``dtype``."""
+    return _bwd(grad, perm, block_start, flag, eps, MODE_RANK, backend, dtype)
+
+
+def _fake_bwd(grad, perm, block_start, flag, eps, backend, dtype):
+    return torch.empty_like(grad, dtype=dtype)
+
+
+soft_sort_bwd.register_fake(_fake_bwd)
+soft_rank_bwd.register_fake(_fake_bwd)
+
+
+def _make_autograd(bwd_op):
+    def setup_context(ctx, inputs, output):
+        theta, eps, backend = inputs
+        _, perm, bs, flag = output
+        ctx.mark_non_differentiable(perm, bs, flag)
+        ctx.save_for_backward(perm, bs, flag)
+        ctx.eps, ctx.backend, ctx.dtype = eps, backend, theta.dtype
+
+    def backward(ctx, grad, _gp, _gb, _gf):
+        perm, bs, flag = ctx.saved_tensors
+        if grad is None or not ctx.needs_input_grad[0]:
+            return None, None, None
+        return bwd_op(grad, perm, bs, flag, ctx.eps, ctx.backend, ctx.dtype), None, None
+
+    return backward, setup_context
+
+
+for _op, _bop in ((soft_sort_op, soft_sort_bwd), (soft_rank_op, soft_rank_bwd)):
+    _b, _s = _make_autograd(_bop)
+    _op.register_autograd(_b, setup_context=_s)
+
+
+class SoftSortFunction(torch.autograd.Function):
+    """Eager twin of ``dirfast::soft_sort`` / ``dirfast::soft_rank`` (same paths and backward, without
+    the registered op's dispatch cost). Returns only the output. On CPU tensors a call where no row
+    pooled keeps no ``block_start`` for the backward (a plain permutation)."""
+
+    @staticmethod
+    def forward(ctx, theta, eps, mode, backend):
+        out, perm, bs, flag = _FWD[backend](theta, eps, mode)
+        if not flag.is_cuda and not bool(flag.item()):
+            bs = None
+        ctx.save_for_backward(perm, bs, flag)
+        ctx.eps, ctx.mode, ctx.backend, ctx.dtype = eps, mode, backend, theta.dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        perm, bs, flag = ctx.saved_tensors
+        return _bwd(grad, perm, bs, flag, ctx.eps, ctx.mode, ctx.backend, ctx.dtype), None, None, None
