@@ -45,12 +45,15 @@ _SOURCES = [
     f"{_CSRC}/weighted_loss.cpp",
     f"{_CSRC}/lds.cpp",
     f"{_CSRC}/fds_calibrate.cpp",
+    f"{_CSRC}/pav.cpp",
 ]
 _DEPENDS = [
     f"{_CSRC}/fds_stats.h",
     f"{_CSRC}/weighted_loss.h",
     f"{_CSRC}/lds.h",
     f"{_CSRC}/fds_calibrate.h",
+    f"{_CSRC}/pav.h",
+    f"{_CSRC}/pav/pav_core.h",
 ]
 
 

@@ -18,6 +18,7 @@
 #include "weighted_loss.h"
 #include "fds_stats.h"
 #include "fds_calibrate.h"
+#include "pav.h"
 
 namespace py = pybind11;
 
@@ -84,6 +85,35 @@ void fds_bin_stats(const std::string& dtype, std::uintptr_t x, std::int64_t stri
   fs::validate(a);  // std::invalid_argument -> ValueError
   py::gil_scoped_release release;
   fs::run(a);
+}
+
+std::int64_t pav_run(const std::string& dtype, int mode, std::uintptr_t x, std::int64_t rows,
+                     std::int64_t n, double eps, std::uintptr_t out, std::uintptr_t block_start,
+                     std::int64_t chunk, bool grid, int threads) {
+  namespace pv = dirfast::pav;
+  pv::Args a{pv::parse_dtype(dtype, "pav"), mode, x, rows, n, eps, out, block_start, chunk, grid,
+             threads};
+  pv::validate(a, "pav");  // std::invalid_argument -> ValueError, GIL held
+  if (rows * n < 4096) return pv::run(a);
+  py::gil_scoped_release release;
+  return pv::run(a);
+}
+
+void pav_block_mean(const std::string& dtype, std::uintptr_t g, std::uintptr_t block_start,
+                    std::int64_t rows, std::int64_t n, std::uintptr_t out, int threads,
+                    bool grid, std::int64_t chunk) {
+  namespace pv = dirfast::pav;
+  pv::MeanArgs a{pv::parse_dtype(dtype, "pav_block_mean"), g, block_start, rows, n, out};
+  pv::validate(a, "pav_block_mean");
+  if (threads < 0)
+    throw std::invalid_argument("pav_block_mean: threads must be >= 0, got " + std::to_string(threads));
+  if (chunk < 0)
+    throw std::invalid_argument("pav_block_mean: chunk must be >= 0, got " + std::to_string(chunk));
+  py::gil_scoped_release release;
+  if (grid)
+    pv::block_mean_grid(a, chunk);
+  else
+    pv::block_mean(a, threads);
 }
 
 int num_threads() {
@@ -217,6 +247,37 @@ FDS per-bin feature statistics: count [num_bins] int64, mean and m2 (sum of squa
 ids outside [0, num_bins) ignored). Deterministic for any number of threads (counting sort, Welford
 over fixed chunks of 256 rows of one bin on features shifted by the bin's first row, Chan merge in
 chunk order). GIL released. Raises ValueError on bad arguments.
+)doc");
+
+  m.def("pav", &pav_run, py::arg("dtype"), py::arg("mode"), py::arg("x"), py::arg("rows"),
+        py::arg("n"), py::arg("eps"), py::arg("out"), py::arg("block_start") = 0,
+        py::arg("chunk") = 0, py::arg("grid") = false, py::arg("threads") = 0,
+        R"doc(
+Isotonic regression (PAV, L2) behind soft_sort (``mode=0``) and soft_rank (``mode=1``).
+
+``x``: raw pointer to ``[rows, n]`` contiguous rows of ``dtype`` ("float32"/"float64"), each sorted
+ascending. Per row, blocks B of the PAV solution (merge adjacent B1 < B2 iff
+``m2 - m1 >= (L1+L2)/(2 eps)`` for sort, ``m2 - m1 <= eps (L1+L2)/2`` for rank; m = block mean of x,
+L = length, sums in float64) give ``out`` (``[rows, n]``, same dtype, must not overlap x):
+sort ``out_i = m_B + (i - c_B)/eps``, rank ``out_i = (c_B + 1) + (x_i - m_B)/eps`` with c_B the
+mean 0-based index of B (1-based ranks). ``block_start`` (int64 ``[rows, n]``, 0 = not written)
+receives the row index of the first element of i's block. ``chunk``: chunk length of the
+parallel decomposition (0 = automatic: one chunk up to n = 32768, else ~n/32); ``grid``: run the
+CUDA decomposition simulated on the CPU (chunk 0 = the GPU's automatic chunk); ``threads``: OpenMP
+threads (0 = default). For a given chunk both drivers return identical bits for any thread count.
+Returns the number of rows in which some block has length > 1. Raises ValueError on bad
+arguments. The GIL is released.
+)doc");
+  m.def("pav_block_mean", &pav_block_mean, py::arg("dtype"), py::arg("g"),
+        py::arg("block_start"), py::arg("rows"), py::arg("n"), py::arg("out"),
+        py::arg("threads") = 0, py::arg("grid") = false, py::arg("chunk") = 0,
+        R"doc(
+L2 isotonic VJP: ``out[i] = mean of g over i's block`` (blocks = maximal runs of equal
+``block_start``, as written by ``pav``). ``g``, ``out``: ``[rows, n]`` contiguous ``dtype``
+("float32"/"float64"), distinct buffers; ``block_start``: int64 ``[rows, n]``. Sums in float64 in
+element order. ``threads``: OpenMP threads (0 = default); ``grid`` (testing): the CUDA kernels'
+decomposition (pieces per chunk of ``chunk`` elements, 0 = GPU automatic) simulated on the CPU.
+Raises ValueError on bad arguments. The GIL is released.
 )doc");
 
   m.def("num_threads", &num_threads,

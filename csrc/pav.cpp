@@ -1,0 +1,332 @@
+// dirfast — PAV CPU drivers (see pav.h): direct OpenMP driver and the simulated CUDA grid.
+#include "pav.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "pav/pav_core.h"
+
+namespace dirfast {
+namespace pav {
+namespace {
+
+// Grow-only scratch owned by one thread (OpenMP workers are persistent, so this is reused across
+// calls and the pages are touched once).
+struct Scratch {
+  std::vector<std::int64_t> oe;
+  std::vector<double> bsum;
+  std::vector<std::uint8_t> is_end;
+  std::vector<std::int64_t> carry;
+  PavWs get(std::size_t n) {
+    if (oe.size() < n) {
+      oe.resize(n);
+      bsum.resize(n);
+      is_end.resize(n);
+    }
+    return PavWs{oe.data(), bsum.data(), is_end.data()};
+  }
+};
+
+Scratch& thread_scratch() {
+  static thread_local Scratch s;
+  return s;
+}
+
+int resolve_threads(int threads) {
+#ifdef _OPENMP
+  return threads > 0 ? threads : omp_get_max_threads();
+#else
+  (void)threads;
+  return 1;
+#endif
+}
+
+// Below this many elements per call a single thread does all the work (fork/join costs more).
+constexpr std::int64_t kParallelMin = 16384;
+
+template <typename T>
+std::int64_t run_direct(const Args& a) {
+  const T* X = reinterpret_cast<const T*>(a.x);
+  T* OUT = reinterpret_cast<T*>(a.out);
+  std::int64_t* BS = reinterpret_cast<std::int64_t*>(a.block_start);
+  const std::int64_t n = a.n, rows = a.rows;
+  const double eps = a.eps, half = pav_half(eps, a.mode);
+  const int mode = a.mode;
+  const std::int64_t C = a.chunk > 0 ? std::min(a.chunk, n) : cpu_auto_chunk(n);
+  const std::int64_t nc = pav_num_chunks(n, C);
+  int nt = resolve_threads(a.threads);
+  if (rows * n < kParallelMin) nt = 1;
+  std::int64_t pooled = 0;
+
+  if (nc == 1) {
+    // Whole rows per thread: check, then either the identity pass or chunk PAV + write.
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(+ : pooled) if (nt > 1)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const T* x = X + r * n;
+      T* out = OUT + r * n;
+      std::int64_t* bs = BS ? BS + r * n : nullptr;
+      if (!pav_any_pair(x, 0, n, n, half, mode)) {
+        pav_identity_write(x, 0, n, eps, mode, out, bs);
+        continue;
+      }
+      ++pooled;
+      PavWs ws = thread_scratch().get(std::size_t(n));
+      pav_chunk(x, 0, n, half, mode, ws);
+      pav_chunk_write(x, 0, n, std::int64_t(0), eps, mode, ws, out, bs);
+    }
+    return pooled;
+  }
+
+  // Long rows: one row at a time, its chunks / seams / expansion steps over the threads.
+  Scratch& sc = thread_scratch();
+  PavWs ws = sc.get(std::size_t(n));
+  if (sc.carry.size() < std::size_t(nc)) sc.carry.resize(std::size_t(nc));
+  std::int64_t* carry = sc.carry.data();
+  const int levels = pav_num_levels(n, C);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* x = X + r * n;
+    T* out = OUT + r * n;
+    std::int64_t* bs = BS ? BS + r * n : nullptr;
+    int any = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#pragma omp for schedule(static) reduction(| : any)
+      for (std::int64_t k = 0; k < nc; ++k)
+        any |= int(pav_any_pair(x, k * C, std::min(n, (k + 1) * C), n, half, mode));
+      if (!any) {
+#pragma omp for schedule(static)
+        for (std::int64_t k = 0; k < nc; ++k)
+          pav_identity_write(x, k * C, std::min(n, (k + 1) * C), eps, mode, out, bs);
+      } else {
+#pragma omp for schedule(dynamic, 1)
+        for (std::int64_t k = 0; k < nc; ++k)
+          pav_chunk(x, k * C, std::min(n, (k + 1) * C), half, mode, ws);
+        for (int t = 0; t < levels; ++t) {
+          const std::int64_t ns = pav_num_seams(n, C, t);
+#pragma omp for schedule(static)
+          for (std::int64_t j = 0; j < ns; ++j) {
+            std::int64_t s0, s1, s2;
+            pav_seam_range(n, C, t, j, s0, s1, s2);
+            pav_seam(s0, s1, s2, half, mode, ws);
+          }
+        }
+#pragma omp for schedule(static)
+        for (std::int64_t k = 0; k < nc; ++k)
+          carry[k] = pav_chunk_last_start(k * C, std::min(n, (k + 1) * C), ws.is_end);
+#pragma omp single
+        pav_scan_max(carry, nc, 0);
+#pragma omp for schedule(static)
+        for (std::int64_t k = 0; k < nc; ++k)
+          pav_chunk_write(x, k * C, std::min(n, (k + 1) * C), carry[k], eps, mode, ws, out, bs);
+      }
+    }
+    pooled += any ? 1 : 0;
+  }
+  return pooled;
+}
+
+// Threads of a simulated CUDA launch: `count` independent calls of fn(t), spread over the OpenMP
+// threads (a result that depended on their order would be a race on the GPU too).
+template <typename F>
+void launch(std::int64_t count, int nt, F&& fn) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) if (nt > 1 && count > 1)
+  for (std::int64_t t = 0; t < count; ++t) fn(t);
+}
+
+// Threads per row of the scan kernel (csrc/cuda/pav.cu: kScanThreads).
+constexpr std::int64_t kScanThreads = 256;
+
+template <typename T>
+std::int64_t run_grid(const Args& a) {
+  const T* X = reinterpret_cast<const T*>(a.x);
+  T* OUT = reinterpret_cast<T*>(a.out);
+  std::int64_t* BS = reinterpret_cast<std::int64_t*>(a.block_start);
+  const std::int64_t n = a.n, rows = a.rows;
+  const double eps = a.eps, half = pav_half(eps, a.mode);
+  const int mode = a.mode;
+  const std::int64_t C = a.chunk > 0 ? std::min(a.chunk, n) : pav_gpu_auto_chunk(rows, n);
+  const std::int64_t nc = pav_num_chunks(n, C);
+  const int nt = resolve_threads(a.threads);
+  // Device workspace: rows x n block state, rows x nc carries.
+  std::vector<std::int64_t> oe(std::size_t(rows * n));
+  std::vector<double> bsum(std::size_t(rows * n));
+  std::vector<std::uint8_t> is_end(std::size_t(rows * n));
+  std::vector<std::int64_t> carry(std::size_t(rows * nc));
+  auto ws_of = [&](std::int64_t r) {
+    return PavWs{oe.data() + r * n, bsum.data() + r * n, is_end.data() + r * n};
+  };
+  // Launch 1 (gap kernel): identity output per element, device flag = any pair merges.
+  // (The per-row count is the return value of the CPU API only; the GPU keeps one flag.)
+  std::vector<std::uint8_t> row_pooled(std::size_t(rows), 0);
+  launch(rows * n, nt, [&](std::int64_t t) {
+    const std::int64_t r = t / n, i = t % n;
+    const T* x = X + r * n;
+    pav_identity_write(x, i, i + 1, eps, mode, OUT + r * n, BS ? BS + r * n : nullptr);
+    if (i + 1 < n && pav_pair_merges(x[i], x[i + 1], half, mode))
+      __atomic_store_n(&row_pooled[std::size_t(r)], std::uint8_t(1), __ATOMIC_RELAXED);
+  });
+  std::int64_t pooled = 0;
+  for (auto v : row_pooled) pooled += v;
+  const bool flag = pooled > 0;
+  if (!flag) return 0;  // every later kernel returns at once on *flag == 0
+  // Launch 2: chunk PAV, one thread per (row, chunk).
+  launch(rows * nc, nt, [&](std::int64_t t) {
+    const std::int64_t r = t / nc, k = t % nc;
+    pav_chunk(X + r * n, k * C, std::min(n, (k + 1) * C), half, mode, ws_of(r));
+  });
+  // Launches 3..: one per tree level, one thread per (row, seam).
+  const int levels = pav_num_levels(n, C);
+  for (int lv = 0; lv < levels; ++lv) {
+    const std::int64_t ns = pav_num_seams(n, C, lv);
+    launch(rows * ns, nt, [&](std::int64_t t) {
+      const std::int64_t r = t / ns, j = t % ns;
+      std::int64_t s0, s1, s2;
+      pav_seam_range(n, C, lv, j, s0, s1, s2);
+      pav_seam(s0, s1, s2, half, mode, ws_of(r));
+    });
+  }
+  // Expansion: last start per (row, chunk); per-row scan (kScanThreads threads per row, each a
+  // contiguous piece of the carries: reduce, exclusive scan of the piece maxima, scan-apply);
+  // per (row, chunk) write.
+  launch(rows * nc, nt, [&](std::int64_t t) {
+    const std::int64_t r = t / nc, k = t % nc;
+    carry[std::size_t(t)] =
+        pav_chunk_last_start(k * C, std::min(n, (k + 1) * C), is_end.data() + r * n);
+  });
+  const std::int64_t per = (nc + kScanThreads - 1) / kScanThreads;
+  launch(rows, nt, [&](std::int64_t r) {
+    std::int64_t* c = carry.data() + r * nc;
+    std::int64_t part[kScanThreads];
+    for (std::int64_t th = 0; th < kScanThreads; ++th) {
+      const std::int64_t lo = std::min(nc, th * per), hi = std::min(nc, lo + per);
+      part[th] = pav_reduce_max(c + lo, hi - lo, -1);
+    }
+    pav_scan_max(part, kScanThreads, 0);
+    for (std::int64_t th = 0; th < kScanThreads; ++th) {
+      const std::int64_t lo = std::min(nc, th * per), hi = std::min(nc, lo + per);
+      pav_scan_max(c + lo, hi - lo, part[th]);
+    }
+  });
+  launch(rows * nc, nt, [&](std::int64_t t) {
+    const std::int64_t r = t / nc, k = t % nc;
+    pav_chunk_write(X + r * n, k * C, std::min(n, (k + 1) * C), carry[std::size_t(t)], eps, mode,
+                    ws_of(r), OUT + r * n, BS ? BS + r * n : nullptr);
+  });
+  return pooled;
+}
+
+template <typename T>
+void block_mean_range(const T* g, const std::int64_t* bs, std::int64_t lo, std::int64_t hi,
+                      T* out) {
+  // [lo, hi) starts and ends at block boundaries.
+  std::int64_t i = lo;
+  while (i < hi) {
+    std::int64_t e = i + 1;
+    double s = double(g[i]);
+    while (e < hi && bs[e] == bs[i]) s += double(g[e++]);
+    const T v = T(s / double(e - i));
+    for (std::int64_t j = i; j < e; ++j) out[j] = v;
+    i = e;
+  }
+}
+
+template <typename T>
+void block_mean_impl(const MeanArgs& a, int threads) {
+  const T* G = reinterpret_cast<const T*>(a.g);
+  const std::int64_t* BS = reinterpret_cast<const std::int64_t*>(a.block_start);
+  T* OUT = reinterpret_cast<T*>(a.out);
+  const std::int64_t n = a.n, rows = a.rows;
+  int nt = resolve_threads(threads);
+  if (rows * n < kParallelMin) nt = 1;
+  if (rows >= nt || n < kParallelMin) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (std::int64_t r = 0; r < rows; ++r)
+      block_mean_range(G + r * n, BS + r * n, 0, n, OUT + r * n);
+    return;
+  }
+  // Few long rows: each thread takes the blocks that start in its slice of the row.
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const T* g = G + r * n;
+    const std::int64_t* bs = BS + r * n;
+    T* out = OUT + r * n;
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+      const int th = omp_get_thread_num(), cnt = omp_get_num_threads();
+#else
+      const int th = 0, cnt = 1;
+#endif
+      auto boundary = [&](std::int64_t p) {  // first block start >= p
+        if (p <= 0) return std::int64_t(0);
+        while (p < n && bs[p] == bs[p - 1]) ++p;
+        return p;
+      };
+      const std::int64_t lo = boundary(n * th / cnt), hi = boundary(n * (th + 1) / cnt);
+      if (lo < hi) block_mean_range(g, bs, lo, hi, out);
+    }
+  }
+}
+
+template <typename T>
+void block_mean_grid_impl(const MeanArgs& a, std::int64_t chunk) {
+  const T* G = reinterpret_cast<const T*>(a.g);
+  const std::int64_t* BS = reinterpret_cast<const std::int64_t*>(a.block_start);
+  T* OUT = reinterpret_cast<T*>(a.out);
+  const std::int64_t n = a.n, rows = a.rows;
+  const std::int64_t C = chunk > 0 ? std::min(chunk, n) : pav_gpu_auto_chunk(rows, n);
+  const std::int64_t nc = pav_num_chunks(n, C);
+  std::vector<double> psum(std::size_t(rows * n));
+  std::vector<std::int64_t> pcnt(std::size_t(rows * n));
+  for (std::int64_t t = 0; t < rows * nc; ++t) {  // kernel 1: pieces per (row, chunk)
+    const std::int64_t r = t / nc, k = t % nc;
+    pav_bm_pieces(G + r * n, BS + r * n, k * C, std::min(n, (k + 1) * C), psum.data() + r * n,
+                  pcnt.data() + r * n);
+  }
+  for (std::int64_t t = 0; t < rows * n; ++t) {  // kernel 2: per block start
+    const std::int64_t r = t / n, i = t % n;
+    if (BS[t] == i) pav_bm_block(BS + r * n, i, n, C, psum.data() + r * n, pcnt.data() + r * n);
+  }
+  for (std::int64_t t = 0; t < rows * n; ++t) {  // kernel 3: per element
+    const std::int64_t r = t / n;
+    OUT[t] = T(psum[std::size_t(r * n + pav_clamp_index(BS[t], n))]);
+  }
+}
+
+}  // namespace
+
+std::int64_t cpu_auto_chunk(std::int64_t n) {
+  if (n <= 32768) return n;
+  std::int64_t c = (n + 31) / 32;
+  c = (c + 63) / 64 * 64;
+  return std::max<std::int64_t>(c, 16384);
+}
+
+std::int64_t run(const Args& a) {
+  if (a.rows == 0) return 0;
+  if (a.dtype == DType::kFloat32) return a.grid ? run_grid<float>(a) : run_direct<float>(a);
+  return a.grid ? run_grid<double>(a) : run_direct<double>(a);
+}
+
+void block_mean(const MeanArgs& a, int threads) {
+  if (a.rows == 0) return;
+  if (a.dtype == DType::kFloat32)
+    block_mean_impl<float>(a, threads);
+  else
+    block_mean_impl<double>(a, threads);
+}
+
+void block_mean_grid(const MeanArgs& a, std::int64_t chunk) {
+  if (a.rows == 0) return;
+  if (a.dtype == DType::kFloat32)
+    block_mean_grid_impl<float>(a, chunk);
+  else
+    block_mean_grid_impl<double>(a, chunk);
+}
+
+}  // namespace pav
+}  // namespace dirfast
