@@ -1,0 +1,410 @@
+"""Soft sort / soft rank (``dirfast.soft_sort``, ``dirfast.soft_rank``): every CPU path (C++ ``"cpu"``,
+vectorised PyTorch ``"cpu_torch"``) and the reference against an fp64 oracle built on
+``scipy.optimize.isotonic_regression``; fp32 stability at n/eps = 2.6e7 (and the torchsort formula's
+error there); gradcheck; exact hard-sort invariants; sums; fp16/bf16; bad input; compile + opcheck.
+
+Tolerance against the oracle (issue 6): ``1e-9 + 16·(n/eps)·2⁻⁵³`` relative to the largest value of
+the row set (the oracle's own uncentred form errs by ~``(n/eps)·2⁻⁵³``); gradients the same, relative
+to the largest gradient. Tied inputs: forward values and per-row gradient sums only (conventions.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import dirfast
+from dirfast.ops.soft_sort import (soft_rank_bwd, soft_rank_op, soft_sort_bwd, soft_sort_op)
+from dirfast.reference.soft_sort import (MODE_RANK, MODE_SORT, pav_blocks, soft_rank_ref,
+                                         soft_rank_scipy, soft_sort_ref, soft_sort_scipy)
+from dirfast.testing import assert_close_verbose, assert_low_precision_close
+
+from _paths import CPU_PATHS, require_ext
+
+pytest.importorskip("scipy.optimize", minversion=None)
+F64, F32 = torch.float64, torch.float32
+KINDS = ["random", "tied", "clustered", "heavy"]
+FNS = {MODE_SORT: dirfast.soft_sort, MODE_RANK: dirfast.soft_rank}
+ORACLES = {MODE_SORT: soft_sort_scipy, MODE_RANK: soft_rank_scipy}
+
+
+def make(kind: str, rows: int, n: int, seed: int = 0) -> torch.Tensor:
+    """fp64 ``[rows, n]`` test data of one kind."""
+    g = np.random.default_rng(seed)
+    if kind == "random":
+        x = g.standard_normal((rows, n))
+    elif kind == "tied":  # many exact ties
+        x = g.integers(0, max(2, n // 4), (rows, n)).astype(np.float64) * 0.5
+    elif kind == "clustered":  # tight clusters far apart
+        centres = g.integers(0, 6, (rows, n)) * 10.0
+        x = centres + 1e-3 * g.standard_normal((rows, n))
+    elif kind == "heavy":  # Student t, 1.5 degrees of freedom
+        x = g.standard_t(1.5, (rows, n))
+    elif kind == "age":  # age-scale predictions
+        x = g.uniform(0.0, 100.0, (rows, n))
+    else:
+        raise ValueError(kind)
+    return torch.from_numpy(x)
+
+
+def pick_eps(x: torch.Tensor, mode: int, regime: str) -> float:
+    """An eps giving no pooling (``hard``), some (``mixed``) or a lot (``soft``) on ``x``."""
+    gaps = np.diff(np.sort(x.numpy(), axis=-1), axis=-1).ravel()
+    pos = gaps[gaps > 0]
+    if pos.size == 0:
+        return 1.0
+    if mode == MODE_SORT:  # pooling where gap >= 1/eps
+        inv = {"hard": 2 * pos.max(), "mixed": np.quantile(pos, 0.95), "soft": np.quantile(pos, 0.1)}
+        return float(1.0 / inv[regime])
+    return float({"hard": 0.5 * pos.min(), "mixed": np.quantile(pos, 0.05),
+                  "soft": np.quantile(pos, 0.9)}[regime])
+
+
+def tol(n: int, eps: float) -> float:
+    return 1e-9 + 16 * (n / eps) * 2.0 ** -53
+
+
+def oracle_grad(mode: int, g: np.ndarray, perm: np.ndarray, bs: np.ndarray, eps: float) -> np.ndarray:
+    """VJP from the oracle's blocks: sort ``g`` is in sorted order, rank ``g`` in original order."""
+    out = np.empty_like(g)
+    for k in range(g.shape[0]):
+        gg = g[k] if mode == MODE_SORT else g[k][perm[k]]
+        counts = np.bincount(bs[k], minlength=g.shape[1])
+        mean = (np.bincount(bs[k], weights=gg, minlength=g.shape[1]) / np.maximum(counts, 1))[bs[k]]
+        gx = mean if mode == MODE_SORT else (gg - mean) / eps
+        out[k][perm[k]] = gx
+    return out
+
+
+def run(path, route, fn, x, eps, **kw):
+    backend = route(path) if path in CPU_PATHS else path
+    return fn(x, eps, backend=backend, **kw)
+
+
+# ------------------------------------------------------------------------------------------------
+# against the fp64 oracle
+
+
+SHAPES = [(1, 1), (1, 2), (256, 7), (16, 100), (2, 1000), (1, 100_000)]
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
+@pytest.mark.parametrize("mode", [MODE_SORT, MODE_RANK], ids=["sort", "rank"])
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("rows,n", SHAPES, ids=[f"{r}x{n}" for r, n in SHAPES])
+@pytest.mark.parametrize("regime", ["hard", "mixed", "soft"])
+def test_matches_oracle_fp64(path, mode, kind, rows, n, regime, route):
+    if path == "reference" and rows * n > 10_000:
+        pytest.skip("the Python reference is the oracle's twin; large sizes run on the fast paths")
+    x = make(kind, rows, n, seed=rows * 7 + n)
+    eps = pick_eps(x, mode, regime)
+    want, perm, bs = ORACLES[mode](x.numpy(), eps)
+    xr = x.clone().requires_grad_()
+    got = run(path, route, FNS[mode], xr, eps)
+    t = tol(n, eps)
+    tag = f"{path} {'sort' if mode == MODE_SORT else 'rank'} {kind} {rows}x{n} {regime} eps={eps:.3g}"
+    assert got.dtype == F64 and got.shape == x.shape
+    assert_close_verbose(got, torch.from_numpy(want), tag=tag, rtol=t, scale="max")
+    g = torch.from_numpy(np.random.default_rng(1).standard_normal(x.shape))
+    (gx,) = torch.autograd.grad(got, xr, g)
+    gw = torch.from_numpy(oracle_grad(mode, g.numpy(), perm, bs, eps))
+    if kind == "tied" and mode == MODE_SORT:
+        # which of two tied inputs takes which sorted slot is arbitrary: sums only
+        assert_close_verbose(gx.sum(-1), gw.sum(-1), tag=tag + " grad sums", rtol=t, atol=1e-9)
+    else:
+        assert_close_verbose(gx, gw, tag=tag + " grad", rtol=t, atol=1e-12, scale="max")
+
+
+@pytest.mark.parametrize("mode", [MODE_SORT, MODE_RANK], ids=["sort", "rank"])
+@pytest.mark.parametrize("kind", ["random", "heavy"])
+def test_one_million_cpu(mode, kind):
+    require_ext()
+    x = make(kind, 1, 1_000_000, seed=5)
+    eps = pick_eps(x, mode, "mixed")
+    want, _, _ = ORACLES[mode](x.numpy(), eps)
+    got = FNS[mode](x, eps, backend="cpu")
+    assert_close_verbose(got, torch.from_numpy(want), tag=f"1M {kind}", rtol=tol(10**6, eps),
+                         scale="max")
+
+
+def test_reference_matches_scipy_and_block_rule():
+    for mode in (MODE_SORT, MODE_RANK):
+        for kind in KINDS:
+            x = make(kind, 4, 300, seed=3)
+            for regime in ("hard", "mixed", "soft"):
+                eps = pick_eps(x, mode, regime)
+                ref = (soft_sort_ref if mode == MODE_SORT else soft_rank_ref)(x, eps)
+                want, _, bs = ORACLES[mode](x.numpy(), eps)
+                assert_close_verbose(ref, torch.from_numpy(want), tag=f"ref {kind} {regime}",
+                                     rtol=tol(300, eps), scale="max")
+                mine = np.stack([pav_blocks(np.sort(r), eps, mode) for r in x.numpy()])
+                if kind != "tied" or mode == MODE_RANK:
+                    assert (mine == bs).mean() > 0.99  # boundaries equal up to exact ties
+
+
+# ------------------------------------------------------------------------------------------------
+# fp32 stability (spec §2.8)
+
+
+def naive_soft_sort_fp32(x64: torch.Tensor, eps: float) -> torch.Tensor:
+    """The torchsort / fast-soft-sort formula in fp32: ``ŝ = ρ/ε − v`` with ``v`` the isotonic fit of
+    ``ρ/ε − x`` (blocks from the fp64 solution; every value formed and averaged in fp32)."""
+    x = torch.sort(x64.to(F32), -1).values
+    n = x.shape[-1]
+    w = torch.arange(1, n + 1, dtype=F32) / eps
+    u = w - x
+    out = torch.empty_like(u)
+    for k in range(x.shape[0]):
+        b = torch.from_numpy(pav_blocks(x64[k].sort().values.tolist(), eps, MODE_SORT))
+        sums = torch.zeros(n, dtype=F32).index_add_(0, b, u[k])
+        v = (sums / torch.bincount(b, minlength=n).clamp_min(1).to(F32))[b]
+        out[k] = w - v
+    return out
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+@pytest.mark.parametrize("tail", [False, True], ids=["ages", "ages+outliers"])
+def test_fp32_stable_at_large_n_over_eps(path, tail, route):
+    n, eps = 262_144, 0.01
+    x = make("age", 1, n, seed=11)
+    if tail:  # a few predictions far out: gaps >= 1/eps = 100 years pool
+        x[0, :6] = torch.tensor([250.0, 420.0, 430.0, 700.0, 1300.0, 1305.0], dtype=F64)
+    x32 = x.to(F32)
+    want = torch.from_numpy(soft_sort_scipy(x32.double().numpy(), eps)[0])
+    got = run(path, route, dirfast.soft_sort, x32, eps)
+    err = (got.double() - want).abs().max().item()
+    assert got.dtype == F32 and err < 1e-4, f"{path} fp32 max abs error {err:.3g} (target 1e-4)"
+    naive = (naive_soft_sort_fp32(x32.double(), eps).double() - want).abs().max().item()
+    assert naive > 0.1, f"the fp32 torchsort formula was expected to err by ~1, got {naive:.3g}"
+    rank = run(path, route, dirfast.soft_rank, x32, 1e-3)
+    wantr = torch.from_numpy(soft_rank_scipy(x32.double().numpy(), 1e-3)[0])
+    assert (rank.double() - wantr).abs().max().item() <= 2.0 ** -24 * n * 4
+
+
+# ------------------------------------------------------------------------------------------------
+# invariants
+
+
+def _away_from_kinks(x: torch.Tensor, eps: float, mode: int, margin: float = 1e-3) -> bool:
+    """No tie, no singleton gap within ``margin`` of the threshold, and adjacent final blocks away
+    from the merge rule's equality."""
+    for r in x:
+        xs = np.sort(r.numpy())
+        gaps = np.diff(xs)
+        thr = 1 / eps if mode == MODE_SORT else eps
+        if (gaps < margin).any() or (np.abs(gaps - thr) < margin).any():
+            return False
+        bs = pav_blocks(xs, eps, mode)
+        starts = np.unique(bs)
+        ends = np.append(starts[1:], len(xs))
+        means = [xs[a:b].mean() for a, b in zip(starts, ends)]
+        for k in range(len(starts) - 1):
+            lsum = (ends[k] - starts[k]) + (ends[k + 1] - starts[k + 1])
+            t = lsum / (2 * eps) if mode == MODE_SORT else eps * lsum / 2
+            if abs(means[k + 1] - means[k] - t) < margin:
+                return False
+    return True
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
+@pytest.mark.parametrize("mode", [MODE_SORT, MODE_RANK], ids=["sort", "rank"])
+@pytest.mark.parametrize("eps", [0.3, 1.0, 4.0])
+def test_gradcheck(path, mode, eps, route):
+    backend = route(path) if path in CPU_PATHS else path
+    g = torch.Generator().manual_seed(int(eps * 10) + mode)
+    for _ in range(20):
+        x = torch.randn(3, 12, dtype=F64, generator=g) * 2
+        if _away_from_kinks(x, eps, mode):
+            break
+    else:
+        pytest.fail("no kink-free sample found")
+    xr = x.clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda v: FNS[mode](v, eps, backend=backend), (xr,),
+                                    eps=1e-6, atol=1e-8, rtol=1e-6)
+    # and along dim=0 / 1-D layouts
+    assert torch.autograd.gradcheck(lambda v: FNS[mode](v, eps, dim=0, backend=backend),
+                                    (xr.detach().t().clone().requires_grad_(),), eps=1e-6,
+                                    atol=1e-8, rtol=1e-6)
+    assert torch.autograd.gradcheck(lambda v: FNS[mode](v, eps, backend=backend),
+                                    (xr[0].detach().clone().requires_grad_(),), eps=1e-6,
+                                    atol=1e-8, rtol=1e-6)
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+@pytest.mark.parametrize("dtype", [F64, F32])
+def test_exact_hard_sort_and_sum(path, dtype, route):
+    backend = route(path)
+    x = make("heavy", 8, 5000, seed=2).to(dtype)
+    xs = torch.sort(x, -1).values
+    maxgap = (xs[:, 1:] - xs[:, :-1]).max().item()
+    eps = 0.99 / maxgap  # every gap < 1/eps
+    assert torch.equal(dirfast.soft_sort(x, eps, backend=backend), xs)
+    g = torch.Generator().manual_seed(0)
+    perms = torch.stack([torch.randperm(5000, generator=g) for _ in range(8)])
+    xr = perms.to(dtype) * 0.25 - 300.0  # every gap 0.25 > eps: the hard ranks exactly
+    assert torch.equal(dirfast.soft_rank(xr, 0.1, backend=backend), (perms + 1).to(dtype))
+    for e in (0.01, 1.0, 100.0):
+        s = dirfast.soft_sort(x.double(), e, backend=backend)
+        assert_close_verbose(s.sum(-1), x.double().sum(-1), tag=f"sum eps={e}", rtol=1e-12,
+                             atol=1e-9 * (1 + 5000 / e))
+        assert (s[:, 1:] >= s[:, :-1]).all()
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
+def test_readme_example(path, route):
+    backend = route(path) if path in CPU_PATHS else path
+    x = torch.tensor([[8.0, 0, 5, 3, 2, 1, 6, 7, 9]])
+    got = dirfast.soft_sort(x, eps=1.0, backend=backend)
+    want = torch.arange(9, dtype=F64) + 5 / 9
+    assert_close_verbose(got, want[None].float(), tag="readme", rtol=1e-6)
+    assert torch.equal(dirfast.soft_sort(x, regularization_strength=1.0, backend=backend), got)
+    r = dirfast.soft_rank(x, 0.5, backend=backend)
+    assert torch.equal(r, x + torch.tensor([[0.0, 1, 0, 1, 1, 1, 0, 0, 0]]))
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("mode", [MODE_SORT, MODE_RANK], ids=["sort", "rank"])
+def test_low_precision_inputs(path, dtype, mode, route):
+    backend = route(path)
+    x = make("random", 4, 3000, seed=4).to(dtype)
+    eps = pick_eps(x.double(), mode, "mixed")
+    xr = x.clone().requires_grad_()
+    got = FNS[mode](xr, eps, backend=backend)
+    assert got.dtype == dtype
+    oracle = (soft_sort_ref if mode == MODE_SORT else soft_rank_ref)(x.double(), eps)
+    base = (soft_sort_ref if mode == MODE_SORT else soft_rank_ref)(x, eps)
+    assert_low_precision_close(got, base, oracle, tag=f"{path} {dtype}")
+    g = torch.randn(x.shape, dtype=F64)
+    (gx,) = torch.autograd.grad(got, xr, g.to(dtype))
+    x64 = x.double().requires_grad_()
+    (gw,) = torch.autograd.grad((soft_sort_ref if mode == MODE_SORT else soft_rank_ref)(x64, eps),
+                                x64, g.to(dtype).double())
+    assert gx.dtype == dtype
+    assert_close_verbose(gx.double(), gw, tag=f"{path} {dtype} grad", rtol=2e-2, atol=1e-3,
+                         scale="max") if mode == MODE_RANK else \
+        assert_close_verbose(gx.double().sum(-1), gw.sum(-1), tag="grad sums", rtol=2e-2, atol=0.1)
+
+
+# ------------------------------------------------------------------------------------------------
+# layouts, inputs untouched, modules
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_layouts_and_input_untouched(path, route):
+    backend = route(path)
+    x = make("heavy", 5, 40, seed=8)
+    keep = x.clone()
+    a = dirfast.soft_sort(x, 0.5, backend=backend)
+    assert torch.equal(x, keep)
+    assert torch.equal(dirfast.soft_sort(x.t(), 0.5, dim=0, backend=backend), a.t())
+    assert torch.equal(dirfast.soft_sort(x[2], 0.5, backend=backend), a[2])
+    r = dirfast.soft_rank(x, 0.05, backend=backend)
+    assert torch.equal(dirfast.soft_rank(x.t().contiguous(), 0.05, dim=0, backend=backend), r.t())
+    assert torch.equal(x, keep)
+    col = x[0][:, None]
+    assert torch.equal(dirfast.soft_sort(col, 0.5, dim=0, backend=backend)[:, 0], a[0])
+    assert torch.equal(dirfast.nn.SoftSort(0.5, backend=backend)(x), a)
+    assert torch.equal(dirfast.nn.SoftRank(regularization_strength=0.05, backend=backend)(x), r)
+    assert torch.equal(dirfast.functional.soft_sort(x, 0.5, backend=backend), a)
+
+
+def test_bad_inputs():
+    x = torch.randn(4, 5)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0, got 0"):
+        dirfast.soft_sort(x, 0.0)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0, got -1"):
+        dirfast.soft_rank(x, -1.0)
+    with pytest.raises(ValueError, match="eps must be a finite number > 0, got nan"):
+        dirfast.soft_sort(x, float("nan"))
+    with pytest.raises(ValueError, match="regularization_strength must be a finite number > 0, got inf"):
+        dirfast.soft_sort(x, regularization_strength=float("inf"))
+    with pytest.raises(ValueError, match=r"eps=0.5 and regularization_strength=2.0 disagree"):
+        dirfast.soft_sort(x, 0.5, regularization_strength=2.0)
+    assert torch.equal(dirfast.soft_sort(x, 0.5, regularization_strength=0.5),
+                       dirfast.soft_sort(x, 0.5))
+    with pytest.raises(TypeError, match="eps must be a real number"):
+        dirfast.soft_sort(x, "1")
+    with pytest.raises(ValueError, match="must not be empty"):
+        dirfast.soft_sort(torch.zeros(3, 0))
+    with pytest.raises(ValueError, match="must not be empty"):
+        dirfast.soft_rank(torch.zeros(0))
+    with pytest.raises(TypeError, match="floating tensor.*int64"):
+        dirfast.soft_sort(torch.arange(5))
+    with pytest.raises(ValueError, match=r"\[n\] \(one row\) or \[batch, n\].*\(2, 3, 4\)"):
+        dirfast.soft_sort(torch.randn(2, 3, 4))
+    with pytest.raises(ValueError, match=r"shape \(7, 1\).*rows of length 1.*dim=0"):
+        dirfast.soft_sort(torch.randn(7, 1))
+    with pytest.raises(ValueError, match=r"shape \(7, 1\)"):
+        dirfast.soft_rank(torch.randn(7, 1), dim=-1)
+    with pytest.raises(ValueError, match="dim must be an int in"):
+        dirfast.soft_sort(x, dim=2)
+    with pytest.raises(ValueError, match="regularization must be 'l2'.*'kl'"):
+        dirfast.soft_sort(x, regularization="kl")
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        dirfast.soft_sort([1.0, 2.0])
+    with pytest.raises(ValueError, match="NaN"):
+        dirfast.soft_sort(torch.tensor([1.0, float("nan")]), validate=True)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        dirfast.soft_sort(x, backend="gpu")
+    with pytest.raises(ValueError, match="eps must be a finite number > 0"):
+        dirfast.nn.SoftSort(eps=0)
+    # [1, 1] and [N] are fine
+    assert dirfast.soft_sort(torch.ones(1, 1)).shape == (1, 1)
+    assert dirfast.soft_rank(torch.ones(3)).tolist() == [2.0, 2.0, 2.0]
+
+
+# ------------------------------------------------------------------------------------------------
+# registered ops: opcheck and torch.compile
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_opcheck(path, route):
+    route(path)
+    x = make("heavy", 3, 17, seed=6).requires_grad_()
+    for op, bop, eps in ((soft_sort_op, soft_sort_bwd, 0.7), (soft_rank_op, soft_rank_bwd, 0.2)):
+        torch.library.opcheck(op, (x, eps, path), test_utils=(
+            "test_schema", "test_faketensor", "test_autograd_registration"))
+        out, perm, bs, flag = op(x.detach(), eps, path)
+        g = torch.randn_like(out)
+        torch.library.opcheck(bop, (g, perm, bs, flag, eps, path, F64))
+        a = x.detach().clone().requires_grad_()
+        b = x.detach().clone().requires_grad_()
+        (ga,) = torch.autograd.grad(op(a, eps, path)[0], a, g)
+        fn = dirfast.soft_sort if op is soft_sort_op else dirfast.soft_rank
+        (gb,) = torch.autograd.grad(fn(b, eps, backend="cpu" if path == "cpu" else "auto"), b, g)
+        assert torch.equal(ga, gb)
+
+
+def test_compile_fullgraph():
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    x = torch.randn(64, 3)
+    q = torch.linspace(-1, 1, 64)
+
+    def step(x):
+        pred = model(x)
+        s = dirfast.soft_sort(pred, eps=0.5, dim=0, validate=False)[:, 0]
+        r = dirfast.soft_rank(pred[:, 0], eps=0.05, validate=False)
+        return (s - q).abs().mean() + 1e-3 * r.square().mean()
+
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(str(gm.graph))
+        return gm.forward
+
+    torch.compile(step, fullgraph=True, backend=record)(x)
+    assert graphs and "dirfast.soft_sort" in graphs[0] and "dirfast.soft_rank" in graphs[0]
+    torch._dynamo.reset()
+    got = torch.compile(step, fullgraph=True, backend="aot_eager")(x)
+    got.backward()
+    gc = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    want = step(x)
+    want.backward()
+    assert_close_verbose(got.detach(), want.detach(), tag="compiled soft sort", rtol=1e-6)
+    for a, p in zip(gc, model.parameters()):
+        assert_close_verbose(a, p.grad, tag="compiled grad", rtol=1e-5, scale="max")
