@@ -7,6 +7,7 @@ from . import data, functional, nn
 from ._backend import BACKENDS, resolve_backend
 from .bins import Bins
 from .conr import ConRLoss, conr_loss
+from .distloss import DistLoss, dist_loss, pseudo_labels
 from .fds import fill_empty_stats, smooth_stats
 from .fds_calibrate import fds_calibrate, fds_scale_shift
 from .fds_stats import BinStats, fds_bin_stats
@@ -27,4 +28,5 @@ __all__ = [
     "BinStats", "fds_bin_stats", "fds_scale_shift", "fds_calibrate", "smooth_stats", "fill_empty_stats",
     "conr_loss", "ConRLoss",
     "soft_sort", "soft_rank",
+    "dist_loss", "pseudo_labels", "DistLoss",
 ]

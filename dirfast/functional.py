@@ -153,3 +153,8 @@ def huber(pred, target, weight=None, *, beta=1.0, reduction="mean", backend=None
 from .soft_sort import soft_rank, soft_sort  # noqa: E402
 
 __all__ += ["soft_sort", "soft_rank"]
+
+# issue 7: Dist Loss (defined in dirfast.distloss)
+from .distloss import dist_loss, pseudo_labels  # noqa: E402
+
+__all__ += ["dist_loss", "pseudo_labels"]

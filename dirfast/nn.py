@@ -86,3 +86,6 @@ __all__ += ["FDS", "smooth_stats", "ConRLoss"]
 from .soft_sort import SoftRank, SoftSort  # noqa: E402
 
 __all__ += ["SoftSort", "SoftRank"]
+from .distloss import DistLoss  # noqa: E402
+
+__all__ += ["DistLoss"]

@@ -1,0 +1,292 @@
+r"""``dirfast::dist_loss``: Dist Loss as one registered op whose forward also computes ``dL/dpreds``
+(semantics: :mod:`dirfast.reference.dist_loss`; spec distloss_softsort.md §1.7, §4.3).
+
+The loss is a scalar, so the forward computes the closed-form gradient of spec §1.7 and saves it
+(``N`` values); the backward op ``dirfast::dist_loss_bwd`` only scales it by ``grad_output`` — nothing
+else (no permutation, no PAV blocks) is kept. Every path:
+
+1. ``x, perm = torch.sort(preds, stable=True)`` in the compute dtype (fp32; fp64 for fp64 inputs);
+2. the soft sort ``ŝ`` of ``x``: the hard sort itself unless some gap ``x_{i+1} − x_i ≥ 1/eps``
+   (spec §2.3), else the PAV (``dirfast._C.pav`` / the CUDA PAV / the Python stack PAV);
+3. one fused pass over the sorted positions ``i`` (``k = perm_i``)::
+
+       g_ŝ_i = s·λ·w'_i·ℓ'(ŝ_i − q_i)        (block-averaged over the PAV blocks when something pooled)
+       grad[k] = g_ŝ_i + s·w_k·ℓ'(x_i − y_k)   (x_i = p_k: the sample term needs no gather of p)
+       loss   = s·(λ·Σ_i w'_i ℓ(ŝ_i − q_i) + Σ_i w_k ℓ(x_i − y_k))
+
+   with ``s = 1/N`` (``mean``) or 1 (``sum``) and ``w'`` the ``dist_weighting`` (``by_rank``: ``w_k``;
+   ``official``: ``w_i``; ``none``: 1).
+
+Paths (``backend`` resolved by :func:`dirfast.dist_loss`):
+
+* ``cpu``: torch.sort, ``dirfast._C.pav`` (mode 0, which itself returns whether anything pooled),
+  ``dirfast._C.pav_block_mean`` only when something pooled, and the fused pass in vectorised torch
+  (a handful of O(N) elementwise ops, in cache at typical N: the sort dominates).
+* ``cpu_torch``: the same with a vectorised gap test and the Python stack PAV only when it fires.
+* ``triton``: torch.sort + :func:`dirfast.kernels.dist_loss.dist_loss_fwd` (one kernel: both loss
+  terms' per-program partials, the gradient scattered by ``perm`` — a permutation, no atomics — and
+  the device flag "some gap ≥ 1/eps"), then the pooling stage, always launched and exiting on the flag
+  (no host sync) when ``dirfast._C_cuda`` is built: prefill → CUDA PAV → recompute the distance term and
+  ``g_ŝ`` from ``ŝ`` → CUDA block mean → rewrite the gradient. On a GPU without ``dirfast._C_cuda`` the
+  flag is read on the host (one 4-byte sync per call) and pooled batches take the CPU PAV; under
+  ``TRITON_INTERPRET=1`` on CPU tensors likewise (free). Partial sums are reduced by ``torch.sum`` in a
+  fixed order: deterministic.
+
+Op arguments are checked and flattened by :func:`dirfast.dist_loss`: ``preds``, ``targets`` ``[N]``
+(N ≥ 1) of one floating dtype, ``pseudo_labels [N]`` in the compute dtype, ``weights`` ``None`` or
+``[N]`` in ``preds``' dtype; ``reduction`` is ``"mean"`` or ``"sum"``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from .. import _ext
+from ..reference.dist_loss import DEFAULT_BETA, loss_and_grad
+from ..reference.soft_sort import MODE_SORT
+from .soft_sort import _block_mean_host, _host_pav
+
+#: dist_weighting -> code used by the Triton kernels
+WEIGHTING_CODES = {"none": 0, "by_rank": 1, "official": 2}
+LOSS_CODES = {"l2": 0, "l1": 1, "huber": 2, "focal_l1": 3}
+
+
+def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _scale(n: int, reduction: str) -> float:
+    return 1.0 / n if reduction == "mean" else 1.0
+
+
+def flag_threshold(eps: float) -> float:
+    """Gap that raises the "may pool" flag: ``(1/eps)(1 − 1e-6)``; the margin only sends a batch to
+    the exact PAV when rounding could matter, never skips one (the PAV decides exactly)."""
+    return (1.0 / eps) * (1.0 - 1e-6)
+
+
+# ------------------------------------------------------------------------------------------------
+# CPU paths (vectorised torch + host PAV)
+
+
+def _soft_sort_host(x: Tensor, eps: float, use_ext: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """``(ŝ, block_start or None)`` of the sorted CPU row ``x [N]`` (None: nothing pooled, ŝ is x)."""
+    n = x.shape[0]
+    if n < 2:
+        return x, None
+    if not use_ext:
+        gap = x[1:] - x[:-1]
+        if not bool((gap >= flag_threshold(eps)).any()):
+            return x, None
+    out = x.clone()
+    bs = torch.arange(n, dtype=torch.int64)
+    pooled = _host_pav(x[None], eps, MODE_SORT, out[None], bs[None])
+    if not pooled:
+        return x, None
+    return out, bs
+
+
+def _fused_torch(x, perm, s_hat, bs, y, q, w, loss, beta, gamma, lam, dist_weighting, scale,
+                 need_grad):
+    """Loss and gradient from the sorted values (vectorised torch; any device)."""
+    ys = y.to(x.dtype)[perm]
+    ld, dld = loss_and_grad(s_hat - q, loss, beta, gamma)
+    ls, dls = loss_and_grad(x - ys, loss, beta, gamma)
+    if w is None:
+        wk = wd = None
+    else:
+        w = w.to(x.dtype)
+        wk = w[perm]
+        wd = {"by_rank": wk, "official": w, "none": None}[dist_weighting]
+    dist = ld.sum() if wd is None else torch.dot(wd, ld)
+    samp = ls.sum() if wk is None else torch.dot(wk, ls)
+    out = (dist * lam + samp) * scale
+    if not need_grad:
+        return out, x.new_empty(0)
+    gs = dld.mul_(lam * scale)
+    if wd is not None:
+        gs.mul_(wd)
+    if bs is not None:
+        gs = _block_mean_host(gs[None].cpu(), bs[None].cpu())[0].to(gs.device)
+    gsamp = dls.mul_(scale)
+    if wk is not None:
+        gsamp.mul_(wk)
+    gx = gs.add_(gsamp)
+    grad = torch.empty_like(gx).index_copy_(0, perm, gx)
+    return out, grad
+
+
+def _fwd_cpu_common(use_ext, preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps,
+                    dist_weighting, reduction, need_grad):
+    dt = _acc_dtype(preds.dtype)
+    x, perm = torch.sort(preds.to(dt), stable=True)
+    s_hat, bs = _soft_sort_host(x, eps, use_ext)
+    out, grad = _fused_torch(x, perm, s_hat, bs, targets, pseudo_labels.to(dt), weights, loss, beta,
+                             gamma, lam, dist_weighting, _scale(x.shape[0], reduction), need_grad)
+    return out.to(preds.dtype), grad.to(preds.dtype)
+
+
+def _fwd_cpu(*args):
+    _ext.require("dirfast::dist_loss backend='cpu'")
+    return _fwd_cpu_common(True, *args)
+
+
+def _fwd_cpu_torch(*args):
+    return _fwd_cpu_common(False, *args)
+
+
+# ------------------------------------------------------------------------------------------------
+# Triton path
+
+
+def _fwd_triton(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps, dist_weighting,
+                reduction, need_grad):
+    from ..kernels import dist_loss as K
+
+    dt = _acc_dtype(preds.dtype)
+    n = preds.shape[0]
+    x, perm = torch.sort(preds.to(dt), stable=True)
+    # fp16/bf16 are upcast once (the kernels are compiled for fp32/fp64 only)
+    y = targets.to(dt).contiguous()
+    q = pseudo_labels.to(dt).contiguous()
+    w = None if weights is None else weights.to(dt).contiguous()
+    wcode = WEIGHTING_CODES[dist_weighting]
+    params = K.params(x.device, dt, n, reduction, lam, eps, loss, beta, gamma)
+    partials, grad, flag = K.dist_loss_fwd(x, perm, y, q, w, params, loss=LOSS_CODES[loss],
+                                           weighting=wcode)
+    if x.is_cuda and _ext.cuda_available():
+        cu = _ext.require_cuda("dirfast::dist_loss")
+        stream = torch.cuda.current_stream(x.device).cuda_stream
+        s_hat, bs = K.pool_prep(x, flag)  # exits at once when *flag == 0
+        ws = torch.empty(int(cu.pav_workspace_bytes(1, n, 0)), dtype=torch.uint8, device=x.device)
+        name = "float64" if dt == torch.float64 else "float32"
+        cu.pav(name, MODE_SORT, x.data_ptr(), 1, n, float(eps), s_hat.data_ptr(), bs.data_ptr(), 0,
+               flag.data_ptr(), ws.data_ptr(), stream)
+        gs = K.pooled_dist(s_hat, perm, q, w, params, partials, flag, loss=LOSS_CODES[loss],
+                           weighting=wcode)
+        gx = gs.clone()
+        cu.pav_block_mean(name, gs.data_ptr(), bs.data_ptr(), 1, n, gx.data_ptr(), flag.data_ptr(),
+                          stream)
+        K.pooled_grad(x, perm, y, w, gx, params, grad, flag, loss=LOSS_CODES[loss])
+    elif bool(flag.item()):  # CPU tensors (interpreter): free; a GPU without _C_cuda: one sync
+        s_hat, bs = _soft_sort_host(x.cpu(), eps, False)
+        if bs is not None:
+            s_hat, bs = s_hat.to(x.device), bs.to(x.device)
+            gs = K.pooled_dist(s_hat, perm, q, w, params, partials, flag, loss=LOSS_CODES[loss],
+                               weighting=wcode)
+            gx = _block_mean_host(gs[None].cpu(), bs[None].cpu())[0].to(x.device)
+            K.pooled_grad(x, perm, y, w, gx, params, grad, flag, loss=LOSS_CODES[loss])
+    scale = _scale(n, reduction)
+    out = (partials[:, 0].sum() * lam + partials[:, 1].sum()) * scale
+    return out.to(preds.dtype), grad.to(preds.dtype) if need_grad else preds.new_empty(0)
+
+
+_PATHS = {"cpu": _fwd_cpu, "cpu_torch": _fwd_cpu_torch, "triton": _fwd_triton}
+
+
+# ------------------------------------------------------------------------------------------------
+# registered ops
+
+
+@torch.library.custom_op("dirfast::dist_loss", mutates_args=())
+def dist_loss_op(
+    preds: Tensor,
+    targets: Tensor,
+    pseudo_labels: Tensor,
+    weights: Optional[Tensor],
+    loss: str,
+    beta: float,
+    gamma: float,
+    lam: float,
+    eps: float,
+    dist_weighting: str,
+    reduction: str,
+    backend: str,
+    need_grad: bool,
+) -> Tuple[Tensor, Tensor]:
+    """Returns ``(loss 0-d, dloss/dpreds [N])`` in ``preds``' dtype; the gradient is ``[0]`` when
+    ``need_grad`` is False (not computed)."""
+    return _PATHS[backend](preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps,
+                           dist_weighting, reduction, need_grad)
+
+
+@dist_loss_op.register_fake
+def _(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps, dist_weighting, reduction,
+      backend, need_grad):
+    return preds.new_empty(()), torch.empty_like(preds) if need_grad else preds.new_empty(0)
+
+
+@torch.library.custom_op("dirfast::dist_loss_bwd", mutates_args=())
+def dist_loss_bwd(grad_output: Tensor, grad: Tensor) -> Tensor:
+    """``dL/dpreds = grad_output · grad`` (``grad_output`` 0-d); a new tensor."""
+    return grad * grad_output
+
+
+@dist_loss_bwd.register_fake
+def _(grad_output, grad):
+    return torch.empty_like(grad)
+
+
+_NONE_TAIL = (None,) * 12
+
+
+def _recompute(ctx, preds, targets, pseudo_labels, weights):
+    with torch.no_grad():
+        return dist_loss_op(preds, targets, pseudo_labels, weights, *ctx.cfg, True)[1]
+
+
+def _setup_context(ctx, inputs, output):
+    preds, targets, pseudo_labels, weights = inputs[:4]
+    ctx.cfg = inputs[4:12]
+    ctx.mark_non_differentiable(output[1])
+    ctx.save_for_backward(output[1], preds, targets, pseudo_labels, weights)
+    ctx.set_materialize_grads(False)
+
+
+def _backward(ctx, grad_out, _grad_of_grad):
+    grad, preds, targets, pseudo_labels, weights = ctx.saved_tensors
+    if grad_out is None or not ctx.needs_input_grad[0]:
+        return (None, None, None, None) + _NONE_TAIL[:9]
+    if grad.shape != preds.shape:  # called with need_grad=False on inputs that require grad
+        grad = _recompute(ctx, preds, targets, pseudo_labels, weights)
+    return (dist_loss_bwd(grad_out, grad), None, None, None) + _NONE_TAIL[:9]
+
+
+dist_loss_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+class DistLossFunction(torch.autograd.Function):
+    """Eager twin of ``dirfast::dist_loss`` (same paths; no op dispatch cost). Returns the loss only.
+
+    The saved gradient is private to this node, so the backward scales it in place and hands it to
+    autograd (one ``[N]`` allocation per step); a second backward through a retained graph finds it
+    gone and recomputes it.
+    """
+
+    @staticmethod
+    def forward(ctx, preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps,
+                dist_weighting, reduction, backend, need_grad):
+        cfg = (loss, beta, gamma, lam, eps, dist_weighting, reduction, backend)
+        out, grad = _PATHS[backend](preds, targets, pseudo_labels, weights, *cfg[:7], need_grad)
+        ctx.cfg = cfg
+        ctx.grad = grad
+        ctx.save_for_backward(preds, targets, pseudo_labels, weights)
+        ctx.set_materialize_grads(False)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        if grad_out is None or not ctx.needs_input_grad[0]:
+            return (None,) * 13
+        preds, targets, pseudo_labels, weights = ctx.saved_tensors
+        grad = ctx.__dict__.pop("grad", None)
+        if grad is None or grad.shape != preds.shape:
+            grad = _recompute(ctx, preds, targets, pseudo_labels, weights)
+        return (grad.mul_(grad_out),) + (None,) * 12
+
+
+__all__ = ["dist_loss_op", "dist_loss_bwd", "DistLossFunction", "DEFAULT_BETA", "LOSS_CODES",
+           "WEIGHTING_CODES", "flag_threshold"]
