@@ -24,6 +24,9 @@ from .reference.conr import (NORMS, PUSHINGS, REDUCTIONS, VARIANT_DEFAULTS, VARI
 
 __all__ = ["conr_loss", "ConRLoss", "CHUNK_ROWS"]
 
+#: ``input_precision`` values of the fp32 similarity dots (Triton path; see :func:`conr_loss`)
+PRECISIONS = ("ieee", "tf32", "tf32x3")
+
 
 def _labels(fn, name, t, m):
     check_tensor(name, t, fn=fn)
@@ -54,6 +57,7 @@ def conr_loss(
     weight_final: Optional[bool] = None,
     phantom: Optional[bool] = None,
     return_valid: bool = False,
+    input_precision: str = "ieee",
     backend: Optional[str] = None,
     validate: Optional[bool] = None,
 ):
@@ -87,10 +91,16 @@ def conr_loss(
         backend: ``"auto"`` on CPU / ``"cpu"`` → the streaming path (``CHUNK_ROWS`` rows at a time,
             custom backward recomputing chunks from O(M) row statistics, memory
             ``O(M·D + CHUNK_ROWS·M)``); ``"auto"`` on CUDA / ``"triton"`` (CPU tensors only under
-            ``TRITON_INTERPRET=1``) → the flash-style kernels of :mod:`dirfast.kernels.conr` (fp32
-            similarity with IEEE dots, never TF32); ``[M, d]`` labels with ``d > 1`` and fp64
-            features fall back from ``"triton"`` to the streaming PyTorch path on the same device;
-            ``"reference"`` → the dense :func:`dirfast.reference.conr_loss_ref`.
+            ``TRITON_INTERPRET=1``) → the flash-style kernels of :mod:`dirfast.kernels.conr`
+            (fp16/bf16/fp32/fp64; ``[M, d]`` labels with ``d > 1`` fall back from ``"triton"`` to
+            the streaming PyTorch path on the same device); ``"reference"`` → the dense
+            :func:`dirfast.reference.conr_loss_ref`.
+        input_precision: precision of the fp32 similarity dots in the Triton kernels: ``"ieee"``
+            (default: exact fp32 FMA), or the opt-ins ``"tf32"`` (tensor cores, 10-bit mantissa
+            inputs: expect ~1e-3 relative error in the similarities, so a loss/gradient error of
+            ~1e-3·max|s|·τ⁻¹ — use for speed, not for parity) and ``"tf32x3"`` (3 TF32 passes,
+            ~fp32 accuracy). fp16/bf16 features always use tensor cores, fp64 is always exact; the
+            CPU paths ignore it.
         validate: NaN/inf and negative-weight checks (host sync), on with ``DIRFAST_VALIDATE=1``.
 
     Returns:
@@ -133,11 +143,14 @@ def conr_loss(
         if weights is not None and bool((weights < 0).any()):
             raise ValueError(f"{fn}: weights must be >= 0 (validation on), got min "
                              f"{weights.min().item()}")
+    input_precision = check_scalar("input_precision", input_precision, fn=fn, choices=PRECISIONS)
     path = resolve_backend(backend, device, op=fn, has_cpu_kernel=False, has_triton_kernel=True)
-    if path == "triton" and (labels.dim() != 1 or features.dtype == torch.float64):
-        # documented fallback: the kernels take 1-D labels and fp16/bf16/fp32 features; [M, d]
-        # labels and fp64 run the streaming PyTorch path (any device, same algorithm and stats)
+    if path == "triton" and labels.dim() != 1:
+        # documented fallback: the kernels take 1-D labels; [M, d] labels run the streaming
+        # PyTorch path (any device, same algorithm and stats)
         path = "cpu_torch"
+    if path == "triton" and input_precision != "ieee" and features.dtype == torch.float32:
+        path = f"triton_{input_precision}"
     if path == "reference":
         return conr_loss_ref(features, labels, preds, weights, w=w, temperature=temperature, e=e,
                              variant=variant, reduction=reduction, norm=norm, pushing=pushing,
@@ -161,12 +174,13 @@ class ConRLoss(torch.nn.Module):
                  variant: str = "paper", reduction: str = "mean", norm: str = "l1",
                  pushing: Optional[str] = None, denominator_self: Optional[bool] = None,
                  weight_final: Optional[bool] = None, phantom: Optional[bool] = None,
-                 backend: Optional[str] = None, validate: Optional[bool] = None):
+                 input_precision: str = "ieee", backend: Optional[str] = None,
+                 validate: Optional[bool] = None):
         super().__init__()
         self.kw = dict(w=w, temperature=temperature, e=e, variant=variant, reduction=reduction,
                        norm=norm, pushing=pushing, denominator_self=denominator_self,
-                       weight_final=weight_final, phantom=phantom, backend=backend,
-                       validate=validate)
+                       weight_final=weight_final, phantom=phantom, input_precision=input_precision,
+                       backend=backend, validate=validate)
         self.num_valid_anchors: Optional[Tensor] = None
         # fail at construction on a bad name or value, not at the first step
         kw = dict(self.kw, backend="reference")

@@ -252,6 +252,10 @@ def test_bad_input():
         f(z, y, yh, backend="triton")
     with pytest.raises(ValueError, match="temperature"):
         dirfast.nn.ConRLoss(temperature=0)
+    with pytest.raises(ValueError, match="input_precision"):
+        f(z, y, yh, input_precision="fp16")
+    with pytest.raises(ValueError, match="input_precision"):
+        dirfast.nn.ConRLoss(input_precision="tf16")
 
 
 def test_inputs_not_modified_and_module():

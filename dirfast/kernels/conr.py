@@ -2,31 +2,38 @@
 stored, per-row statistics are O(M).
 
 Both kernels read the *raw* features ``z [M, D]`` (input dtype) and the inverse row norms
-``inv [M]`` (fp32) and form ``s_ij = (z_i·z_j)·inv_i·inv_j/τ`` — the dot on tensor cores (fp16/bf16
-in, fp32 accumulate; fp32 in with ``input_precision="ieee"``, never TF32), so the forward never rounds
-the normalised features to a low precision. Labels/predictions are 1-D fp32 ``y``, ``ŷ``; masks are
-built per tile: ``P = |Δy| ≤ w`` (the diagonal excluded unless ``keep_self``), ``N = |Δy| > w and
-|Δŷ| ≤ w``. Columns ``j ≥ M`` are masked out of every term; every offset is int64.
+``inv [M]`` and form ``s_ij = (z_i·z_j)·inv_i·inv_j/τ`` — the dot on tensor cores for fp16/bf16
+(fp32 accumulate), exact FMA dots for fp32 (``input_precision="ieee"``, the default; ``"tf32"`` and
+``"tf32x3"`` are opt-ins with their own configs) and fp64 (fp64 accumulate, fp64 row statistics), so
+the forward never rounds the normalised features to a low precision. Labels/predictions are 1-D
+(fp32; fp64 for fp64 features); masks are built per tile: ``P = |Δy| ≤ w`` (the diagonal excluded
+unless ``keep_self``), ``N = |Δy| > w and |Δŷ| ≤ w``. Columns ``j ≥ M`` are masked out of every term;
+every offset is int64.
 
-* ``_conr_fwd_kernel`` (grid: row blocks): one program owns an anchor tile of ``BLOCK_M`` rows (held
-  in registers over the whole D when ``D ≤ BLOCK_D`` — ``ONE_CHUNK`` — else re-read in ``BLOCK_D``
-  chunks per column tile, from L1/L2: holding ``64 × D`` in registers spilled),
-  streams column tiles of ``BLOCK_N`` rows, and writes per row ``E_i = Σ_j exp(A_ij − c_i)`` (``A = s``
-  on positives, ``s + log S_ij`` on negatives: ``log S = log a_i + e·Δy`` (``PUSH_EXP``) or
-  ``log a_i + log(e·Δy)``; ``c_i`` is the per-row shift of the spec's correction, computed by the
-  launcher exactly as the CPU path does), ``Σ_j P_ij s_ij``, ``|P_i|``, ``|N_i|`` (fp32, ``[4, M]``).
-* ``_conr_bwd_kernel`` (grid: row blocks × output column chunks of ``BLOCK_DO``): recomputes ``s`` per
-  tile and, from the saved row statistics of **both** sides (``log D``, ``1/|P|``, the row factor
-  ``g``), the symmetric ``H_ij = G_ij + G_ji`` with ``G_ij = g_i·[(P_ij + N_ij S_ij) e^{s_ij}/D_i −
-  P_ij/|P_i|]`` elementwise in the ``[I, J]`` tile, then ``dU_I += H·u_J`` (``u_J = z_J·inv_J`` in the
-  input dtype). Each program owns its output rows: deterministic, no atomics. ``g`` arrives divided by
-  ``max|g|`` (``gscale``) so ``H`` is O(1) before the cast to fp16/bf16 (no subnormal underflow at
-  large M) and the result is rescaled by ``gscale/τ`` at the store.
+* ``_conr_fwd_kernel`` (grid: row blocks): one program owns an anchor tile of ``BLOCK_M`` rows, held
+  in registers across every column tile when ``D ≤ BLOCK_D`` (``ONE_CHUNK``); wider anchors are re-read
+  in ``BLOCK_D`` chunks per column tile (from L1/L2 — a ``64 × D`` register tile spills beyond
+  ``D = 32``, and at ``D = 2048`` it would be 256–512 KB); column tiles of ``BLOCK_N`` rows are
+  streamed. Per row it writes ``E_i = Σ_j exp(A_ij − c_i)`` (``A = s`` on positives,
+  ``s + log S_ij`` on negatives: ``log S = log a_i + e·Δy`` (``PUSH_EXP``) or ``log a_i + log(e·Δy)``;
+  ``c_i`` is the per-row shift of the spec's correction, computed by the launcher exactly as the CPU
+  path does), ``Σ_j P_ij s_ij``, ``|P_i|``, ``|N_i|`` (``[4, M]``).
+* ``_conr_bwd_kernel`` (grid: row blocks): per column tile it recomputes ``s`` over the whole D once,
+  forms from the saved row statistics of **both** sides (``log D``, ``1/|P|``, the row factor ``g``)
+  the symmetric ``H_ij = G_ij + G_ji`` with ``G_ij = g_i·[(P_ij + N_ij S_ij) e^{s_ij}/D_i −
+  P_ij/|P_i|]`` in the ``[I, J]`` tile, then ``dU_I += H·u_J`` (``u_J = z_J·inv_J`` in the input
+  dtype): in registers when ``D ≤ BLOCK_DO`` (``ONE_OUT``), else chunk by chunk of ``BLOCK_DO``
+  columns into the program's own rows of the zero-initialised output (read-modify-write, a
+  ``debug_barrier`` between column tiles). Each program owns its output rows: deterministic, no
+  atomics. ``g`` arrives divided by ``max|g|`` (``gscale``) so ``H`` is O(1) before the cast to
+  fp16/bf16 (no subnormal underflow at large M); the result is rescaled by ``gscale/τ`` at the end.
 
-FLOPs per call: forward ``2·M²·D``; backward ``2·M²·D·(1 + ⌈D/BLOCK_DO⌉)`` (the similarity is
-recomputed once per output column chunk). Bytes: forward reads ``z`` ``⌈M/BLOCK_M⌉`` times (from L2
-after the first) plus O(M); backward reads it ``⌈M/BLOCK_M⌉·(1 + ⌈D/BLOCK_DO⌉)`` times and writes
-``dU`` once (fp32).
+FLOPs per call: forward ``2·M²·D``, backward ``4·M²·D`` (recomputed similarity + gradient), i.e.
+``6·M²·D`` against the ``4·M²·D`` a dense method storing ``S`` needs. Bytes (b = bytes per feature
+element): forward reads ``z`` once per (row tile, column tile) pair from L2 — ``M²·D·b·(1/BLOCK_M +
+1/BLOCK_N)`` — and ``M·D·b`` from DRAM at least; the backward adds, for ``D > BLOCK_DO``, the
+read-modify-write of ``dU_I`` (fp32) per column tile: ``8·M²·D/BLOCK_N`` bytes, mostly L2 hits
+while ``BLOCK_M·D·4`` bytes per resident program fit.
 """
 
 from __future__ import annotations
@@ -39,38 +46,67 @@ from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 NUM_WARPS = 8
 NUM_STAGES = 1
-#: (BLOCK_M, BLOCK_N, BLOCK_D, BLOCK_DO) per input dtype, 8 warps, 1 stage: the widest tiles found
-#: without spills on sm_80 and sm_90 (2 stages, 4 warps, BLOCK_D = 64, or an anchor tile held in
-#: registers in the backward all spilled: the mask/exponent tile math is register heavy). The
-#: forward's column tile is ``FWD_BLOCK_N`` × ``FWD_BLOCK_D`` (64 × 32 and 64 × 16 spilled 8-24 B in
-#: some forward configs, the linear pushing's log mostly).
-TILES = {
-    "float16": (64, 64, 32, 64),
-    "bfloat16": (64, 64, 32, 64),
-    "float32": (64, 64, 32, 64),
+#: backward tiles ``(BLOCK_M, BLOCK_N, BLOCK_D, BLOCK_DO)`` and forward tiles ``(BLOCK_M, BLOCK_N,
+#: BLOCK_D)`` per (input dtype, fp32 input precision), 8 warps, 1 stage: the widest tiles found without
+#: spills on sm_80 and sm_90 by sweeping ``BLOCK_* ∈ {16, 32, 64}`` × 4/8 warps (the mask/exponent tile
+#: math is register heavy; fp32 "ieee" dots run on FMA units and need the smallest tiles).
+BWD_TILES = {
+    ("float16", "ieee"): (32, 32, 32, 32),
+    ("bfloat16", "ieee"): (32, 32, 32, 32),
+    ("float32", "ieee"): (32, 16, 16, 32),
+    ("float32", "tf32"): (64, 16, 32, 64),
+    ("float32", "tf32x3"): (64, 16, 32, 32),
+    ("float64", "ieee"): (32, 16, 16, 32),
 }
-FWD_BLOCK_N, FWD_BLOCK_D = 32, 32
+FWD_TILES = {
+    ("float16", "ieee"): (64, 32, 32),
+    ("bfloat16", "ieee"): (64, 32, 32),
+    ("float32", "ieee"): (64, 32, 32),
+    ("float32", "tf32"): (64, 32, 32),
+    ("float32", "tf32x3"): (64, 16, 32),
+    ("float64", "ieee"): (32, 32, 16),
+}
 
 
 @triton.jit
-def _sim_tile(z_ptr, rows, row_in, cols, col_in, d, stride_z, dk,
-              IEEE: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
-    """Device helper: raw dot products ``z_rows · z_colsᵀ`` [BLOCK_M, BLOCK_N] in fp32, over D in
-    ``BLOCK_D`` chunks (masked)."""
-    acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
-    d0 = d * 0
-    while d0 < d:
-        dd = d0 + dk
-        d_in = dd < d
-        a_c = tl.load(z_ptr + rows[:, None] * stride_z + dd[None, :],
-                      mask=row_in[:, None] & d_in[None, :], other=0.0)
-        b_c = tl.load(z_ptr + cols[:, None] * stride_z + dd[None, :],
-                      mask=col_in[:, None] & d_in[None, :], other=0.0)
-        if IEEE:
-            acc = tl.dot(a_c, tl.trans(b_c), acc, input_precision="ieee")
-        else:
-            acc = tl.dot(a_c, tl.trans(b_c), acc)
-        d0 += BLOCK_D
+def _dot(a, b, acc, PRECISION: tl.constexpr):
+    """Device helper: ``acc + a·b`` with fp32 accumulation; ``PRECISION`` is ``"default"`` for
+    fp16/bf16 operands (tensor cores) or the fp32/fp64 ``input_precision`` (``"ieee"`` by default,
+    ``"tf32"``/``"tf32x3"`` on request)."""
+    if PRECISION == "default":
+        return tl.dot(a, b, acc)
+    elif a.dtype == tl.float64:
+        return tl.dot(a, b, acc, input_precision=PRECISION, out_dtype=tl.float64)
+    else:
+        return tl.dot(a, b, acc, input_precision=PRECISION)
+
+
+@triton.jit
+def _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CHUNK: tl.constexpr,
+              PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+              BLOCK_D: tl.constexpr):
+    """Device helper: raw dot products ``z_rows · z_colsᵀ`` [BLOCK_M, BLOCK_N] (fp32; fp64 for fp64
+    inputs). ``ONE_CHUNK`` (``D ≤ BLOCK_D``): the anchor tile ``a_tile`` is held by the caller across
+    every column tile; else both sides are read in ``BLOCK_D`` chunks (masked)."""
+    if z_ptr.dtype.element_ty == tl.float64:
+        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float64)
+    else:
+        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
+    if ONE_CHUNK:
+        b_c = tl.load(z_ptr + cols[:, None] * stride_z + dk[None, :],
+                      mask=col_in[:, None] & (dk < d)[None, :], other=0.0)
+        acc = _dot(a_tile, tl.trans(b_c), acc, PRECISION)
+    else:
+        d0 = d * 0
+        while d0 < d:
+            dd = d0 + dk
+            d_in = dd < d
+            a_c = tl.load(z_ptr + rows[:, None] * stride_z + dd[None, :],
+                          mask=row_in[:, None] & d_in[None, :], other=0.0)
+            b_c = tl.load(z_ptr + cols[:, None] * stride_z + dd[None, :],
+                          mask=col_in[:, None] & d_in[None, :], other=0.0)
+            acc = _dot(a_c, tl.trans(b_c), acc, PRECISION)
+            d0 += BLOCK_D
     return acc
 
 
@@ -81,11 +117,12 @@ def _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0, row_in
     ``a`` (``s`` on positives, the pushing term on negatives, −inf elsewhere) of one tile."""
     s = acc * inv_i[:, None] * inv_j[None, :] * inv_tau
     dy = tl.abs(y_i[:, None] - y_j[None, :])
+    dyh = tl.abs(yh_i[:, None] - yh_j[None, :])
     both = row_in[:, None] & col_in[None, :]
     # diagonal test on int32 tile-local offsets (row ids never reach 2**31)
     not_self = (li[:, None] - lj[None, :] != (j0 - i0).to(tl.int32)) | (keep_self != 0)
     pos = (dy <= w) & both & not_self
-    neg = (dy > w) & (tl.abs(yh_i[:, None] - yh_j[None, :]) <= w) & both
+    neg = (dy > w) & (dyh <= w) & both
     if PUSH_EXP:
         push = dy * e + s
     else:
@@ -100,7 +137,7 @@ def _conr_fwd_kernel(
     m, d, stride_z, w, inv_tau, e, keep_self,
     PUSH_EXP: tl.constexpr,
     ONE_CHUNK: tl.constexpr,
-    IEEE: tl.constexpr,
+    PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_D: tl.constexpr,
@@ -117,29 +154,23 @@ def _conr_fwd_kernel(
     yh_i = tl.load(yh_ptr + rows, mask=row_in, other=0.0)
     loga_i = tl.load(loga_ptr + rows, mask=row_in, other=0.0)
     c_i = tl.load(c_ptr + rows, mask=row_in, other=0.0)
+    # the anchor tile, held across every column tile when D fits one chunk
     if ONE_CHUNK:
         a_tile = tl.load(z_ptr + rows[:, None] * stride_z + dk[None, :],
                          mask=row_in[:, None] & (dk < d)[None, :], other=0.0)
-    big_e = tl.zeros([BLOCK_M], dtype=tl.float32)
-    sps = tl.zeros([BLOCK_M], dtype=tl.float32)
-    npos = tl.zeros([BLOCK_M], dtype=tl.float32)
-    nneg = tl.zeros([BLOCK_M], dtype=tl.float32)
+    else:
+        a_tile = 0.0  # unused: _sim_tile re-reads the anchor rows per D chunk
+    big_e = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
+    sps = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
+    npos = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
+    nneg = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
     # while loops: the interpreter (numpy >= 2.4) cannot iterate range() over a runtime scalar
     j0 = m * 0
     while j0 < m:
         cols = j0 + lj.to(tl.int64)
         col_in = cols < m
-        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
-        if ONE_CHUNK:
-            b_tile = tl.load(z_ptr + cols[:, None] * stride_z + dk[None, :],
-                             mask=col_in[:, None] & (dk < d)[None, :], other=0.0)
-            if IEEE:
-                acc = tl.dot(a_tile, tl.trans(b_tile), acc, input_precision="ieee")
-            else:
-                acc = tl.dot(a_tile, tl.trans(b_tile), acc)
-        else:
-            acc = _sim_tile(z_ptr, rows, row_in, cols, col_in, d, stride_z, dk,
-                            IEEE, BLOCK_M, BLOCK_N, BLOCK_D)
+        acc = _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CHUNK,
+                        PRECISION, BLOCK_M, BLOCK_N, BLOCK_D)
         inv_j = tl.load(inv_ptr + cols, mask=col_in, other=0.0)
         y_j = tl.load(y_ptr + cols, mask=col_in, other=0.0)
         yh_j = tl.load(yh_ptr + cols, mask=col_in, other=0.0)
@@ -148,8 +179,8 @@ def _conr_fwd_kernel(
         a = a + tl.where(neg, loga_i[:, None], 0.0)  # pushing weight a_i on negatives
         big_e += tl.sum(tl.exp(a - c_i[:, None]), axis=1)
         sps += tl.sum(tl.where(pos, s, 0.0), axis=1)
-        npos += tl.sum(pos.to(tl.float32), axis=1)
-        nneg += tl.sum(neg.to(tl.float32), axis=1)
+        npos += tl.sum(pos.to(inv_i.dtype), axis=1)
+        nneg += tl.sum(neg.to(inv_i.dtype), axis=1)
         j0 += BLOCK_N
     tl.store(out_ptr + rows, big_e, mask=row_in)
     tl.store(out_ptr + m + rows, sps, mask=row_in)
@@ -162,22 +193,22 @@ def _conr_bwd_kernel(
     z_ptr, inv_ptr, y_ptr, yh_ptr, loga_ptr, logd_ptr, q_ptr, g_ptr, gscale_ptr, du_ptr,
     m, d, stride_z, w, inv_tau, e, keep_self,
     PUSH_EXP: tl.constexpr,
-    IEEE: tl.constexpr,
+    ONE_CHUNK: tl.constexpr,
+    ONE_OUT: tl.constexpr,
+    PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_D: tl.constexpr,
     BLOCK_DO: tl.constexpr,
 ):
     pid = tl.program_id(0).to(tl.int64)
-    pid_o = tl.program_id(1).to(tl.int64)
     i0 = pid * BLOCK_M
     li = tl.arange(0, BLOCK_M)
     lj = tl.arange(0, BLOCK_N)
     rows = i0 + li.to(tl.int64)
     row_in = rows < m
     dk = tl.arange(0, BLOCK_D).to(tl.int64)
-    do = pid_o * BLOCK_DO + tl.arange(0, BLOCK_DO).to(tl.int64)
-    do_in = do < d
+    dko = tl.arange(0, BLOCK_DO).to(tl.int64)
     inv_i = tl.load(inv_ptr + rows, mask=row_in, other=0.0)
     y_i = tl.load(y_ptr + rows, mask=row_in, other=0.0)
     yh_i = tl.load(yh_ptr + rows, mask=row_in, other=0.0)
@@ -185,115 +216,166 @@ def _conr_bwd_kernel(
     logd_i = tl.load(logd_ptr + rows, mask=row_in, other=float("inf"))
     q_i = tl.load(q_ptr + rows, mask=row_in, other=0.0)
     g_i = tl.load(g_ptr + rows, mask=row_in, other=0.0)
-    du = tl.zeros([BLOCK_M, BLOCK_DO], dtype=tl.float32)
+    if ONE_CHUNK:
+        a_tile = tl.load(z_ptr + rows[:, None] * stride_z + dk[None, :],
+                         mask=row_in[:, None] & (dk < d)[None, :], other=0.0)
+    else:
+        a_tile = 0.0  # unused: _sim_tile re-reads the anchor rows per D chunk
+    # ONE_OUT (D ≤ BLOCK_DO): dU_I is accumulated in registers; else in the program's own rows of
+    # du (zero-initialised, fp32/fp64), read-modify-written per D chunk: the similarity tile and H
+    # are computed once per column tile whatever D is.
+    du = tl.zeros([BLOCK_M, BLOCK_DO], dtype=inv_i.dtype)
     # while loops: the interpreter (numpy >= 2.4) cannot iterate range() over a runtime scalar
     j0 = m * 0
     while j0 < m:
         cols = j0 + lj.to(tl.int64)
         col_in = cols < m
-        acc = _sim_tile(z_ptr, rows, row_in, cols, col_in, d, stride_z, dk,
-                        IEEE, BLOCK_M, BLOCK_N, BLOCK_D)
+        acc = _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CHUNK,
+                        PRECISION, BLOCK_M, BLOCK_N, BLOCK_D)
         inv_j = tl.load(inv_ptr + cols, mask=col_in, other=0.0)
-        y_j = tl.load(y_ptr + cols, mask=col_in, other=0.0)
-        yh_j = tl.load(yh_ptr + cols, mask=col_in, other=0.0)
         loga_j = tl.load(loga_ptr + cols, mask=col_in, other=0.0)
         logd_j = tl.load(logd_ptr + cols, mask=col_in, other=float("inf"))
         q_j = tl.load(q_ptr + cols, mask=col_in, other=0.0)
         g_j = tl.load(g_ptr + cols, mask=col_in, other=0.0)
+        y_j = tl.load(y_ptr + cols, mask=col_in, other=0.0)
+        yh_j = tl.load(yh_ptr + cols, mask=col_in, other=0.0)
         s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0,
                                             row_in, col_in, w, inv_tau, e, keep_self, PUSH_EXP)
-        posf = pos.to(tl.float32)
-        negf = neg.to(tl.float32)
+        posf = pos.to(inv_i.dtype)
+        negf = neg.to(inv_i.dtype)
         # row side G_ij (anchor i) and column side G_ji (anchor j), as the CPU path
         ar = a - logd_i[:, None] + negf * loga_i[:, None]
         ac = a - logd_j[None, :] + negf * loga_j[None, :]
         h = (tl.exp(ar) - posf * q_i[:, None]) * g_i[:, None]
         h += (tl.exp(ac) - posf * q_j[None, :]) * g_j[None, :]
-        h = tl.where(both, h, 0.0)
-        zj = tl.load(z_ptr + cols[:, None] * stride_z + do[None, :],
-                     mask=col_in[:, None] & do_in[None, :], other=0.0)
-        uj = (zj.to(tl.float32) * inv_j[:, None]).to(z_ptr.dtype.element_ty)
-        if IEEE:
-            du = tl.dot(h.to(z_ptr.dtype.element_ty), uj, du, input_precision="ieee")
+        h = tl.where(both, h, 0.0).to(z_ptr.dtype.element_ty)
+        if ONE_OUT:
+            zj = tl.load(z_ptr + cols[:, None] * stride_z + dko[None, :],
+                         mask=col_in[:, None] & (dko < d)[None, :], other=0.0)
+            uj = (zj.to(inv_j.dtype) * inv_j[:, None]).to(z_ptr.dtype.element_ty)
+            du = _dot(h, uj, du, PRECISION)
         else:
-            du = tl.dot(h.to(z_ptr.dtype.element_ty), uj, du)
+            d0 = d * 0
+            while d0 < d:
+                do = d0 + dko
+                do_in = do < d
+                zj = tl.load(z_ptr + cols[:, None] * stride_z + do[None, :],
+                             mask=col_in[:, None] & do_in[None, :], other=0.0)
+                uj = (zj.to(inv_j.dtype) * inv_j[:, None]).to(z_ptr.dtype.element_ty)
+                o_msk = row_in[:, None] & do_in[None, :]
+                cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk, other=0.0)
+                cur = _dot(h, uj, cur, PRECISION)
+                tl.store(du_ptr + rows[:, None] * d + do[None, :], cur, mask=o_msk)
+                d0 += BLOCK_DO
+            # the next column tile re-reads these rows, possibly from other threads of the program
+            tl.debug_barrier()
         j0 += BLOCK_N
-    gs = tl.load(gscale_ptr)
-    du = du * (gs * inv_tau)
-    tl.store(du_ptr + rows[:, None] * d + do[None, :], du, mask=row_in[:, None] & do_in[None, :])
+    scale = tl.load(gscale_ptr) * inv_tau
+    if ONE_OUT:
+        tl.store(du_ptr + rows[:, None] * d + dko[None, :], du * scale,
+                 mask=row_in[:, None] & (dko < d)[None, :])
+    else:
+        d0 = d * 0
+        while d0 < d:
+            do = d0 + dko
+            o_msk = row_in[:, None] & (do < d)[None, :]
+            cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk, other=0.0)
+            tl.store(du_ptr + rows[:, None] * d + do[None, :], cur * scale, mask=o_msk)
+            d0 += BLOCK_DO
 
 
-def _sig(dtype: str, names, acc_names):
+def _sig(dtype: str, names, vec_names):
     t = TRITON_DTYPE[dtype]
+    vt = "fp64" if dtype == "float64" else "fp32"
     sig = {"z_ptr": f"*{t}"}
-    for n in acc_names:
-        sig[n] = "*fp32"
+    for n in vec_names:
+        sig[n] = f"*{vt}"
     for n in ("m", "d", "stride_z"):
         sig[n] = "i64"
     for n in ("w", "inv_tau", "e"):
-        sig[n] = "fp32"
+        sig[n] = vt
     sig["keep_self"] = "i32"
     for n in names:
         sig[n] = "constexpr"
     return sig
 
 
-def _fwd_config(dtype: str, push_exp: bool, one_chunk: bool) -> KernelConfig:
-    bm, _, _, _ = TILES[dtype]
-    bn, bd = FWD_BLOCK_N, FWD_BLOCK_D
+def _precision(dtype: str, precision: str) -> str:
+    return "default" if dtype in ("float16", "bfloat16") else precision
+
+
+def _fwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool) -> KernelConfig:
+    bm, bn, bd = FWD_TILES[dtype, precision]
     return KernelConfig(
-        key=(dtype, push_exp, one_chunk),
-        signature=_sig(dtype, ("PUSH_EXP", "ONE_CHUNK", "IEEE", "BLOCK_M", "BLOCK_N", "BLOCK_D"),
+        key=(dtype, precision, push_exp, one_chunk),
+        signature=_sig(dtype, ("PUSH_EXP", "ONE_CHUNK", "PRECISION", "BLOCK_M", "BLOCK_N", "BLOCK_D"),
                        ("inv_ptr", "y_ptr", "yh_ptr", "loga_ptr", "c_ptr", "out_ptr")),
-        constexprs={"PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk, "IEEE": dtype == "float32",
+        constexprs={"PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk,
+                    "PRECISION": _precision(dtype, precision),
                     "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_D": bd},
         num_warps=NUM_WARPS,
         num_stages=NUM_STAGES,
+        ieee=precision == "ieee",
     )
 
 
-def _bwd_config(dtype: str, push_exp: bool) -> KernelConfig:
-    bm, bn, bd, bdo = TILES[dtype]
+def _bwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool,
+                one_out: bool) -> KernelConfig:
+    bm, bn, bd, bdo = BWD_TILES[dtype, precision]
     return KernelConfig(
-        key=(dtype, push_exp),
-        signature=_sig(dtype, ("PUSH_EXP", "IEEE", "BLOCK_M", "BLOCK_N", "BLOCK_D",
-                               "BLOCK_DO"),
+        key=(dtype, precision, push_exp, one_chunk, one_out),
+        signature=_sig(dtype, ("PUSH_EXP", "ONE_CHUNK", "ONE_OUT", "PRECISION", "BLOCK_M",
+                               "BLOCK_N", "BLOCK_D", "BLOCK_DO"),
                        ("inv_ptr", "y_ptr", "yh_ptr", "loga_ptr", "logd_ptr", "q_ptr", "g_ptr",
                         "gscale_ptr", "du_ptr")),
-        constexprs={"PUSH_EXP": push_exp, "IEEE": dtype == "float32",
+        constexprs={"PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk, "ONE_OUT": one_out,
+                    "PRECISION": _precision(dtype, precision),
                     "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_D": bd, "BLOCK_DO": bdo},
         num_warps=NUM_WARPS,
         num_stages=NUM_STAGES,
+        ieee=precision == "ieee",
     )
 
 
-_FLAGS = [(p, o) for p in (True, False) for o in (True, False)]
-register(_conr_fwd_kernel, [_fwd_config(dt, p, o) for dt in TILES for p, o in _FLAGS])
-register(_conr_bwd_kernel, [_bwd_config(dt, p) for dt in TILES for p in (True, False)])
-
-#: input dtypes the kernels take (fp64 runs the streaming PyTorch path, see dirfast.ops.conr)
-DTYPES = tuple(getattr(torch, k) for k in TILES)
+#: fp32 ``input_precision`` values a caller may ask for ("ieee" is the default; fp16/bf16 inputs run
+#: on tensor cores whatever is asked, fp64 is always "ieee")
+PRECISIONS = ("ieee", "tf32", "tf32x3")
 
 
-def _key(z, push_exp: bool):
+_PUSH = (True, False)
+register(_conr_fwd_kernel, [_fwd_config(dt, p, x, o) for dt, p in FWD_TILES
+                            for x in _PUSH for o in (True, False)])
+register(_conr_bwd_kernel, [_bwd_config(dt, p, x, oc, oo) for dt, p in BWD_TILES
+                            for x in _PUSH for oc, oo in ((True, True), (False, True), (False, False))])
+
+#: input dtypes the kernels take
+DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _names(z, precision: str):
     dt = str(z.dtype).split(".")[-1]
-    return (dt, push_exp, z.shape[1] <= FWD_BLOCK_D)
+    return dt, (precision if dt == "float32" else "ieee")
 
 
 def conr_fwd(z, inv, y, yh, loga, c, *, w: float, temperature: float, e: float, push_exp: bool,
-             keep_self: bool):
-    """Per-row sums ``[4, M]`` fp32: ``(E, Σ P·s, |P|, |N|)``.
+             keep_self: bool, precision: str = "ieee"):
+    """Per-row sums ``[4, M]`` (fp32; fp64 for fp64 ``z``): ``(E, Σ P·s, |P|, |N|)``.
 
     Args:
-        z: ``[M, D]`` fp16/bf16/fp32, unit stride along D (the raw features, not normalised).
-        inv, y, yh, loga, c: ``[M]`` fp32 contiguous: ``1/max(‖z_i‖, 1e-12)``, labels, detached
-            predictions, ``log a_i`` (clamped; zeros without weights), the per-row shift ``c_i``.
+        z: ``[M, D]`` fp16/bf16/fp32/fp64, unit stride along D (the raw features, not normalised).
+        inv, y, yh, loga, c: ``[M]`` contiguous (fp32; fp64 for fp64 ``z``):
+            ``1/max(‖z_i‖, 1e-12)``, labels, detached predictions, ``log a_i`` (clamped; zeros
+            without weights), the per-row shift ``c_i``.
+        precision: fp32 ``input_precision`` of the similarity dots (``"ieee"``, ``"tf32"``,
+            ``"tf32x3"``); ignored for other dtypes.
     """
     m, d = z.shape
-    out = torch.empty((4, m), dtype=torch.float32, device=z.device)
+    dt, prec = _names(z, precision)
+    out = torch.empty((4, m), dtype=inv.dtype, device=z.device)
     if m == 0:
         return out
-    cfg = pick(_conr_fwd_kernel, _key(z, push_exp))
+    bd = FWD_TILES[dt, prec][2]
+    cfg = pick(_conr_fwd_kernel, (dt, prec, push_exp, d <= bd))
     grid = (triton.cdiv(m, cfg.constexprs["BLOCK_M"]),)
     _conr_fwd_kernel[grid](z, inv, y, yh, loga, c, out, m, d, z.stride(0), float(w),
                            1.0 / float(temperature), float(e), int(keep_self),
@@ -302,20 +384,23 @@ def conr_fwd(z, inv, y, yh, loga, c, *, w: float, temperature: float, e: float, 
 
 
 def conr_bwd(z, inv, y, yh, loga, logd, q, g, gscale, *, w: float, temperature: float, e: float,
-             push_exp: bool, keep_self: bool):
-    """``dL/du [M, D]`` fp32 (before the backward through the L2 normalisation).
+             push_exp: bool, keep_self: bool, precision: str = "ieee"):
+    """``dL/du [M, D]`` (fp32; fp64 for fp64 ``z``) before the backward through the L2 normalisation.
 
-    ``logd``, ``q``, ``g``: ``[M]`` fp32 saved row statistics (``g`` already multiplied by the
-    incoming gradient and divided by ``gscale``, a one-element fp32 tensor ``max|g|``).
+    ``logd``, ``q``, ``g``: ``[M]`` saved row statistics (``g`` already multiplied by the incoming
+    gradient and divided by ``gscale``, a one-element tensor ``max|g|``); the rest as :func:`conr_fwd`.
     """
     m, d = z.shape
-    du = torch.empty((m, d), dtype=torch.float32, device=z.device)
+    dt, prec = _names(z, precision)
+    bm, _, bd, bdo = BWD_TILES[dt, prec]
+    one_out = d <= bdo
+    # the multi-chunk path accumulates into du across column tiles: it must start at zero
+    du = (torch.empty if one_out else torch.zeros)((m, d), dtype=inv.dtype, device=z.device)
     if m == 0:
         return du
-    cfg = pick(_conr_bwd_kernel, _key(z, push_exp)[:2])
-    c = cfg.constexprs
-    grid = (triton.cdiv(m, c["BLOCK_M"]), triton.cdiv(d, c["BLOCK_DO"]))
+    cfg = pick(_conr_bwd_kernel, (dt, prec, push_exp, d <= bd, one_out))
+    grid = (triton.cdiv(m, bm),)
     _conr_bwd_kernel[grid](z, inv, y, yh, loga, logd, q, g, gscale, du, m, d, z.stride(0), float(w),
                            1.0 / float(temperature), float(e), int(keep_self),
-                           num_warps=cfg.num_warps, num_stages=cfg.num_stages, **c)
+                           num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
     return du

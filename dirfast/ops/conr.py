@@ -26,6 +26,7 @@ registered ``dirfast::conr`` and ``dirfast::conr_bwd``.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional, Tuple
 
@@ -216,58 +217,64 @@ def _conr_fwd_dense(features, labels, preds, weights, w, temperature, e, pushing
 
 
 def _triton_inputs(features, labels, preds, weights):
-    """fp32 O(M) vectors for the kernels (and the raw features with unit stride along D)."""
-    from ..kernels.conr import DTYPES
-
-    if features.dtype not in DTYPES:  # pragma: no cover - dispatch keeps fp64 away
-        raise RuntimeError(f"internal error: no ConR Triton kernel for {features.dtype}")
+    """O(M) vectors for the kernels (fp32; fp64 for fp64 features) and the raw features with unit
+    stride along D."""
     z = features if features.stride(1) == 1 else features.contiguous()
-    f32 = torch.float32
-    norms = z.to(f32).norm(dim=1)
+    dt = _acc_dtype(features.dtype)
+    norms = z.to(dt).norm(dim=1)
     inv = 1.0 / norms.clamp_min(1e-12)
-    y, yh = labels.to(f32).contiguous(), preds.detach().to(f32).contiguous()
-    loga = None if weights is None else torch.log(weights.to(f32)).clamp_min(_LOG_FLOOR)
-    return z, norms, inv, y, yh, loga
+    y, yh = labels.to(dt).contiguous(), preds.detach().to(dt).contiguous()
+    loga = None if weights is None else torch.log(weights.to(dt)).clamp_min(_LOG_FLOOR)
+    return dt, z, norms, inv, y, yh, loga
 
 
 def _conr_fwd_triton(features, labels, preds, weights, w, temperature, e, pushing,
-                     denominator_self, weight_final, phantom, reduction, norm, variant):
-    """Flash-style Triton forward (1-D labels, fp16/bf16/fp32): per-row sums by
+                     denominator_self, weight_final, phantom, reduction, norm, variant,
+                     precision="ieee"):
+    """Flash-style Triton forward (1-D labels, fp16/bf16/fp32/fp64): per-row sums by
     ``dirfast.kernels.conr.conr_fwd``, then the O(M) epilogue shared with the streaming path."""
     from ..kernels.conr import conr_fwd
 
-    z, norms, inv, y, yh, loga = _triton_inputs(features, labels, preds, weights)
+    dt, z, norms, inv, y, yh, loga = _triton_inputs(features, labels, preds, weights)
     m = z.shape[0]
     c = _shift(y, loga, temperature, e, pushing, norm)
     lg = torch.zeros_like(y) if loga is None else loga.contiguous()
     rs = conr_fwd(z, inv, y, yh, lg, c.contiguous(), w=w, temperature=temperature, e=e,
-                  push_exp=pushing == "exp", keep_self=denominator_self)
-    return _fwd_epilogue(rs[0], rs[1], rs[2], rs[3], c, loga, m, torch.float32, features.dtype,
+                  push_exp=pushing == "exp", keep_self=denominator_self, precision=precision)
+    return _fwd_epilogue(rs[0], rs[1], rs[2], rs[3], c, loga, m, dt, features.dtype,
                          weight_final, phantom, reduction, variant)
 
 
 def _conr_bwd_triton(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
-                     denominator_self, norm):
+                     denominator_self, norm, precision="ieee"):
     """Flash-style Triton backward: ``dL/du`` by ``dirfast.kernels.conr.conr_bwd`` (recomputing
-    the similarity tiles, both sides of the symmetric gradient, no atomics), then the backward
-    through the L2 normalisation in torch (O(M·D))."""
+    the similarity tiles once per column tile, both sides of the symmetric gradient, no atomics),
+    then the backward through the L2 normalisation in torch (O(M·D))."""
     from ..kernels.conr import conr_bwd as _kbwd
 
-    z, norms, inv, y, yh, loga = _triton_inputs(features, labels, preds, weights)
+    dt, z, norms, inv, y, yh, loga = _triton_inputs(features, labels, preds, weights)
     m = z.shape[0]
-    f32 = torch.float32
-    g = (stats[2].to(f32) * grad_out.to(f32)).expand(m)
+    g = (stats[2].to(dt) * grad_out.to(dt)).expand(m)
     gscale = g.abs().amax().clamp_min(1e-30).reshape(1) if m else g.new_ones(1)
     lg = torch.zeros_like(y) if loga is None else loga.contiguous()
-    du = _kbwd(z, inv, y, yh, lg, stats[0].to(f32).contiguous(), stats[1].to(f32).contiguous(),
+    du = _kbwd(z, inv, y, yh, lg, stats[0].to(dt).contiguous(), stats[1].to(dt).contiguous(),
                (g / gscale).contiguous(), gscale, w=w, temperature=temperature, e=e,
-               push_exp=pushing == "exp", keep_self=denominator_self)
-    u = z.to(f32) * inv[:, None]
+               push_exp=pushing == "exp", keep_self=denominator_self, precision=precision)
+    u = z.to(dt) * inv[:, None]
     return _norm_bwd(du, u, norms, inv, features.dtype)
 
 
+def _with_precision(fn, precision):
+    return functools.wraps(fn)(functools.partial(fn, precision=precision))
+
+
+#: implementation paths: ``backend`` strings of the registered ops. ``triton`` uses IEEE fp32 dots;
+#: ``triton_tf32`` / ``triton_tf32x3`` are the TF32 opt-ins (``input_precision=`` of conr_loss).
 _PATHS = {"cpu_torch": (_conr_fwd_stream, _conr_bwd_stream),
           "triton": (_conr_fwd_triton, _conr_bwd_triton)}
+for _p in ("tf32", "tf32x3"):
+    _PATHS[f"triton_{_p}"] = (_with_precision(_conr_fwd_triton, _p),
+                              _with_precision(_conr_bwd_triton, _p))
 
 
 @torch.library.custom_op("dirfast::conr", mutates_args=())

@@ -45,3 +45,5 @@ def test_compiles_without_spills(spec, cfg, cc):
         f"{spec.name} {cfg.key} sm_{cc} needs {c.shared} B shared memory > {SHARED_LIMIT}"
     if cfg.ieee:
         assert not c.tf32, f"{spec.name} {cfg.key} sm_{cc}: TF32 in the PTX where IEEE was promised"
+    else:
+        assert c.tf32, f"{spec.name} {cfg.key} sm_{cc}: a TF32 opt-in config has no TF32 in its PTX"

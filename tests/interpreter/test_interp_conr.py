@@ -1,10 +1,11 @@
 """Interpreter tier: the flash-style ConR Triton kernels (forward and backward, ``backend="triton"``)
 on CPU tensors against the fp64 dense reference and the literal official oracle.
 
-fp64 is not run through the kernels: ``conr_loss`` routes fp64 (and ``[M, d]`` labels) from
-``"triton"`` to the streaming PyTorch path (documented dispatch rule, checked below), so an fp64
-``gradcheck`` here would not exercise a kernel; the kernels' gradients are checked against the
-fp64 reference's autograd gradients instead (fp32: rtol 1e-5 scaled by the largest gradient)."""
+fp64 runs through the kernels too (fp64 tiles, fp64 dots): 1e-10 against the reference and an fp64
+``gradcheck`` of the Triton path. ``[M, d]`` labels route from ``"triton"`` to the streaming PyTorch
+path (documented dispatch rule, checked below). D values cover every kernel config: the anchor tile
+held in one chunk (D ≤ BLOCK_D), dU accumulated in registers (D ≤ BLOCK_DO) or read-modify-written
+per D chunk across column tiles (D > BLOCK_DO)."""
 
 import pytest
 import torch
@@ -154,9 +155,11 @@ def test_valid_count_and_kernel_is_used(monkeypatch):
     out.backward()
     _, nv_ref = dirfast.conr_loss(z, y, yh, backend="reference", return_valid=True)
     assert calls == ["f", "b"] and nv.item() == nv_ref.item()
-    # documented fallbacks: fp64 and [M, d] labels run the streaming PyTorch path
+    # fp64 runs the kernels; the documented fallback: [M, d] labels run the streaming PyTorch path
     calls.clear()
     dirfast.conr_loss(z, y, yh, backend="triton")
+    assert calls == ["f"]
+    calls.clear()
     dirfast.conr_loss(z.float(), torch.stack([y, yh], 1).float(), torch.stack([yh, y], 1).float(),
                       backend="triton")
     assert calls == []
@@ -170,3 +173,47 @@ def test_auto_never_picks_the_interpreter(monkeypatch):
     z, y, yh, _ = batch(8, 16)
     dirfast.conr_loss(z.float(), y.float(), yh.float())
     assert calls == []
+
+
+@pytest.mark.parametrize("m,d", [(2, 8), (37, 16), (45, 24), (70, 40), (33, 70)])
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_fp64_matches_reference(m, d, variant):
+    z, y, yh, a = batch(m, d, seed=3 * m + d, weighted=True)
+    out, g = run("triton", z, y, yh, a, F64, variant=variant, reduction="sum")
+    want, gw = oracle(z, y, yh, a, variant=variant, reduction="sum")
+    if torch.isnan(want):
+        assert torch.isnan(out)
+        return
+    assert_close_verbose(out, want, tag=f"fp64 loss m={m} d={d}", rtol=1e-10, atol=1e-12)
+    assert_close_verbose(g, gw, tag=f"fp64 grad m={m} d={d}", rtol=1e-10, atol=1e-12, scale="max")
+
+
+@pytest.mark.parametrize("d", [5, 20, 40])
+def test_gradcheck_fp64_triton(d):
+    z, y, yh, a = batch(11, d, seed=d, weighted=True)
+    y = y + 0.5 * torch.arange(11, dtype=F64) / 11  # keep |Δy| away from w
+    x = z.clone().requires_grad_()
+    fn = lambda t: dirfast.conr_loss(t, y, yh, a, backend="triton", reduction="none")
+    assert torch.autograd.gradcheck(fn, (x,), eps=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("precision", ["tf32", "tf32x3"])
+def test_tf32_opt_in_dispatch(monkeypatch, precision):
+    """The opt-in reaches the kernels (their TF32 configs); the interpreter evaluates dots in fp32,
+    so the values equal the IEEE path's here — the TF32 rounding itself exists only on a GPU (the
+    ahead-of-time tier checks the PTX: TF32 instructions present, and absent from every IEEE config)."""
+    import dirfast.kernels.conr as k
+    from dirfast.kernels._registry import pick as real_pick
+
+    keys = []
+    monkeypatch.setattr(k, "pick", lambda fn, key: keys.append(key) or real_pick(fn, key))
+    z, y, yh, a = batch(40, 48, seed=9, weighted=True)
+    out, g = run("triton", z, y, yh, a, torch.float32, input_precision=precision)
+    ref, gr = run("triton", z, y, yh, a, torch.float32)
+    assert [key[1] for key in keys] == [precision, precision, "ieee", "ieee"]
+    assert_close_verbose(out.double(), ref.double(), tag="tf32 loss", rtol=1e-5)
+    assert_close_verbose(g.double(), gr.double(), tag="tf32 grad", rtol=1e-5, scale="max")
+    # fp16 ignores the knob (tensor cores always)
+    keys.clear()
+    run("triton", z, y, yh, a, torch.float16, input_precision=precision)
+    assert [key[1] for key in keys] == ["ieee", "ieee"]
