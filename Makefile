@@ -7,6 +7,8 @@ STAMP := $(VENV)/.dirfast-installed
 # torch: the CPU build (2.13.0) — never put torch in [build-system] requires
 DEPS := torch==2.13.0 triton==3.6.0 numpy scipy "pybind11>=2.12" "setuptools>=64" wheel \
         pytest pytest-benchmark matplotlib tqdm
+# CUDA kernels (dirfast._C_cuda): fatal build when nvcc is on PATH, skipped (auto) otherwise
+DIRFAST_BUILD_CUDA ?= $(if $(shell command -v nvcc 2>/dev/null),1,auto)
 # triton reads these; set explicitly so kernels round the same way under every triton version
 export TRITON_DEFAULT_FP_FUSION ?= 1
 
@@ -15,7 +17,7 @@ export TRITON_DEFAULT_FP_FUSION ?= 1
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.cpp csrc/*.h csrc/*/*.cpp csrc/*/*.h csrc/*/*.cu)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(DEPS)
-	DIRFAST_BUILD_EXT=1 $(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	DIRFAST_BUILD_EXT=1 DIRFAST_BUILD_CUDA=$(DIRFAST_BUILD_CUDA) $(PY) -m pip install -q --no-build-isolation --no-deps -e .
 	touch $@
 
 install: $(STAMP)

@@ -82,12 +82,23 @@ std::int64_t run_direct(const Args& a) {
     return pooled;
   }
 
-  // Long rows: one row at a time, its chunks / seams / expansion steps over the threads.
+  // Long rows: one row at a time. The chunks are grouped into `nseg` contiguous segments of
+  // 2^s chunks (the subtrees of tree level s, nseg >= threads when possible); a thread owns
+  // whole segments and runs their chunk PAVs and seams of levels < s in tree order with no
+  // barrier (a seam reads only the state of its own range, so any order that finishes both
+  // halves first gives the same bits as level-by-level); levels >= s are shared, one barrier
+  // each. Barriers: pooled ~ 4 + (levels - s); unpooled 1 (check fused with the identity
+  // write, which a pooled row overwrites).
   Scratch& sc = thread_scratch();
   PavWs ws = sc.get(std::size_t(n));
   if (sc.carry.size() < std::size_t(nc)) sc.carry.resize(std::size_t(nc));
   std::int64_t* carry = sc.carry.data();
   const int levels = pav_num_levels(n, C);
+  int s = 0;
+  while (s < levels && pav_num_chunks(nc, std::int64_t(1) << (s + 1)) >= nt) ++s;
+  const std::int64_t seg_chunks = std::int64_t(1) << s;
+  const std::int64_t nseg = pav_num_chunks(nc, seg_chunks);
+  const std::int64_t segC = C * seg_chunks;  // elements per segment (the last may be shorter)
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* x = X + r * n;
     T* out = OUT + r * n;
@@ -96,17 +107,28 @@ std::int64_t run_direct(const Args& a) {
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
 #pragma omp for schedule(static) reduction(| : any)
-      for (std::int64_t k = 0; k < nc; ++k)
-        any |= int(pav_any_pair(x, k * C, std::min(n, (k + 1) * C), n, half, mode));
-      if (!any) {
+      for (std::int64_t g = 0; g < nseg; ++g) {
+        const std::int64_t lo = g * segC, hi = std::min(n, lo + segC);
+        any |= int(pav_any_pair(x, lo, hi, n, half, mode));
+        pav_identity_write(x, lo, hi, eps, mode, out, bs);
+      }
+      if (any) {
 #pragma omp for schedule(static)
-        for (std::int64_t k = 0; k < nc; ++k)
-          pav_identity_write(x, k * C, std::min(n, (k + 1) * C), eps, mode, out, bs);
-      } else {
-#pragma omp for schedule(dynamic, 1)
-        for (std::int64_t k = 0; k < nc; ++k)
-          pav_chunk(x, k * C, std::min(n, (k + 1) * C), half, mode, ws);
-        for (int t = 0; t < levels; ++t) {
+        for (std::int64_t g = 0; g < nseg; ++g) {
+          const std::int64_t k0 = g * seg_chunks, k1 = std::min(nc, k0 + seg_chunks);
+          for (std::int64_t k = k0; k < k1; ++k)
+            pav_chunk(x, k * C, std::min(n, (k + 1) * C), half, mode, ws);
+          for (int t = 0; t < s; ++t) {  // seams of level t inside segment g
+            const std::int64_t per = seg_chunks >> (t + 1);  // seams of level t per segment
+            const std::int64_t ns = pav_num_seams(n, C, t);
+            for (std::int64_t j = g * per; j < std::min(ns, (g + 1) * per); ++j) {
+              std::int64_t s0, s1, s2;
+              pav_seam_range(n, C, t, j, s0, s1, s2);
+              pav_seam(s0, s1, s2, half, mode, ws);
+            }
+          }
+        }
+        for (int t = s; t < levels; ++t) {
           const std::int64_t ns = pav_num_seams(n, C, t);
 #pragma omp for schedule(static)
           for (std::int64_t j = 0; j < ns; ++j) {
@@ -118,11 +140,18 @@ std::int64_t run_direct(const Args& a) {
 #pragma omp for schedule(static)
         for (std::int64_t k = 0; k < nc; ++k)
           carry[k] = pav_chunk_last_start(k * C, std::min(n, (k + 1) * C), ws.is_end);
-#pragma omp single
-        pav_scan_max(carry, nc, 0);
 #pragma omp for schedule(static)
-        for (std::int64_t k = 0; k < nc; ++k)
-          pav_chunk_write(x, k * C, std::min(n, (k + 1) * C), carry[k], eps, mode, ws, out, bs);
+        for (std::int64_t g = 0; g < nseg; ++g) {
+          const std::int64_t k0 = g * seg_chunks, k1 = std::min(nc, k0 + seg_chunks);
+          // carry-in of chunk k0 = max of the last starts of chunks 0..k0-1 (recomputed per
+          // segment: O(nc) reads, no shared scan and no extra barrier); max is exact.
+          std::int64_t run = pav_reduce_max(carry, k0, 0);
+          for (std::int64_t k = k0; k < k1; ++k) {
+            const std::int64_t v = carry[k];
+            pav_chunk_write(x, k * C, std::min(n, (k + 1) * C), run, eps, mode, ws, out, bs);
+            run = v > run ? v : run;
+          }
+        }
       }
     }
     pooled += any ? 1 : 0;
@@ -134,7 +163,7 @@ std::int64_t run_direct(const Args& a) {
 // threads (a result that depended on their order would be a race on the GPU too).
 template <typename F>
 void launch(std::int64_t count, int nt, F&& fn) {
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) if (nt > 1 && count > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) if (nt > 1 && count >= 512)
   for (std::int64_t t = 0; t < count; ++t) fn(t);
 }
 

@@ -16,7 +16,10 @@ import sys
 from types import ModuleType
 from typing import Optional
 
-__all__ = ["available", "require", "import_error", "get", "cuda_available", "require_cuda", "_C"]
+__all__ = [
+    "available", "require", "import_error", "get",
+    "cuda_available", "require_cuda", "cuda_module", "cuda_import_error", "_C",
+]
 
 _BUILD_HINT = (
     "Build it with `pip install --no-build-isolation -e .` from the dirfast source tree "
@@ -83,10 +86,17 @@ def get() -> Optional[ModuleType]:
     return _current()
 
 
-# --- CUDA C++ extension (issue 6; not built yet) ------------------------------------------------
-# The CUDA kernels will live in a separate module (built by calling nvcc directly, see setup.py),
-# provisionally ``dirfast._C_cuda``. Until it exists, cuda_available() is False and
-# require_cuda() explains why.
+# --- CUDA C++ extension (issue 6) ----------------------------------------------------------------
+# ``dirfast._C_cuda``: the CUDA kernels (csrc/cuda/*.cu), built by setup.py calling nvcc directly
+# when nvcc is found at install time (DIRFAST_BUILD_CUDA=auto|0|1), linked with the static CUDA
+# runtime. It imports without a GPU or driver; cuda_available() also asks for a device.
+# Hidden like dirfast._C: ``sys.modules["dirfast._C_cuda"] = None``.
+
+_CUDA_BUILD_HINT = (
+    "It is built only when nvcc is on PATH (or in $CUDA_HOME/bin) at install time: "
+    "`DIRFAST_BUILD_CUDA=1 pip install --no-build-isolation -e .` from the dirfast source tree "
+    "(DIRFAST_BUILD_CUDA=1 makes a failed CUDA build fatal instead of silently skipping it)."
+)
 
 _C_cuda: Optional[ModuleType]
 try:
@@ -107,19 +117,47 @@ def _current_cuda() -> Optional[ModuleType]:
     return _C_cuda
 
 
+def cuda_module() -> Optional[ModuleType]:
+    """``dirfast._C_cuda`` if it was built and is importable (and not hidden), else None.
+    Says nothing about a GPU being present (see :func:`cuda_available`)."""
+    return _current_cuda()
+
+
+def cuda_import_error() -> Optional[str]:
+    """Why ``dirfast._C_cuda`` is not importable (None if it is)."""
+    if _current_cuda() is not None:
+        return None
+    if _C_cuda is not None:
+        return "dirfast._C_cuda is hidden (sys.modules['dirfast._C_cuda'] is None)"
+    return _cuda_import_error
+
+
+def _device_count(mod: ModuleType) -> int:
+    try:
+        return int(mod.device_count())
+    except Exception:  # noqa: BLE001 - any failure means "no usable GPU"
+        return 0
+
+
 def cuda_available() -> bool:
-    """True if the CUDA C++ extension (``dirfast._C_cuda``) is importable (and not hidden)."""
-    return _current_cuda() is not None
+    """True if ``dirfast._C_cuda`` is importable (and not hidden) and sees at least one device
+    (its ``device_count()`` is 0 without a GPU or driver)."""
+    mod = _current_cuda()
+    return mod is not None and _device_count(mod) > 0
 
 
 def require_cuda(what: str) -> ModuleType:
-    """Return the CUDA C++ extension or raise ``RuntimeError`` saying why it is missing."""
+    """Return ``dirfast._C_cuda`` or raise ``RuntimeError`` saying why ``what`` cannot use it:
+    the module is missing (and how to build it) or no CUDA device is visible."""
     mod = _current_cuda()
     if mod is None:
         raise RuntimeError(
             f"{what} needs the CUDA C++ extension dirfast._C_cuda, which is not available "
-            f"({_cuda_import_error or 'hidden'}). It is built only when nvcc is found at install "
-            "time (`pip install --no-build-isolation -e .` on a machine with the CUDA toolkit); "
-            "use backend='triton' or 'auto' meanwhile."
+            f"({cuda_import_error()}). {_CUDA_BUILD_HINT} Use backend='triton' or 'auto' meanwhile."
+        )
+    if _device_count(mod) <= 0:
+        raise RuntimeError(
+            f"{what} needs a CUDA device, but dirfast._C_cuda sees none (no GPU, or no CUDA "
+            "driver: cudaGetDeviceCount failed or returned 0)."
         )
     return mod

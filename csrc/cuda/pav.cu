@@ -1,0 +1,312 @@
+// dirfast — CUDA kernels of the PAV behind soft_sort / soft_rank (issue 6).
+//
+// CUDA runtime only (no torch headers). Every kernel calls the DIRFAST_HOST_DEVICE functions of
+// csrc/pav/pav_core.h, in the decomposition that the CPU "grid" driver (csrc/pav.cpp, run_grid)
+// replays on the CPU in the same order; built with --fmad=false and IEEE division, so the device
+// arithmetic is the host's. No kernel depends on the order in which its threads run: chunk
+// threads touch disjoint ranges, seams of one level join disjoint ranges, and the only shared
+// write (the flag) stores the constant 1.
+//
+// Threads: rows x chunks (chunk PAV, last start, write), rows x seams per level, one block of
+// kScanThreads per row for the carry scan, rows x n for the element-wise kernels. Never one
+// thread for a whole long row. Every kernel after the gap check returns at once on *flag == 0,
+// so the pooling path costs only launches when nothing pools (no host sync).
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "../pav/pav_core.h"
+#include "pav_cuda.h"
+
+namespace {
+
+using dirfast::pav::PavWs;
+namespace pv = dirfast::pav;
+
+constexpr int kThreads = 256;
+constexpr int kScanThreads = 256;  // = kScanThreads in csrc/pav.cpp (grid driver)
+
+inline std::int64_t align256(std::int64_t b) { return (b + 255) / 256 * 256; }
+
+struct Layout {
+  std::int64_t C, nc;
+  std::int64_t off_oe, off_bsum, off_carry, off_end, total;      // pav
+  std::int64_t off_psum, off_pcnt, total_bm;                    // block mean
+};
+
+Layout layout(std::int64_t rows, std::int64_t n, std::int64_t chunk) {
+  Layout L;
+  L.C = chunk > 0 ? (chunk < n ? chunk : n) : pv::pav_gpu_auto_chunk(rows, n);
+  L.nc = pv::pav_num_chunks(n, L.C);
+  const std::int64_t e = rows * n;
+  L.off_oe = 0;
+  L.off_bsum = align256(L.off_oe + 8 * e);
+  L.off_carry = align256(L.off_bsum + 8 * e);
+  L.off_end = align256(L.off_carry + 8 * rows * L.nc);
+  L.total = align256(L.off_end + e);
+  L.off_psum = 0;
+  L.off_pcnt = align256(8 * e);
+  L.total_bm = align256(L.off_pcnt + 8 * e);
+  return L;
+}
+
+__device__ __forceinline__ PavWs row_ws(char* ws, const Layout& L, std::int64_t n,
+                                        std::int64_t r) {
+  return PavWs{reinterpret_cast<std::int64_t*>(ws + L.off_oe) + r * n,
+               reinterpret_cast<double*>(ws + L.off_bsum) + r * n,
+               reinterpret_cast<std::uint8_t*>(ws + L.off_end) + r * n};
+}
+
+__device__ __forceinline__ std::int64_t gtid() {
+  return std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+
+unsigned grid_for(std::int64_t count) {
+  std::int64_t b = (count + kThreads - 1) / kThreads;
+  if (b < 1) b = 1;
+  if (b > 0x7fffffff) b = 0x7fffffff;
+  return unsigned(b);
+}
+
+// 1. identity output + flag.
+template <typename T>
+__global__ void k_gap(const T* __restrict__ X, std::int64_t rows, std::int64_t n, double eps,
+                      double half, int mode, T* __restrict__ OUT, std::int64_t* BS,
+                      std::int32_t* flag) {
+  const std::int64_t total = rows * n;
+  for (std::int64_t t = gtid(); t < total; t += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t r = t / n, i = t - r * n;
+    const T* x = X + r * n;
+    pv::pav_identity_write(x, i, i + 1, eps, mode, OUT + r * n, BS ? BS + r * n : nullptr);
+    if (i + 1 < n && pv::pav_pair_merges(x[i], x[i + 1], half, mode)) *flag = 1;
+  }
+}
+
+// 2. chunk PAV, one thread per (row, chunk).
+template <typename T>
+__global__ void k_chunk(const T* __restrict__ X, std::int64_t rows, std::int64_t n, Layout L,
+                        double half, int mode, char* ws, const std::int32_t* flag) {
+  if (*flag == 0) return;
+  const std::int64_t t = gtid();
+  if (t >= rows * L.nc) return;
+  const std::int64_t r = t / L.nc, k = t - r * L.nc;
+  const std::int64_t lo = k * L.C, hi = lo + L.C < n ? lo + L.C : n;
+  pv::pav_chunk(X + r * n, lo, hi, half, mode, row_ws(ws, L, n, r));
+}
+
+// 3. seams of tree level `level`, one thread per (row, seam).
+__global__ void k_seam(std::int64_t rows, std::int64_t n, Layout L, int level, std::int64_t ns,
+                       double half, int mode, char* ws, const std::int32_t* flag) {
+  if (*flag == 0) return;
+  const std::int64_t t = gtid();
+  if (t >= rows * ns) return;
+  const std::int64_t r = t / ns, j = t - r * ns;
+  std::int64_t a, m, b;
+  pv::pav_seam_range(n, L.C, level, j, a, m, b);
+  pv::pav_seam(a, m, b, half, mode, row_ws(ws, L, n, r));
+}
+
+// 4a. last block start per (row, chunk).
+__global__ void k_last_start(std::int64_t rows, std::int64_t n, Layout L, char* ws,
+                             const std::int32_t* flag) {
+  if (*flag == 0) return;
+  const std::int64_t t = gtid();
+  if (t >= rows * L.nc) return;
+  const std::int64_t r = t / L.nc, k = t - r * L.nc;
+  const std::int64_t lo = k * L.C, hi = lo + L.C < n ? lo + L.C : n;
+  reinterpret_cast<std::int64_t*>(ws + L.off_carry)[t] =
+      pv::pav_chunk_last_start(lo, hi, row_ws(ws, L, n, r).is_end);
+}
+
+// 4b. exclusive max-scan of a row's carries: one block of kScanThreads per row; thread th owns
+// a contiguous piece of `per` carries (reduce, scan of the piece maxima, scan-apply).
+__global__ void k_scan(std::int64_t n, Layout L, char* ws, const std::int32_t* flag) {
+  if (*flag == 0) return;
+  __shared__ std::int64_t part[kScanThreads];
+  const std::int64_t r = blockIdx.x;
+  std::int64_t* c = reinterpret_cast<std::int64_t*>(ws + L.off_carry) + r * L.nc;
+  const std::int64_t per = (L.nc + kScanThreads - 1) / kScanThreads;
+  const std::int64_t th = threadIdx.x;
+  std::int64_t lo = th * per;
+  lo = lo < L.nc ? lo : L.nc;
+  const std::int64_t hi = lo + per < L.nc ? lo + per : L.nc;
+  part[th] = pv::pav_reduce_max(c + lo, hi - lo, -1);
+  __syncthreads();
+  if (th == 0) pv::pav_scan_max(part, kScanThreads, 0);
+  __syncthreads();
+  pv::pav_scan_max(c + lo, hi - lo, part[th]);
+}
+
+// 4c. values and block starts per (row, chunk).
+template <typename T>
+__global__ void k_write(const T* __restrict__ X, std::int64_t rows, std::int64_t n, Layout L,
+                        double eps, int mode, char* ws, T* OUT, std::int64_t* BS,
+                        const std::int32_t* flag) {
+  if (*flag == 0) return;
+  const std::int64_t t = gtid();
+  if (t >= rows * L.nc) return;
+  const std::int64_t r = t / L.nc, k = t - r * L.nc;
+  const std::int64_t lo = k * L.C, hi = lo + L.C < n ? lo + L.C : n;
+  const std::int64_t carry = reinterpret_cast<const std::int64_t*>(ws + L.off_carry)[t];
+  pv::pav_chunk_write(X + r * n, lo, hi, carry, eps, mode, row_ws(ws, L, n, r), OUT + r * n,
+                      BS ? BS + r * n : nullptr);
+}
+
+// Block mean: pieces per (row, chunk); combine per block start; write per element.
+template <typename T>
+__global__ void k_bm_pieces(const T* G, const std::int64_t* BS, std::int64_t rows,
+                            std::int64_t n, Layout L, char* ws, const std::int32_t* flag) {
+  if (*flag == 0) return;
+  const std::int64_t t = gtid();
+  if (t >= rows * L.nc) return;
+  const std::int64_t r = t / L.nc, k = t - r * L.nc;
+  const std::int64_t lo = k * L.C, hi = lo + L.C < n ? lo + L.C : n;
+  pv::pav_bm_pieces(G + r * n, BS + r * n, lo, hi,
+                    reinterpret_cast<double*>(ws + L.off_psum) + r * n,
+                    reinterpret_cast<std::int64_t*>(ws + L.off_pcnt) + r * n);
+}
+
+__global__ void k_bm_block(const std::int64_t* BS, std::int64_t rows, std::int64_t n, Layout L,
+                           char* ws, const std::int32_t* flag) {
+  if (*flag == 0) return;
+  const std::int64_t total = rows * n;
+  for (std::int64_t t = gtid(); t < total; t += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t r = t / n, i = t - r * n;
+    if (BS[t] != i) continue;
+    pv::pav_bm_block(BS + r * n, i, n, L.C, reinterpret_cast<double*>(ws + L.off_psum) + r * n,
+                     reinterpret_cast<const std::int64_t*>(ws + L.off_pcnt) + r * n);
+  }
+}
+
+template <typename T>
+__global__ void k_bm_write(const T* G, const std::int64_t* BS, std::int64_t rows,
+                           std::int64_t n, Layout L, const char* ws, T* OUT,
+                           const std::int32_t* flag) {
+  const bool pooled = *flag != 0;
+  const std::int64_t total = rows * n;
+  const double* psum = reinterpret_cast<const double*>(ws + L.off_psum);
+  for (std::int64_t t = gtid(); t < total; t += std::int64_t(gridDim.x) * blockDim.x) {
+    if (!pooled) {
+      OUT[t] = G[t];
+      continue;
+    }
+    const std::int64_t r = t / n;
+    OUT[t] = T(psum[r * n + pv::pav_clamp_index(BS[t], n)]);
+  }
+}
+
+unsigned elem_grid(std::int64_t total) {
+  std::int64_t b = (total + kThreads - 1) / kThreads;
+  if (b > 65536) b = 65536;  // grid-stride beyond this
+  if (b < 1) b = 1;
+  return unsigned(b);
+}
+
+#define DIRFAST_LAUNCH_CHECK()                 \
+  do {                                         \
+    const cudaError_t e_ = cudaGetLastError(); \
+    if (e_ != cudaSuccess) return int(e_);     \
+  } while (0)
+
+template <typename T>
+int pav_impl(int mode, const T* x, std::int64_t rows, std::int64_t n, double eps, T* out,
+             std::int64_t* bs, std::int64_t chunk, std::int32_t* flag, char* ws,
+             cudaStream_t st) {
+  const Layout L = layout(rows, n, chunk);
+  const double half = pv::pav_half(eps, mode);
+  cudaError_t e = cudaMemsetAsync(flag, 0, sizeof(std::int32_t), st);
+  if (e != cudaSuccess) return int(e);
+  k_gap<T><<<elem_grid(rows * n), kThreads, 0, st>>>(x, rows, n, eps, half, mode, out, bs, flag);
+  DIRFAST_LAUNCH_CHECK();
+  const unsigned gc = grid_for(rows * L.nc);
+  k_chunk<T><<<gc, kThreads, 0, st>>>(x, rows, n, L, half, mode, ws, flag);
+  DIRFAST_LAUNCH_CHECK();
+  const int levels = pv::pav_num_levels(n, L.C);
+  for (int lv = 0; lv < levels; ++lv) {
+    const std::int64_t ns = pv::pav_num_seams(n, L.C, lv);
+    k_seam<<<grid_for(rows * ns), kThreads, 0, st>>>(rows, n, L, lv, ns, half, mode, ws, flag);
+    DIRFAST_LAUNCH_CHECK();
+  }
+  k_last_start<<<gc, kThreads, 0, st>>>(rows, n, L, ws, flag);
+  DIRFAST_LAUNCH_CHECK();
+  k_scan<<<unsigned(rows), kScanThreads, 0, st>>>(n, L, ws, flag);
+  DIRFAST_LAUNCH_CHECK();
+  k_write<T><<<gc, kThreads, 0, st>>>(x, rows, n, L, eps, mode, ws, out, bs, flag);
+  DIRFAST_LAUNCH_CHECK();
+  return 0;
+}
+
+template <typename T>
+int bm_impl(const T* g, const std::int64_t* bs, std::int64_t rows, std::int64_t n, T* out,
+            const std::int32_t* flag, char* ws, cudaStream_t st) {
+  const Layout L = layout(rows, n, 0);
+  k_bm_pieces<T><<<grid_for(rows * L.nc), kThreads, 0, st>>>(g, bs, rows, n, L, ws, flag);
+  DIRFAST_LAUNCH_CHECK();
+  k_bm_block<<<elem_grid(rows * n), kThreads, 0, st>>>(bs, rows, n, L, ws, flag);
+  DIRFAST_LAUNCH_CHECK();
+  k_bm_write<T><<<elem_grid(rows * n), kThreads, 0, st>>>(g, bs, rows, n, L, ws, out, flag);
+  DIRFAST_LAUNCH_CHECK();
+  return 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+int dirfast_cuda_device_count() {
+  int c = 0;
+  if (cudaGetDeviceCount(&c) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky-free error state
+    return 0;
+  }
+  return c;
+}
+
+const char* dirfast_cuda_error_string(int code) {
+  if (code == -1) return "invalid argument";
+  return cudaGetErrorString(cudaError_t(code));
+}
+
+std::int64_t dirfast_pav_workspace_bytes(std::int64_t rows, std::int64_t n, std::int64_t chunk) {
+  if (rows <= 0 || n <= 0 || chunk < 0) return 0;
+  const Layout L = layout(rows, n, chunk);
+  const Layout B = layout(rows, n, 0);
+  return L.total > B.total_bm ? L.total : B.total_bm;
+}
+
+int dirfast_pav_cuda(int dtype, int mode, const void* x, std::int64_t rows, std::int64_t n,
+                     double eps, void* out, std::int64_t* block_start, std::int64_t chunk,
+                     std::int32_t* flag, void* workspace, std::uintptr_t stream) {
+  if (rows == 0) return 0;
+  if (rows < 0 || n < 1 || chunk < 0 || !x || !out || !flag || !workspace ||
+      (mode != 0 && mode != 1) || rows > 0x7fffffff)
+    return -1;
+  cudaStream_t st = reinterpret_cast<cudaStream_t>(stream);
+  char* ws = static_cast<char*>(workspace);
+  if (dtype == 0)
+    return pav_impl<float>(mode, static_cast<const float*>(x), rows, n, eps,
+                           static_cast<float*>(out), block_start, chunk, flag, ws, st);
+  if (dtype == 1)
+    return pav_impl<double>(mode, static_cast<const double*>(x), rows, n, eps,
+                            static_cast<double*>(out), block_start, chunk, flag, ws, st);
+  return -1;
+}
+
+int dirfast_pav_block_mean_cuda(int dtype, const void* g, const std::int64_t* block_start,
+                                std::int64_t rows, std::int64_t n, void* out,
+                                const std::int32_t* flag, void* workspace,
+                                std::uintptr_t stream) {
+  if (rows == 0) return 0;
+  if (rows < 0 || n < 1 || !g || !block_start || !out || !flag || !workspace) return -1;
+  cudaStream_t st = reinterpret_cast<cudaStream_t>(stream);
+  char* ws = static_cast<char*>(workspace);
+  if (dtype == 0)
+    return bm_impl<float>(static_cast<const float*>(g), block_start, rows, n,
+                          static_cast<float*>(out), flag, ws, st);
+  if (dtype == 1)
+    return bm_impl<double>(static_cast<const double*>(g), block_start, rows, n,
+                           static_cast<double*>(out), flag, ws, st);
+  return -1;
+}
+
+}  // extern "C"
