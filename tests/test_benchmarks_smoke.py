@@ -40,6 +40,18 @@ def test_run_all_quick(tmp_path):
         if r["provider"] == "floor":
             assert float(r["ratio_to_floor"]) == 1.0, r
 
+    # soft sort (issue 6): sort floor, both CPU paths, scipy, and torchsort when installed
+    import importlib.util
+
+    with open(tmp_path / "soft_sort.csv", newline="") as f:
+        ss = {(r["case"], r["provider"]) for r in csv.DictReader(f)}
+    ss_providers = {"sort_floor", "dirfast_cpu_torch", "scipy_isotonic"}
+    if _ext.available():
+        ss_providers.add("dirfast_cpu")
+    if importlib.util.find_spec("torchsort") is not None:
+        ss_providers.add("torchsort")
+    assert ss == {(c, p) for c in ("1x4096", "16x100") for p in ss_providers}, ss
+
     png = tmp_path / "weighted_loss.png"
     assert png.exists() and png.stat().st_size > 1000
     with open(png, "rb") as f:
