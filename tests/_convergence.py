@@ -88,6 +88,23 @@ def _conr_case():
 CASES["conr"] = _conr_case()
 
 
+def _dist_loss_case():
+    """Dist Loss (λ = 0.5, by-rank weights) with quantile pseudo-labels of the training targets'
+    KDE on a 0.25 grid; eps = 2 in target units (pooling across gaps ≥ 0.5), so the heavy right tail of the predictions makes the
+    PAV pool in some steps (soft sort ≠ hard sort)."""
+    _, target, _ = imbalanced_data()
+    q = dirfast.pseudo_labels(target, BATCH, min_label=-2.0, max_label=16.0, step=0.25,
+                              dtype=torch.float32)
+
+    def case(p, t, w, b):
+        return dirfast.dist_loss(p, t, q, w, lam=0.5, eps=2.0, backend=b, validate=False)
+
+    return case
+
+
+CASES["dist_loss"] = _dist_loss_case()
+
+
 def train(case: str, backend: str, steps: int = STEPS):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
