@@ -80,7 +80,7 @@ def _soft(fn: str, mode: int, x, eps, dim, regularization, regularization_streng
     rows, undo = _prepare(fn, x, dim)
     if validation_enabled(validate):
         check_finite_values(fn, x=x)
-    path = resolve_backend(backend, x.device, op=fn)
+    path = resolve_backend(backend, x.device, op=fn, has_cuda_kernel=True)
     if path == "cpu" and not hasattr(_ext.get(), "pav"):
         # an extension built before the PAV kernels existed: "auto" falls back, "cpu" says why
         if (backend or default_backend()) == "cpu":

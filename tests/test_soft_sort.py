@@ -348,6 +348,8 @@ def test_bad_inputs():
         dirfast.soft_sort(torch.tensor([1.0, float("nan")]), validate=True)
     with pytest.raises(ValueError, match="backend must be one of"):
         dirfast.soft_sort(x, backend="gpu")
+    with pytest.raises(ValueError, match="backend='cuda' needs CUDA tensors"):
+        dirfast.soft_sort(x, backend="cuda")
     with pytest.raises(ValueError, match="eps must be a finite number > 0"):
         dirfast.nn.SoftSort(eps=0)
     # [1, 1] and [N] are fine

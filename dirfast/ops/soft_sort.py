@@ -22,13 +22,16 @@ Paths:
   pair meets the merge rule are the hard sort, done with no further work), and the stack PAV of
   :func:`dirfast.reference.soft_sort.pav_blocks` (a Python loop, ~0.3–0.5 µs per element) on the rows
   that pool only; the backward block mean by ``index_add``.
-* ``triton``: ``torch.sort`` + :func:`dirfast.kernels.soft_sort.soft_sort_prep` (hard-sort output,
-  ``block_start = i``, device flag), then on CUDA tensors the CUDA PAV of ``dirfast._C_cuda``, always
-  launched, returning at once when the flag is 0 (no host sync). Without ``dirfast._C_cuda`` on a GPU
-  the flag is read on the host (**one sync per call**) and rows that pool go through a host copy and
-  the CPU PAV (build the CUDA module with nvcc on PATH: ``pip install --no-build-isolation -e .``).
-  Under ``TRITON_INTERPRET=1`` on CPU tensors the kernel runs in the interpreter and the pooled path
-  is the CPU PAV.
+* ``cuda`` / ``triton`` on CUDA tensors with ``dirfast._C_cuda``: ``torch.sort`` + the CUDA PAV, whose
+  first kernel writes the hard-sort output, ``block_start = i`` and the device flag; the pooling
+  kernels are always launched and return at once when the flag is 0 (no host sync); the backward's
+  block mean likewise.
+* ``triton`` without ``dirfast._C_cuda``: ``torch.sort`` +
+  :func:`dirfast.kernels.soft_sort.soft_sort_prep` (the same hard-sort output and flag in Triton),
+  then the flag is read on the host — **one sync per call on a GPU** — and rows that pool go through
+  a host copy and the CPU PAV (build the CUDA module with nvcc on PATH: ``pip install
+  --no-build-isolation -e .``). Under ``TRITON_INTERPRET=1`` on CPU tensors the kernel runs in the
+  interpreter and the pooled path is the CPU PAV (no sync: CPU tensors).
 
 Backward: soft sort ``grad_θ[perm_i] = mean_{j∈B(i)} g_j``; soft rank, with ``g̃_i = g[perm_i]``,
 ``grad_θ[perm_i] = (g̃_i − mean_{j∈B(i)} g̃_j)/eps`` (0 when nothing pooled: hard ranks are
@@ -180,19 +183,32 @@ def _cuda_stream(device: torch.device) -> int:
     return torch.cuda.current_stream(device).cuda_stream
 
 
-def _fwd_triton(theta: Tensor, eps: float, mode: int):
-    from ..kernels.soft_sort import soft_sort_prep
+def _workspace(cu, rows: int, n: int, device) -> Tensor:
+    # the CUDA caching allocator returns 512-byte aligned blocks (the module needs 256)
+    return torch.empty(max(int(cu.pav_workspace_bytes(rows, n, 0)), 1), dtype=torch.uint8,
+                       device=device)
 
+
+def _fwd_gpu(theta: Tensor, eps: float, mode: int):
+    """``triton``/``cuda`` paths. With ``dirfast._C_cuda`` on CUDA tensors its own gap kernel writes
+    the hard-sort output and the flag and the pooling kernels exit on it (no host sync; the Triton
+    prep kernel would only repeat that pass). Otherwise the Triton prep kernel, then the host PAV if
+    the flag is up (free for CPU tensors under the interpreter; one sync on a GPU)."""
     x, perm = _sorted(theta)
-    out, bs, flag = soft_sort_prep(x, eps, mode)
     rows, n = x.shape
     if x.is_cuda and _ext.cuda_available():
         cu = _ext.require_cuda(_OP_NAMES[mode])
-        ws = torch.empty(int(cu.pav_workspace_bytes(rows, n, 0)), dtype=torch.uint8,
-                         device=x.device)
+        out = torch.empty_like(x)
+        bs = torch.empty(x.shape, dtype=torch.int64, device=x.device)
+        flag = torch.empty(1, dtype=torch.int32, device=x.device)
         cu.pav(_dtname(x.dtype), mode, x.data_ptr(), rows, n, float(eps), out.data_ptr(),
-               bs.data_ptr(), 0, flag.data_ptr(), ws.data_ptr(), _cuda_stream(x.device))
-    elif bool(flag.item()):  # CPU tensors (interpreter): free; a GPU without _C_cuda: one sync
+               bs.data_ptr(), 0, flag.data_ptr(), _workspace(cu, rows, n, x.device).data_ptr(),
+               _cuda_stream(x.device))
+        return _finish(out, perm, mode, theta.dtype), perm, bs, flag
+    from ..kernels.soft_sort import soft_sort_prep
+
+    out, bs, flag = soft_sort_prep(x, eps, mode)
+    if bool(flag.item()):  # CPU tensors (interpreter): free; a GPU without _C_cuda: one sync
         xh, oh, bh = x.cpu(), out.cpu(), bs.cpu()
         _host_pav(xh, eps, mode, oh, bh)
         out.copy_(oh)
@@ -200,7 +216,7 @@ def _fwd_triton(theta: Tensor, eps: float, mode: int):
     return _finish(out, perm, mode, theta.dtype), perm, bs, flag
 
 
-_FWD = {"cpu": _fwd_cpu, "cpu_torch": _fwd_cpu_torch, "triton": _fwd_triton}
+_FWD = {"cpu": _fwd_cpu, "cpu_torch": _fwd_cpu_torch, "triton": _fwd_gpu, "cuda": _fwd_gpu}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -214,10 +230,11 @@ def _block_mean(g: Tensor, bs: Optional[Tensor], flag: Tensor, backend: str) -> 
     if g.is_cuda:
         if _ext.cuda_available():
             cu = _ext.require_cuda("dirfast soft sort backward")
-            out = g.clone()  # the kernel returns at once when *flag == 0, leaving g
+            out = torch.empty_like(g)  # the kernel writes out = g when *flag == 0
             rows, n = g.shape
-            cu.pav_block_mean(_dtname(g.dtype), g.data_ptr(), bs.data_ptr(), rows, n,
-                              out.data_ptr(), flag.data_ptr(), _cuda_stream(g.device))
+            cu.pav_block_mean(_dtname(g.dtype), g.data_ptr(), bs.contiguous().data_ptr(), rows, n,
+                              out.data_ptr(), flag.data_ptr(),
+                              _workspace(cu, rows, n, g.device).data_ptr(), _cuda_stream(g.device))
             return out
         if not bool(flag.item()):  # documented sync of the no-_C_cuda fallback
             return g
