@@ -88,7 +88,7 @@ std::int64_t run_direct(const Args& a) {
   // barrier (a seam reads only the state of its own range, so any order that finishes both
   // halves first gives the same bits as level-by-level); levels >= s are shared, one barrier
   // each. Barriers: pooled ~ 4 + (levels - s); unpooled 1 (check fused with the identity
-  // write, which a pooled row overwrites).
+  // write of the segments without a merging pair; a pooled row overwrites them).
   Scratch& sc = thread_scratch();
   PavWs ws = sc.get(std::size_t(n));
   if (sc.carry.size() < std::size_t(nc)) sc.carry.resize(std::size_t(nc));
@@ -109,8 +109,10 @@ std::int64_t run_direct(const Args& a) {
 #pragma omp for schedule(static) reduction(| : any)
       for (std::int64_t g = 0; g < nseg; ++g) {
         const std::int64_t lo = g * segC, hi = std::min(n, lo + segC);
-        any |= int(pav_any_pair(x, lo, hi, n, half, mode));
-        pav_identity_write(x, lo, hi, eps, mode, out, bs);
+        const bool local = pav_any_pair(x, lo, hi, n, half, mode);
+        any |= int(local);
+        // No pair here: write the singleton output now (overwritten if another segment pools).
+        if (!local) pav_identity_write(x, lo, hi, eps, mode, out, bs);
       }
       if (any) {
 #pragma omp for schedule(static)

@@ -64,9 +64,14 @@ DIRFAST_HOST_DEVICE double pav_half(double eps, int mode) {
 }
 
 // Merge rule for adjacent blocks (S1, L1) < (S2, L2). NaN compares false: never merges.
+// Block mean S/L; a singleton skips the (exact) division by 1: same bits, no divide.
+DIRFAST_HOST_DEVICE double pav_mean(double S, std::int64_t L) {
+  return L == 1 ? S : S / double(L);
+}
+
 DIRFAST_HOST_DEVICE bool pav_merges(double S1, std::int64_t L1, double S2, std::int64_t L2,
                                     double half, int mode) {
-  const double d = S2 / double(L2) - S1 / double(L1);
+  const double d = pav_mean(S2, L2) - pav_mean(S1, L1);
   const double t = double(L1 + L2) * half;
   return mode == kSort ? (d >= t) : (d <= t);
 }
@@ -80,6 +85,9 @@ DIRFAST_HOST_DEVICE bool pav_pair_merges(T a, T b, double half, int mode) {
 // Output of element i (row index) in the block [f, f+L) with mean m (= S/L), element value xi.
 DIRFAST_HOST_DEVICE double pav_value(double xi, std::int64_t i, std::int64_t f, std::int64_t L,
                                      double m, double eps, int mode) {
+  // Singletons: d = i - c_B = 0 and 0/eps = +0; x_i - m is +0 or NaN and (+0 or NaN)/eps is
+  // itself, so the division is skipped with identical bits.
+  if (L == 1) return mode == kSort ? m + 0.0 : double(i + 1) + (xi - m);
   if (mode == kSort) {
     const double d = double(2 * (i - f) - (L - 1)) * 0.5;  // i - c_B, exact
     return m + d / eps;
@@ -222,7 +230,7 @@ DIRFAST_HOST_DEVICE void pav_chunk_write(const T* x, std::int64_t lo, std::int64
     if (start != f) {
       f = start;
       L = ws.oe[f] - f + 1;
-      m = ws.bsum[f] / double(L);
+      m = pav_mean(ws.bsum[f], L);
     }
     out[i] = T(pav_value(double(x[i]), i, f, L, m, eps, mode));
     if (block_start) block_start[i] = f;
@@ -236,7 +244,7 @@ DIRFAST_HOST_DEVICE void pav_identity_write(const T* x, std::int64_t lo, std::in
                                             std::int64_t* block_start) {
   for (std::int64_t i = lo; i < hi; ++i) {
     const double xi = double(x[i]);
-    out[i] = T(pav_value(xi, i, i, 1, xi / 1.0, eps, mode));
+    out[i] = T(pav_value(xi, i, i, 1, xi, eps, mode));
     if (block_start) block_start[i] = i;
   }
 }
