@@ -11,10 +11,10 @@ unless ``keep_self``), ``N = |Δy| > w and |Δŷ| ≤ w``. Columns ``j ≥ M`` a
 every offset is int64.
 
 * ``_conr_fwd_kernel`` (grid: row blocks): one program owns an anchor tile of ``BLOCK_M`` rows, held
-  in registers across every column tile when ``D ≤ BLOCK_D`` (``ONE_CHUNK``); wider anchors are re-read
-  in ``BLOCK_D`` chunks per column tile (from L1/L2 — a ``64 × D`` register tile spills beyond
-  ``D = 32``, and at ``D = 2048`` it would be 256–512 KB); column tiles of ``BLOCK_N`` rows are
-  streamed. Per row it writes ``E_i = Σ_j exp(A_ij − c_i)`` (``A = s`` on positives,
+  across every column tile when D fits (``ONE_CHUNK``, ``FWD_HELD``: D ≤ 256 for fp16/bf16, 128 for
+  TF32, 64 for IEEE fp32/fp64); wider anchors are re-read in ``BLOCK_D`` chunks per column tile (from
+  L1/L2: at D = 2048 a held tile would be 256–512 KB, beyond registers and the 99 KB of shared
+  memory); column tiles of ``BLOCK_N`` rows are streamed. Per row it writes ``E_i = Σ_j exp(A_ij − c_i)`` (``A = s`` on positives,
   ``s + log S_ij`` on negatives: ``log S = log a_i + e·Δy`` (``PUSH_EXP``) or ``log a_i + log(e·Δy)``;
   ``c_i`` is the per-row shift of the spec's correction, computed by the launcher exactly as the CPU
   path does), ``Σ_j P_ij s_ij``, ``|P_i|``, ``|N_i|`` (``[4, M]``).
@@ -22,7 +22,8 @@ every offset is int64.
   forms from the saved row statistics of **both** sides (``log D``, ``1/|P|``, the row factor ``g``)
   the symmetric ``H_ij = G_ij + G_ji`` with ``G_ij = g_i·[(P_ij + N_ij S_ij) e^{s_ij}/D_i −
   P_ij/|P_i|]`` in the ``[I, J]`` tile, then ``dU_I += H·u_J`` (``u_J = z_J·inv_J`` in the input
-  dtype): in registers when ``D ≤ BLOCK_DO`` (``ONE_OUT``), else chunk by chunk of ``BLOCK_DO``
+  dtype; anchor tile held when ``D ≤`` 128 for fp16/bf16, 64 for TF32, 32 for IEEE fp32/fp64): in
+  registers when ``D ≤ BLOCK_DO`` (``ONE_OUT``), else chunk by chunk of ``BLOCK_DO``
   columns into the program's own rows of the zero-initialised output (read-modify-write, a
   ``debug_barrier`` between column tiles). Each program owns its output rows: deterministic, no
   atomics. ``g`` arrives divided by ``max|g|`` (``gscale``) so ``H`` is O(1) before the cast to
@@ -46,17 +47,19 @@ from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 NUM_WARPS = 8
 NUM_STAGES = 1
-#: backward tiles ``(BLOCK_M, BLOCK_N, BLOCK_D, BLOCK_DO)`` and forward tiles ``(BLOCK_M, BLOCK_N,
-#: BLOCK_D)`` per (input dtype, fp32 input precision), 8 warps, 1 stage: the widest tiles found without
-#: spills on sm_80 and sm_90 by sweeping ``BLOCK_* ∈ {16, 32, 64}`` × 4/8 warps (the mask/exponent tile
-#: math is register heavy; fp32 "ieee" dots run on FMA units and need the smallest tiles).
-BWD_TILES = {
-    ("float16", "ieee"): (32, 32, 32, 32),
-    ("bfloat16", "ieee"): (32, 32, 32, 32),
-    ("float32", "ieee"): (32, 16, 16, 32),
-    ("float32", "tf32"): (64, 16, 32, 64),
-    ("float32", "tf32x3"): (64, 16, 32, 32),
-    ("float64", "ieee"): (32, 16, 16, 32),
+#: Tiles per (input dtype, fp32 input precision), 8 warps, 1 stage: the widest found without spills on
+#: sm_80 and sm_90 by sweeping ``BLOCK_* ∈ {16, …, 256}`` × 4/8 warps (the mask/exponent tile math is
+#: register heavy; fp32 "ieee" dots run on FMA units and need the smallest tiles).
+#: ``*_HELD``: the anchor tile is held across all column tiles — ``(BLOCK_M, BLOCK_N, BLOCK_D)`` forward,
+#: ``(BLOCK_M, BLOCK_N, BLOCK_D, BLOCK_DO)`` backward with ``BLOCK_D = BLOCK_DO`` — used when
+#: ``D ≤ BLOCK_D``; the others stream D in chunks.
+FWD_HELD = {
+    ("float16", "ieee"): (64, 32, 256),
+    ("bfloat16", "ieee"): (64, 32, 256),
+    ("float32", "ieee"): (32, 32, 64),
+    ("float32", "tf32"): (64, 32, 128),
+    ("float32", "tf32x3"): (64, 16, 64),
+    ("float64", "ieee"): (16, 32, 64),
 }
 FWD_TILES = {
     ("float16", "ieee"): (64, 32, 32),
@@ -65,6 +68,22 @@ FWD_TILES = {
     ("float32", "tf32"): (64, 32, 32),
     ("float32", "tf32x3"): (64, 16, 32),
     ("float64", "ieee"): (32, 32, 16),
+}
+BWD_HELD = {
+    ("float16", "ieee"): (32, 16, 128, 128),
+    ("bfloat16", "ieee"): (32, 16, 128, 128),
+    ("float32", "ieee"): (32, 16, 32, 32),
+    ("float32", "tf32"): (32, 16, 64, 64),
+    ("float32", "tf32x3"): (32, 16, 32, 32),
+    ("float64", "ieee"): (16, 16, 32, 32),
+}
+BWD_TILES = {
+    ("float16", "ieee"): (32, 32, 32, 32),
+    ("bfloat16", "ieee"): (32, 32, 32, 32),
+    ("float32", "ieee"): (32, 16, 16, 32),
+    ("float32", "tf32"): (64, 16, 32, 64),
+    ("float32", "tf32x3"): (64, 16, 32, 32),
+    ("float64", "ieee"): (32, 16, 16, 32),
 }
 
 
@@ -305,7 +324,7 @@ def _precision(dtype: str, precision: str) -> str:
 
 
 def _fwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool) -> KernelConfig:
-    bm, bn, bd = FWD_TILES[dtype, precision]
+    bm, bn, bd = (FWD_HELD if one_chunk else FWD_TILES)[dtype, precision]
     return KernelConfig(
         key=(dtype, precision, push_exp, one_chunk),
         signature=_sig(dtype, ("PUSH_EXP", "ONE_CHUNK", "PRECISION", "BLOCK_M", "BLOCK_N", "BLOCK_D"),
@@ -321,7 +340,7 @@ def _fwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool) -> 
 
 def _bwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool,
                 one_out: bool) -> KernelConfig:
-    bm, bn, bd, bdo = BWD_TILES[dtype, precision]
+    bm, bn, bd, bdo = (BWD_HELD if one_chunk else BWD_TILES)[dtype, precision]
     return KernelConfig(
         key=(dtype, precision, push_exp, one_chunk, one_out),
         signature=_sig(dtype, ("PUSH_EXP", "ONE_CHUNK", "ONE_OUT", "PRECISION", "BLOCK_M",
@@ -346,7 +365,10 @@ _PUSH = (True, False)
 register(_conr_fwd_kernel, [_fwd_config(dt, p, x, o) for dt, p in FWD_TILES
                             for x in _PUSH for o in (True, False)])
 register(_conr_bwd_kernel, [_bwd_config(dt, p, x, oc, oo) for dt, p in BWD_TILES
-                            for x in _PUSH for oc, oo in ((True, True), (False, True), (False, False))])
+                            for x in _PUSH for oc, oo in ((True, True), (False, False))])
+# the held backward tile covers every D ≤ the streamed tile's BLOCK_DO (so a (False, True) config
+# would never launch and is not registered)
+assert all(BWD_HELD[k][2] >= BWD_TILES[k][3] for k in BWD_TILES)
 
 #: input dtypes the kernels take
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -374,8 +396,7 @@ def conr_fwd(z, inv, y, yh, loga, c, *, w: float, temperature: float, e: float, 
     out = torch.empty((4, m), dtype=inv.dtype, device=z.device)
     if m == 0:
         return out
-    bd = FWD_TILES[dt, prec][2]
-    cfg = pick(_conr_fwd_kernel, (dt, prec, push_exp, d <= bd))
+    cfg = pick(_conr_fwd_kernel, (dt, prec, push_exp, d <= FWD_HELD[dt, prec][2]))
     grid = (triton.cdiv(m, cfg.constexprs["BLOCK_M"]),)
     _conr_fwd_kernel[grid](z, inv, y, yh, loga, c, out, m, d, z.stride(0), float(w),
                            1.0 / float(temperature), float(e), int(keep_self),
@@ -392,13 +413,13 @@ def conr_bwd(z, inv, y, yh, loga, logd, q, g, gscale, *, w: float, temperature: 
     """
     m, d = z.shape
     dt, prec = _names(z, precision)
-    bm, _, bd, bdo = BWD_TILES[dt, prec]
-    one_out = d <= bdo
+    held = one_out = d <= BWD_HELD[dt, prec][2]
     # the multi-chunk path accumulates into du across column tiles: it must start at zero
     du = (torch.empty if one_out else torch.zeros)((m, d), dtype=inv.dtype, device=z.device)
     if m == 0:
         return du
-    cfg = pick(_conr_bwd_kernel, (dt, prec, push_exp, d <= bd, one_out))
+    cfg = pick(_conr_bwd_kernel, (dt, prec, push_exp, held, one_out))
+    bm = cfg.constexprs["BLOCK_M"]
     grid = (triton.cdiv(m, bm),)
     _conr_bwd_kernel[grid](z, inv, y, yh, loga, logd, q, g, gscale, du, m, d, z.stride(0), float(w),
                            1.0 / float(temperature), float(e), int(keep_self),

@@ -93,7 +93,7 @@ def test_fp32_knobs(knobs):
 
 
 @pytest.mark.parametrize("variant", ["paper", "official"])
-@pytest.mark.parametrize("m,d", [(37, 16), (130, 70)])
+@pytest.mark.parametrize("m,d", [(37, 16), (130, 70), (45, 200), (33, 300)])
 def test_fp16(variant, m, d):
     """2× rule on the loss (the forward dots raw fp16 features with fp32 accumulation). The
     backward dots ``H`` and ``u`` rounded to fp16 (tensor cores, as flash-attention's ``P``) while
