@@ -56,6 +56,7 @@ _SOURCES = [
     f"{_CSRC}/weighted_loss.cpp",
     f"{_CSRC}/lds.cpp",
     f"{_CSRC}/fds_calibrate.cpp",
+    f"{_CSRC}/dist_loss.cpp",
     f"{_CSRC}/pav.cpp",
 ]
 _DEPENDS = [
@@ -63,6 +64,7 @@ _DEPENDS = [
     f"{_CSRC}/weighted_loss.h",
     f"{_CSRC}/lds.h",
     f"{_CSRC}/fds_calibrate.h",
+    f"{_CSRC}/dist_loss.h",
     f"{_CSRC}/pav.h",
     f"{_CSRC}/pav/pav_core.h",
 ]
@@ -155,6 +157,10 @@ def _cpu_flags() -> tuple[list[str], list[str]]:
     return compile_args, link_args
 
 
+class _FatalCudaBuild(RuntimeError):
+    """A failed dirfast._C_cuda build under DIRFAST_BUILD_CUDA=1 (never turned into a warning)."""
+
+
 class OptionalBuildExt(build_ext):
     """build_ext that, with DIRFAST_BUILD_EXT=auto, turns a failed build into a warning."""
 
@@ -165,6 +171,8 @@ class OptionalBuildExt(build_ext):
     def run(self) -> None:
         try:
             super().run()
+        except _FatalCudaBuild:
+            raise
         except Exception as exc:  # noqa: BLE001 - compiler errors come in many types
             self._failed("the compiled extensions", exc)
             self._dirfast_failed = list(self.extensions)
@@ -214,7 +222,7 @@ class OptionalBuildExt(build_ext):
     def _failed(self, what: str, exc: BaseException) -> None:
         if what == _CUDA_EXT:
             if _CUDA_MODE == "1":
-                raise exc
+                raise _FatalCudaBuild(f"DIRFAST_BUILD_CUDA=1: building {what} failed: {exc}") from exc
             _warn(
                 f"building {what} failed ({type(exc).__name__}: {exc}); installing dirfast "
                 "without its CUDA kernels (dirfast._ext.cuda_available() is False). Set "
