@@ -19,6 +19,7 @@
 #include "fds_stats.h"
 #include "fds_calibrate.h"
 #include "pav.h"
+#include "dist_loss.h"
 
 namespace py = pybind11;
 
@@ -114,6 +115,22 @@ void pav_block_mean(const std::string& dtype, std::uintptr_t g, std::uintptr_t b
     pv::block_mean_grid(a, chunk);
   else
     pv::block_mean(a, threads);
+}
+
+py::tuple dist_loss_pass(const std::string& dtype, int mode, std::uintptr_t x, std::uintptr_t perm,
+                         std::uintptr_t y, std::uintptr_t q, std::uintptr_t w, std::uintptr_t gx,
+                         std::uintptr_t grad, std::int64_t n, int loss, int weighting, double lam_s,
+                         double scale, double thresh, double beta, double k, double gamma) {
+  namespace dl = dirfast::dist_loss;
+  dl::Args a{dl::parse_dtype(dtype), mode, x, perm, y, q, w, gx, grad, n, loss, weighting,
+             lam_s, scale, thresh, beta, k, gamma};
+  dl::validate(a);  // std::invalid_argument -> ValueError, GIL held
+  dl::Result r;
+  {
+    py::gil_scoped_release release;
+    r = dl::run(a);
+  }
+  return py::make_tuple(r.dist, r.samp, r.hit);
 }
 
 int num_threads() {
@@ -280,6 +297,17 @@ decomposition (pieces per chunk of ``chunk`` elements, 0 = GPU automatic) simula
 Raises ValueError on bad arguments. The GIL is released.
 )doc");
 
+  m.def("dist_loss_pass", &dist_loss_pass, py::arg("dtype"), py::arg("mode"), py::arg("x"),
+        py::arg("perm"), py::arg("y"), py::arg("q"), py::arg("w"), py::arg("gx"), py::arg("grad"),
+        py::arg("n"), py::arg("loss"), py::arg("weighting"), py::arg("lam_s"), py::arg("scale"),
+        py::arg("thresh"), py::arg("beta"), py::arg("k"), py::arg("gamma"),
+        R"doc(
+Dist Loss fused CPU pass over sorted positions (csrc/dist_loss.h): ``mode`` 0 = distance + sample
+terms, gradient scattered by ``perm`` and the soft-sort gap test; 1 = distance term and g_s from the
+PAV output (``x`` = s_hat, ``gx`` receives g_s); 2 = gradient from block means ``gx``. Raw pointers to
+contiguous ``dtype`` ("float32"/"float64") arrays (perm int64; w, grad may be 0). Serial, sums in
+float64 in element order. Returns ``(dist_sum, samp_sum, hit)``. Raises ValueError on bad arguments.
+)doc");
   m.def("num_threads", &num_threads,
         "Maximum number of OpenMP threads used by dirfast._C (omp_get_max_threads()).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),

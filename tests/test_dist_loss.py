@@ -390,3 +390,27 @@ def test_bad_input():
         dirfast.pseudo_labels(torch.tensor([1.0, float("nan"), 3.0]), 8)
     with pytest.raises(ValueError, match="min_label"):
         dirfast.pseudo_labels(agedb_train(), 8, min_label=5, max_label=5)
+
+
+def test_ext_pass_rejects_bad_args():
+    from _paths import require_ext
+
+    require_ext()
+    from dirfast import _ext
+
+    mod = _ext.get()
+    x = torch.zeros(4, dtype=F64)
+    perm = torch.arange(4)
+    args = (x.data_ptr(), perm.data_ptr(), x.data_ptr(), x.data_ptr(), 0, 0, 0, 4, 1, 0, 0.25, 0.25,
+            10.0, 1.0, 1.0, 1.0)
+    assert mod.dist_loss_pass("float64", 0, *args) == (0.0, 0.0, False)
+    with pytest.raises(ValueError, match="dtype"):
+        mod.dist_loss_pass("float16", 0, *args)
+    with pytest.raises(ValueError, match="mode"):
+        mod.dist_loss_pass("float64", 3, *args)
+    with pytest.raises(ValueError, match="gx"):
+        mod.dist_loss_pass("float64", 2, *args)
+    bad = list(args)
+    bad[0] = 0
+    with pytest.raises(ValueError, match="x must be"):
+        mod.dist_loss_pass("float64", 0, *bad)

@@ -19,10 +19,12 @@ else (no permutation, no PAV blocks) is kept. Every path:
 
 Paths (``backend`` resolved by :func:`dirfast.dist_loss`):
 
-* ``cpu``: torch.sort, ``dirfast._C.pav`` (mode 0, which itself returns whether anything pooled),
-  ``dirfast._C.pav_block_mean`` only when something pooled, and the fused pass in vectorised torch
-  (a handful of O(N) elementwise ops, in cache at typical N: the sort dominates).
-* ``cpu_torch``: the same with a vectorised gap test and the Python stack PAV only when it fires.
+* ``cpu``: torch.sort + one serial C++ pass ``dirfast._C.dist_loss_pass`` (csrc/dist_loss.h: both
+  terms, the gradient scattered by ``perm``, the gap test); only when a gap reaches 1/eps:
+  ``dirfast._C.pav`` (mode 0), a C++ distance pass on ``ŝ``, ``dirfast._C.pav_block_mean`` and a C++
+  gradient pass — the same stages as the Triton kernels. No OpenMP region below 32k elements.
+* ``cpu_torch``: torch.sort + vectorised torch (a dozen O(N) ops), a vectorised gap test and the
+  Python stack PAV only when it fires.
 * ``triton``: torch.sort + :func:`dirfast.kernels.dist_loss.dist_loss_fwd` (one kernel: both loss
   terms' per-program partials, the gradient scattered by ``perm`` — a permutation, no atomics — and
   the device flag "some gap ≥ 1/eps"), then the pooling stage, always launched and exiting on the flag
@@ -77,10 +79,24 @@ def _soft_sort_host(x: Tensor, eps: float, use_ext: bool) -> Tuple[Tensor, Optio
     n = x.shape[0]
     if n < 2:
         return x, None
-    if not use_ext:
-        gap = x[1:] - x[:-1]
-        if not bool((gap >= flag_threshold(eps)).any()):
+    mod = _ext.get() if use_ext else None
+    if mod is not None and hasattr(mod, "pav"):
+        # dirfast._C.pav returns whether anything pooled (its own one-pass check); block_start is
+        # written only then. One thread below 32k elements (one PAV chunk: an OpenMP barrier would
+        # only add a wake-up).
+        name = "float64" if x.dtype == torch.float64 else "float32"
+        threads = 1 if n <= 32768 else 0
+        out = torch.empty_like(x)
+        if not mod.pav(name, MODE_SORT, x.data_ptr(), 1, n, float(eps), out.data_ptr(), 0, 0, False,
+                       threads):
             return x, None
+        bs = torch.empty(n, dtype=torch.int64)
+        mod.pav(name, MODE_SORT, x.data_ptr(), 1, n, float(eps), out.data_ptr(), bs.data_ptr(), 0,
+                False, threads)
+        return out, bs
+    gap = x[1:] - x[:-1]
+    if not bool((gap >= flag_threshold(eps)).any()):
+        return x, None
     out = x.clone()
     bs = torch.arange(n, dtype=torch.int64)
     pooled = _host_pav(x[None], eps, MODE_SORT, out[None], bs[None])
@@ -92,14 +108,14 @@ def _soft_sort_host(x: Tensor, eps: float, use_ext: bool) -> Tuple[Tensor, Optio
 def _fused_torch(x, perm, s_hat, bs, y, q, w, loss, beta, gamma, lam, dist_weighting, scale,
                  need_grad):
     """Loss and gradient from the sorted values (vectorised torch; any device)."""
-    ys = y.to(x.dtype)[perm]
+    ys = y.to(x.dtype).index_select(0, perm)
     ld, dld = loss_and_grad(s_hat - q, loss, beta, gamma)
     ls, dls = loss_and_grad(x - ys, loss, beta, gamma)
     if w is None:
         wk = wd = None
     else:
         w = w.to(x.dtype)
-        wk = w[perm]
+        wk = w.index_select(0, perm)
         wd = {"by_rank": wk, "official": w, "none": None}[dist_weighting]
     dist = ld.sum() if wd is None else torch.dot(wd, ld)
     samp = ls.sum() if wk is None else torch.dot(wk, ls)
@@ -129,9 +145,44 @@ def _fwd_cpu_common(use_ext, preds, targets, pseudo_labels, weights, loss, beta,
     return out.to(preds.dtype), grad.to(preds.dtype)
 
 
-def _fwd_cpu(*args):
-    _ext.require("dirfast::dist_loss backend='cpu'")
-    return _fwd_cpu_common(True, *args)
+def _fwd_cpu(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps, dist_weighting,
+             reduction, need_grad):
+    """torch.sort + ``dirfast._C.dist_loss_pass`` (one serial fused pass with the gap test) and, only
+    when a gap reaches 1/eps, ``_C.pav`` + a distance pass on ŝ + ``_C.pav_block_mean`` + a gradient
+    pass (csrc/dist_loss.h)."""
+    mod = _ext.require("dirfast::dist_loss backend='cpu'")
+    if not hasattr(mod, "dist_loss_pass"):  # an older build of the extension
+        return _fwd_cpu_common(True, preds, targets, pseudo_labels, weights, loss, beta, gamma, lam,
+                               eps, dist_weighting, reduction, need_grad)
+    dt = _acc_dtype(preds.dtype)
+    name = "float64" if dt == torch.float64 else "float32"
+    x, perm = torch.sort(preds.to(dt), stable=True)
+    n = x.shape[0]
+    y = targets.to(dt).contiguous()
+    q = pseudo_labels.to(dt).contiguous()
+    w = None if weights is None else weights.to(dt).contiguous()
+    wp = 0 if w is None else w.data_ptr()
+    scale = _scale(n, reduction)
+    cfg = (n, LOSS_CODES[loss], WEIGHTING_CODES[dist_weighting], lam * scale, scale,
+           flag_threshold(eps), beta, beta, gamma)
+    grad = torch.empty(n, dtype=dt) if need_grad else None
+    gp = 0 if grad is None else grad.data_ptr()
+    dist, samp, hit = mod.dist_loss_pass(name, 0, x.data_ptr(), perm.data_ptr(), y.data_ptr(),
+                                         q.data_ptr(), wp, 0, gp, *cfg)
+    if hit:
+        s_hat = torch.empty_like(x)
+        bs = torch.empty(n, dtype=torch.int64)
+        if mod.pav(name, MODE_SORT, x.data_ptr(), 1, n, float(eps), s_hat.data_ptr(), bs.data_ptr(),
+                   0, False, 1 if n <= 32768 else 0):
+            gs = torch.empty_like(x)
+            dist, _, _ = mod.dist_loss_pass(name, 1, s_hat.data_ptr(), perm.data_ptr(), 0,
+                                            q.data_ptr(), wp, gs.data_ptr(), 0, *cfg)
+            if need_grad:
+                gx = _block_mean_host(gs[None], bs[None])[0].contiguous()
+                mod.dist_loss_pass(name, 2, x.data_ptr(), perm.data_ptr(), y.data_ptr(), 0, wp,
+                                   gx.data_ptr(), gp, *cfg)
+    out = torch.tensor((lam * dist + samp) * scale, dtype=preds.dtype)
+    return out, (grad.to(preds.dtype) if need_grad else preds.new_empty(0))
 
 
 def _fwd_cpu_torch(*args):
