@@ -70,3 +70,24 @@ def test_upsert_keeps_other_rows(tmp_path):
     upsert_csv(path, [{"op": "x", "case": "a", "provider": "p", "min_ms": "3"}])
     rows = {(r["case"], r["provider"]): r["min_ms"] for r in read_csv(path)}
     assert rows == {("a", "p"): "3", ("b", "p"): "2"}
+
+
+def test_dist_loss_quick(tmp_path):
+    """bench_dist_loss --quick: every case x provider row, finite ratios to the sort floor, PNG."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    res = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_dist_loss", "--quick", "--no-progress", "--out",
+         str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "MISMATCH" not in res.stdout and "sort floor" in res.stdout, res.stdout
+    with open(tmp_path / "dist_loss.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    providers = {"sort_floor", "dirfast_cpu_torch", "naive_torch"}
+    if _ext.available():
+        providers.add("dirfast_cpu")
+    cases = {"gauss_fp32", "heavy_fp32", "official_fp64"}
+    assert {(r["case"], r["provider"]) for r in rows} == {(c, p) for c in cases for p in providers}
+    for r in rows:
+        assert math.isfinite(float(r["ratio_to_floor"])) and float(r["min_ms"]) > 0, r
+    assert (tmp_path / "dist_loss.png").stat().st_size > 1000
