@@ -157,7 +157,8 @@ def require_cuda(what: str) -> ModuleType:
         )
     if _device_count(mod) <= 0:
         raise RuntimeError(
-            f"{what} needs a CUDA device, but dirfast._C_cuda sees none (no GPU, or no CUDA "
-            "driver: cudaGetDeviceCount failed or returned 0)."
+            f"{what} needs a CUDA device: the CUDA kernels dirfast._C_cuda (built by nvcc) are "
+            "installed, but they see no device (no GPU, or no CUDA driver: cudaGetDeviceCount "
+            "failed or returned 0)."
         )
     return mod
