@@ -75,7 +75,7 @@ __global__ void k_gap(const T* __restrict__ X, std::int64_t rows, std::int64_t n
                       std::int32_t* flag) {
   const std::int64_t total = rows * n;
   for (std::int64_t t = gtid(); t < total; t += std::int64_t(gridDim.x) * blockDim.x) {
-    const std::int64_t r = t / n, i = t - r * n;
+    const std::int64_t r = rows == 1 ? 0 : t / n, i = t - r * n;  // no 64-bit divide for one row
     const T* x = X + r * n;
     pv::pav_identity_write(x, i, i + 1, eps, mode, OUT + r * n, BS ? BS + r * n : nullptr);
     if (i + 1 < n && pv::pav_pair_merges(x[i], x[i + 1], half, mode)) *flag = 1;
@@ -171,7 +171,7 @@ __global__ void k_bm_block(const std::int64_t* BS, std::int64_t rows, std::int64
   if (*flag == 0) return;
   const std::int64_t total = rows * n;
   for (std::int64_t t = gtid(); t < total; t += std::int64_t(gridDim.x) * blockDim.x) {
-    const std::int64_t r = t / n, i = t - r * n;
+    const std::int64_t r = rows == 1 ? 0 : t / n, i = t - r * n;  // no 64-bit divide for one row
     if (BS[t] != i) continue;
     pv::pav_bm_block(BS + r * n, i, n, L.C, reinterpret_cast<double*>(ws + L.off_psum) + r * n,
                      reinterpret_cast<const std::int64_t*>(ws + L.off_pcnt) + r * n);
@@ -190,7 +190,7 @@ __global__ void k_bm_write(const T* G, const std::int64_t* BS, std::int64_t rows
       OUT[t] = G[t];
       continue;
     }
-    const std::int64_t r = t / n;
+    const std::int64_t r = rows == 1 ? 0 : t / n;
     OUT[t] = T(psum[r * n + pv::pav_clamp_index(BS[t], n)]);
   }
 }
