@@ -212,15 +212,16 @@ def _fwd_triton(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, 
         cu = _ext.require_cuda("dirfast::dist_loss")
         stream = torch.cuda.current_stream(x.device).cuda_stream
         s_hat, bs = K.pool_prep(x, flag)  # exits at once when *flag == 0
-        ws = torch.empty(int(cu.pav_workspace_bytes(1, n, 0)), dtype=torch.uint8, device=x.device)
+        ws = torch.empty(max(int(cu.pav_workspace_bytes(1, n, 0)), 1), dtype=torch.uint8,
+                         device=x.device)
         name = "float64" if dt == torch.float64 else "float32"
         cu.pav(name, MODE_SORT, x.data_ptr(), 1, n, float(eps), s_hat.data_ptr(), bs.data_ptr(), 0,
                flag.data_ptr(), ws.data_ptr(), stream)
         gs = K.pooled_dist(s_hat, perm, q, w, params, partials, flag, loss=LOSS_CODES[loss],
                            weighting=wcode)
-        gx = gs.clone()
+        gx = torch.empty_like(gs)  # written in full by the block mean when the flag is set
         cu.pav_block_mean(name, gs.data_ptr(), bs.data_ptr(), 1, n, gx.data_ptr(), flag.data_ptr(),
-                          stream)
+                          ws.data_ptr(), stream)
         K.pooled_grad(x, perm, y, w, gx, params, grad, flag, loss=LOSS_CODES[loss])
     elif bool(flag.item()):  # CPU tensors (interpreter): free; a GPU without _C_cuda: one sync
         s_hat, bs = _soft_sort_host(x.cpu(), eps, False)
