@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     a.add_argument("--out", default=None, help=f"output directory (default {DEFAULT_OUT}, "
                                                f"or {DEFAULT_OUT}/quick with --quick)")
     a.add_argument("--seeds", type=int, default=None, help="number of seeds 0..N-1 (default 5; quick 1)")
-    a.add_argument("--epochs", type=int, default=None, help="epochs per run (default 60; quick 4)")
+    a.add_argument("--epochs", type=int, default=None, help="epochs per run (default 100; quick 4)")
     a.add_argument("--methods", default=None, help=f"comma-separated subset of {','.join(METHODS)}")
     a.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
