@@ -12,7 +12,7 @@ DIRFAST_BUILD_CUDA ?= $(if $(shell command -v nvcc 2>/dev/null),1,auto)
 # triton reads these; set explicitly so kernels round the same way under every triton version
 export TRITON_DEFAULT_FP_FUSION ?= 1
 
-.PHONY: install test test-cpu test-interpret test-aot bench clean
+.PHONY: install test test-cpu test-interpret test-aot bench demo clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.cpp csrc/*.h csrc/*/*.cpp csrc/*/*.h csrc/*/*.cu)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test-aot: install
 bench: install
 	$(PY) -m benchmarks.run_all
 	env -u TRITON_INTERPRET $(PY) -m dirfast.kernels._aot > benchmarks/results/aot_resources.csv
+
+# real-data DIR benchmark (issue 8): Abalone-DIR, every method, 5 seeds; table + plots in DEMO_OUT
+DEMO_OUT ?= benchmarks/results/demo
+demo: install
+	env -u TRITON_INTERPRET $(PY) -m dirfast.demo abalone --out $(DEMO_OUT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info dirfast/_C*.so
