@@ -58,6 +58,7 @@ _SOURCES = [
     f"{_CSRC}/fds_calibrate.cpp",
     f"{_CSRC}/dist_loss.cpp",
     f"{_CSRC}/pav.cpp",
+    f"{_CSRC}/sort_pav.cpp",
 ]
 _DEPENDS = [
     f"{_CSRC}/fds_stats.h",
@@ -66,6 +67,7 @@ _DEPENDS = [
     f"{_CSRC}/fds_calibrate.h",
     f"{_CSRC}/dist_loss.h",
     f"{_CSRC}/pav.h",
+    f"{_CSRC}/sort_pav.h",
     f"{_CSRC}/pav/pav_core.h",
 ]
 

@@ -19,6 +19,7 @@
 #include "fds_stats.h"
 #include "fds_calibrate.h"
 #include "pav.h"
+#include "sort_pav.h"
 #include "dist_loss.h"
 
 namespace py = pybind11;
@@ -98,6 +99,18 @@ std::int64_t pav_run(const std::string& dtype, int mode, std::uintptr_t x, std::
   if (rows * n < 4096) return pv::run(a);
   py::gil_scoped_release release;
   return pv::run(a);
+}
+
+std::int64_t sort_pav_run(const std::string& dtype, int mode, std::uintptr_t theta,
+                          std::int64_t rows, std::int64_t n, double eps, std::uintptr_t out,
+                          std::uintptr_t perm, std::uintptr_t block_start, int threads) {
+  namespace pv = dirfast::pav;
+  pv::SortArgs a{pv::parse_dtype(dtype, "sort_pav"), mode, theta, rows, n, eps, out, perm,
+                 block_start, threads};
+  pv::validate(a, "sort_pav");  // std::invalid_argument -> ValueError, GIL held
+  if (rows * n < 4096) return pv::sort_run(a);
+  py::gil_scoped_release release;
+  return pv::sort_run(a);
 }
 
 void pav_block_mean(const std::string& dtype, std::uintptr_t g, std::uintptr_t block_start,
@@ -284,6 +297,18 @@ CUDA decomposition simulated on the CPU (chunk 0 = the GPU's automatic chunk); `
 threads (0 = default). For a given chunk both drivers return identical bits for any thread count.
 Returns the number of rows in which some block has length > 1. Raises ValueError on bad
 arguments. The GIL is released.
+)doc");
+  m.def("sort_pav", &sort_pav_run, py::arg("dtype"), py::arg("mode"), py::arg("theta"),
+        py::arg("rows"), py::arg("n"), py::arg("eps"), py::arg("out"), py::arg("perm"),
+        py::arg("block_start"), py::arg("threads") = 0,
+        R"doc(
+Fused sort + PAV of short rows (``1 <= n <= 32768``): per row, sort ``theta`` (``[rows, n]``
+contiguous ``dtype``, unsorted; ascending, NaN last, ties by index) into ``perm`` (int64
+``[rows, n]``, ``x_i = theta[perm_i]``), then the PAV of ``pav`` on the sorted row: ``out``
+(``[rows, n]``, same dtype) gets the soft sort in sorted order (``mode=0``) or the soft ranks in the
+original order (``mode=1``), ``block_start`` (int64 ``[rows, n]``, sorted order) the block starts.
+Same values and blocks as ``pav`` on the sorted rows. OpenMP over rows (``threads``, 0 = default).
+Returns the number of rows in which some block has length > 1. The GIL is released.
 )doc");
   m.def("pav_block_mean", &pav_block_mean, py::arg("dtype"), py::arg("g"),
         py::arg("block_start"), py::arg("rows"), py::arg("n"), py::arg("out"),

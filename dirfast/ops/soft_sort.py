@@ -15,8 +15,9 @@ returns ``(out, perm, block_start, flag)``:
 
 Paths:
 
-* ``cpu``: ``torch.sort`` + the C++ PAV ``dirfast._C.pav`` (OpenMP over rows, chunked seams for one
-  long row) + ``dirfast._C.pav_block_mean`` in the backward, skipped when no row pooled (decided on
+* ``cpu``: rows of ``n ≤ SORT_PAV_MAX_N``: the fused per-row sort + PAV ``dirfast._C.sort_pav``
+  (OpenMP over rows); longer rows: ``torch.sort`` + the C++ PAV ``dirfast._C.pav`` (chunked seams
+  so one long row uses every thread) + ``dirfast._C.pav_block_mean`` in the backward, skipped when no row pooled (decided on
   the host, free on CPU).
 * ``cpu_torch`` (no extension): ``torch.sort``, a vectorised test of the gaps (rows where no adjacent
   pair meets the merge rule are the hard sort, done with no further work), and the stack PAV of
@@ -160,7 +161,24 @@ def _block_mean_host(g: Tensor, bs: Tensor) -> Tensor:
 # forward paths: (theta [rows, n], eps, mode) -> (out, perm, block_start, flag)
 
 
+#: rows up to this length take the fused per-row sort + PAV of ``dirfast._C.sort_pav`` (sorted
+#: while the row is in cache: 256 × 100 fp32 sorts in ~0.46 ms single-threaded against ~0.63 ms for
+#: ``torch.sort``); longer rows ``torch.sort`` + ``dirfast._C.pav``
+SORT_PAV_MAX_N = 32768
+
+
 def _fwd_cpu(theta: Tensor, eps: float, mode: int):
+    rows, n = theta.shape
+    mod = _ext.require(f"{_OP_NAMES[mode]} backend='cpu'")
+    if n <= SORT_PAV_MAX_N and hasattr(mod, "sort_pav"):
+        th = theta.to(_acc_dtype(theta.dtype)).contiguous()
+        out = torch.empty_like(th)
+        perm = torch.empty(th.shape, dtype=torch.int64)
+        bs = torch.empty(th.shape, dtype=torch.int64)
+        pooled = mod.sort_pav(_dtname(th.dtype), mode, th.data_ptr(), rows, n, float(eps),
+                              out.data_ptr(), perm.data_ptr(), bs.data_ptr(), _threads(rows * n))
+        flag = torch.full((1,), 1 if pooled else 0, dtype=torch.int32)
+        return out.to(theta.dtype), perm, bs, flag
     x, perm = _sorted(theta)
     out = torch.empty_like(x)
     bs = torch.empty(x.shape, dtype=torch.int64)
