@@ -76,7 +76,8 @@ def test_demo_quick(tmp_path):
     env.pop("TRITON_INTERPRET", None)
     subprocess.run([sys.executable, "-m", "dirfast.demo", "abalone", "--quick", "--out", out1,
                     "--no-progress"], check=True, env=env, capture_output=True)
-    assert main(["abalone", "--quick", "--out", out2, "--no-progress"]) == 0
+    # the second run: in this process, on 2 worker processes (the full run's layout)
+    assert main(["abalone", "--quick", "--out", out2, "--no-progress", "--workers", "2"]) == 0
     for name in OUTPUTS:
         assert os.path.getsize(os.path.join(out1, name)) > 0, name
     with open(os.path.join(out1, "abalone_results.csv"), newline="") as f:
@@ -93,6 +94,6 @@ def test_demo_quick(tmp_path):
     table = [ln for ln in md if ln.startswith("|")]
     assert table[0].count("|") == 10 and len(table) == 2 + len(QUICK_METHODS)
     assert "nan" not in "\n".join(table).lower()
-    # a second run (other process) gives the identical table, CSVs and plots
+    # a second run (other processes) gives the identical table, CSVs and plots
     for name in DETERMINISTIC:
         assert _read(os.path.join(out1, name)) == _read(os.path.join(out2, name)), name

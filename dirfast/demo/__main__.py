@@ -22,28 +22,34 @@ def main(argv=None) -> int:
     a.add_argument("--seeds", type=int, default=None, help="number of seeds 0..N-1 (default 5; quick 1)")
     a.add_argument("--epochs", type=int, default=None, help="epochs per run (default 100; quick 4)")
     a.add_argument("--methods", default=None, help=f"comma-separated subset of {','.join(METHODS)}")
+    a.add_argument("--workers", type=int, default=None,
+                   help="worker processes, one torch thread each (default 2 = the 2 cores; quick 1 = "
+                        "in this process); results do not depend on it")
     a.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
 
     cfg = Config()
     if args.quick:
-        cfg.seeds, cfg.epochs, cfg.methods = 1, 4, QUICK_METHODS
+        cfg.seeds, cfg.epochs, cfg.methods, cfg.workers = 1, 4, QUICK_METHODS, 1
     if args.seeds is not None:
         cfg.seeds = args.seeds
     if args.epochs is not None:
         cfg.epochs = args.epochs
     if args.methods is not None:
         cfg.methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    if cfg.seeds < 1 or cfg.epochs < 1:
-        p.error("--seeds and --epochs must be >= 1")
+    if args.workers is not None:
+        cfg.workers = args.workers
+    if cfg.seeds < 1 or cfg.epochs < 1 or cfg.workers < 1:
+        p.error("--seeds, --epochs and --workers must be >= 1")
     unknown = [m for m in cfg.methods if m not in METHODS]
     if unknown:
         p.error(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     out = args.out or (DEFAULT_OUT + "/quick" if args.quick else DEFAULT_OUT)
     res = run(cfg, out, progress=not args.no_progress)
     print(res["markdown"])
-    print(f"{len(cfg.methods)} methods x {cfg.seeds} seeds x {cfg.epochs} epochs: "
-          f"{res['seconds']:.1f} s (training + evaluation, set-up excluded); outputs in {out}/")
+    print(f"{len(cfg.methods)} methods x {cfg.seeds} seeds x {cfg.epochs} epochs on {cfg.workers} "
+          f"worker(s) x 1 torch thread: {res['seconds']:.1f} s (training + evaluation, set-up excluded); "
+          f"outputs in {out}/")
     return 0
 
 

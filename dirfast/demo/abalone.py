@@ -9,7 +9,12 @@ few ``< 20`` (zero-shot included), medium otherwise.
 
 **Model**: ``x [B, 10] → Linear(10, 64) → ReLU → Linear(64, 64) → ReLU → z [B, 64]`` (the feature
 layer: FDS calibrates it, ConR contrasts it) ``→ Linear(64, 1) → ŷ [B]``. Adam (lr 1e-3), batch 128,
-L1 regression loss, CPU, 2 threads, ``torch.use_deterministic_algorithms(True)``. Seed ``s`` fixes
+L1 regression loss, CPU, ``torch.use_deterministic_algorithms(True)``. **Two cores, used as two
+worker processes of one torch thread each** (``workers=2``; each (method, seed) run is single-threaded):
+at this size (batch 128 × 64 features) intra-op threading gains nothing (measured: 1 and 2 torch threads
+give the same epoch time on an idle machine), and on a shared machine its fork/join barriers are
+fragile — with two other busy processes on the 2 cores, one MLP step with 2 torch threads went from
+0.3 ms to 78 ms, with 1 thread to 2× at most. Seed ``s`` fixes
 the initialisation (``torch.manual_seed(s)``: every method starts from the same weights) and the
 batch order (its own generator: every method sees the same batches); augmentations draw from a third
 generator. Model selection: the epoch with the lowest validation MAE; its weights are evaluated on test.
@@ -114,7 +119,7 @@ class Config:
     dist_bw: float = 0.5
     dist_lam: float = 1.0
     dist_eps: float = 0.1
-    threads: int = 2
+    workers: int = 2                # processes, one torch thread each (1: run in this process)
     split_seed: int = ABALONE_SPLIT_SEED
     methods: Sequence[str] = field(default_factory=lambda: DEFAULT_METHODS)
 
@@ -405,40 +410,94 @@ def _plots(out, data, cfg, methods, bin_mae, m0) -> None:
 # entry point
 
 
+_WORKER_DATA: Optional[dict] = None
+
+
+def _load(split_seed: int) -> dict:
+    d = abalone_dir(seed=split_seed)
+    return {k: d[k] for k in ("train", "val", "test")}
+
+
+def _init_worker(split_seed: int) -> None:
+    global _WORKER_DATA
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    _WORKER_DATA = _load(split_seed)
+
+
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def _job(method: str, seed: int, cfg: Config) -> dict:
+    r = train_one(method, seed, _WORKER_DATA, cfg)
+    r["test_pred"] = r["test_pred"].clone()
+    return r
+
+
 def run(cfg: Config, out: str, *, progress: bool = True) -> dict:
     """Train every method of ``cfg.methods`` with seeds ``0..cfg.seeds-1``; write the outputs to
-    ``out``. Returns ``{"rows", "markdown", "seconds", "results"}`` (``seconds``: the training and
-    evaluation time, set-up excluded)."""
+    ``out``. ``cfg.workers > 1``: the (method, seed) runs go to that many ``spawn``-ed processes, each
+    with one torch thread; ``1``: they run here, one torch thread. Every run is single-threaded and
+    independent, so the results are bit-identical whatever ``workers`` is. Returns ``{"rows",
+    "markdown", "seconds", "results"}`` (``seconds``: training and evaluation, set-up — imports,
+    worker start-up, data loading — excluded)."""
     for m in cfg.methods:
         if m not in METHODS:
             raise ValueError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
-    prev_threads = torch.get_num_threads()
-    prev_det = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(cfg.threads)
-    torch.use_deterministic_algorithms(True)
-    try:
-        data = abalone_dir(seed=cfg.split_seed)
-        data = {k: data[k] for k in ("train", "val", "test")}
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=len(cfg.methods) * cfg.seeds * cfg.epochs, unit="epoch", file=sys.stderr,
-                       dynamic_ncols=True)
-        t0 = time.perf_counter()
-        results = []
-        for m in cfg.methods:
-            for s in range(cfg.seeds):
+    jobs = [(m, s) for m in cfg.methods for s in range(cfg.seeds)]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+    if cfg.workers <= 1:
+        prev_threads = torch.get_num_threads()
+        prev_det = torch.are_deterministic_algorithms_enabled()
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(True)
+        try:
+            data = _load(cfg.split_seed)
+            if progress:
+                bar = tqdm(total=len(jobs) * cfg.epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+            t0 = time.perf_counter()
+            results = []
+            for m, s in jobs:
                 if bar is not None:
                     bar.set_postfix_str(f"{m} seed {s}")
                 results.append(train_one(m, s, data, cfg, on_epoch=bar.update if bar is not None else None))
-        seconds = time.perf_counter() - t0
-        if bar is not None:
-            bar.close()
-    finally:
-        torch.use_deterministic_algorithms(prev_det)
-        torch.set_num_threads(prev_threads)
+            seconds = time.perf_counter() - t0
+        finally:
+            torch.use_deterministic_algorithms(prev_det)
+            torch.set_num_threads(prev_threads)
+    else:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        with cf.ProcessPoolExecutor(max_workers=cfg.workers, mp_context=mp.get_context("spawn"),
+                                    initializer=_init_worker, initargs=(cfg.split_seed,)) as pool:
+            # start-up (imports, data) is set-up: wait until every worker has answered
+            pids: set = set()
+            for _ in range(100):
+                pids |= set(pool.map(_pid_after, [0.3] * cfg.workers))
+                if len(pids) >= cfg.workers:
+                    break
+            if progress:
+                bar = tqdm(total=len(jobs), unit="run", file=sys.stderr, dynamic_ncols=True)
+            t0 = time.perf_counter()
+            futs = {pool.submit(_job, m, s, cfg): (m, s) for m, s in jobs}
+            done = {}
+            for f in cf.as_completed(futs):
+                done[futs[f]] = f.result()
+                if bar is not None:
+                    bar.set_postfix_str("{} seed {}".format(*futs[f]))
+                    bar.update(1)
+            seconds = time.perf_counter() - t0
+        results = [done[j] for j in jobs]
+        data = _load(cfg.split_seed)
+    if bar is not None:
+        bar.close()
     summary = _write_outputs(out, results, data, cfg)
-    info = {"seconds_train_eval": round(seconds, 2), "threads": cfg.threads,
+    info = {"seconds_train_eval": round(seconds, 2), "workers": cfg.workers, "torch_threads_per_run": 1,
             "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
             "cpu_count": os.cpu_count(), "machine": platform.machine(), "processor": platform.processor(),
             "python": platform.python_version(), "torch": torch.__version__,
