@@ -399,6 +399,8 @@ def _plots(out, data, cfg, methods, bin_mae, m0) -> None:
     ax.set_xlabel("rings (test bins; background: many / medium / few shot)")
     ax.set_ylabel("test MAE (rings)")
     ax.set_xlim(present.min().item() + 0.5, present.max().item() + 1.5)
+    ax.set_xticks((present + 1).tolist())
+    ax.tick_params(axis="x", labelsize=8)
     ax.legend(fontsize=7, ncol=2, loc="upper center")
     ax.set_title(f"Per-ring test MAE, mean over {cfg.seeds} seed(s)", fontsize=9)
     fig.tight_layout()
