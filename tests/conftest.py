@@ -2,7 +2,9 @@
 
 * default tier: ``pytest tests`` without ``TRITON_INTERPRET`` — references, CPU/C++ paths, dispatch,
   torch.compile, convergence on CPU, and the ahead-of-time tier (``-m aot``);
-* interpreter tier: ``TRITON_INTERPRET=1 pytest tests -m interpreter`` — every Triton kernel on CPU tensors.
+* interpreter tier: ``TRITON_INTERPRET=1 pytest tests -m interpreter`` — every Triton kernel on CPU tensors;
+* GPU tier: ``pytest tests -m gpu`` — every op on CUDA tensors (``tests/gpu``); skipped, with the reason,
+  where CUDA is not available, unless ``DIRFAST_GPU_TIER_DEVICE=cpu`` dry-runs it on CPU tensors.
 
 The two cannot share a process (``TRITON_INTERPRET=1`` turns ``@triton.jit`` into interpreted
 functions that ``triton.compile`` rejects), so tests of the other tier are deselected, and ``make test``
@@ -26,6 +28,16 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if gpu_items and os.environ.get("DIRFAST_GPU_TIER_DEVICE", "cuda").startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            why = ("GPU tier: no CUDA device (torch.cuda.is_available() is False; torch "
+                   f"{torch.__version__}); run it on a GPU machine with `make gpu-check` or "
+                   "`pytest -m gpu`, or dry-run it on CPU with DIRFAST_GPU_TIER_DEVICE=cpu")
+            for item in gpu_items:
+                item.add_marker(pytest.mark.skip(reason=why))
 
 
 @pytest.fixture
