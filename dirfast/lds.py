@@ -209,8 +209,11 @@ class LDS(torch.nn.Module):
 
     def _table(self, device: torch.device) -> torch.Tensor:
         """``bin_weights`` in ``self.dtype`` on ``device``, cached per device (rebuilt when the buffer
-        is replaced or modified in place)."""
+        is replaced or modified in place). Under ``torch.compile`` the cast is traced into the graph
+        instead (dynamo cannot key a cache on ``data_ptr``): one [K] cast per call."""
         bw = self.bin_weights
+        if torch.compiler.is_compiling():
+            return bw.to(device=device, dtype=self.dtype)
         key = (bw.device, bw.data_ptr(), bw._version, self.dtype)
         hit = self._tables.get(device)
         if hit is not None and hit[0] == key:
