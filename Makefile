@@ -12,7 +12,7 @@ DIRFAST_BUILD_CUDA ?= $(if $(shell command -v nvcc 2>/dev/null),1,auto)
 # triton reads these; set explicitly so kernels round the same way under every triton version
 export TRITON_DEFAULT_FP_FUSION ?= 1
 
-.PHONY: install test test-cpu test-interpret test-aot bench demo clean
+.PHONY: install test test-cpu test-interpret test-aot test-gpu bench demo gpu-check gpu-check-dry gpu-prebuilt clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.cpp csrc/*.h csrc/*/*.cpp csrc/*/*.h csrc/*/*.cu)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,28 @@ test-interpret: install
 
 test-aot: install
 	env -u TRITON_INTERPRET $(PY) -m pytest -q tests -m aot
+
+# GPU tier, whole (on a GPU machine, with its own python: no venv there)
+GPU_PY ?= python3
+test-gpu:
+	env -u TRITON_INTERPRET $(GPU_PY) -m pytest -q tests -m gpu
+
+# One prepared, bounded GPU run (README "GPU check"): quick GPU tier + GPU benchmarks + summary table.
+# Uses the machine's python and packages; reuses the .so files of `make gpu-prebuilt`, else builds.
+GPU_CHECK_OUT ?= benchmarks/results/gpu
+gpu-check:
+	env -u TRITON_INTERPRET $(GPU_PY) -m benchmarks.gpu_check --device cuda --out $(GPU_CHECK_OUT)
+
+# the same script on CPU tensors at tiny sizes (CI runs it through tests/test_gpu_check.py)
+gpu-check-dry: install
+	env -u TRITON_INTERPRET $(PY) -m benchmarks.gpu_check --device cpu --out $(GPU_CHECK_OUT)-dry
+
+# build dirfast/_C*.so for the GPU machine's python (3.12) here, with a hash of csrc/ that
+# gpu-check compares before reusing them; PY312 needs setuptools + pybind11 (no torch)
+PY312 ?= python3.12
+gpu-prebuilt:
+	DIRFAST_BUILD_EXT=1 DIRFAST_BUILD_CUDA=1 $(PY312) setup.py -q build_ext --inplace
+	$(PY312) -c "import benchmarks.gpu_check as g; print(g.csrc_hash())" > dirfast/.prebuilt-csrc.sha256
 
 bench: install
 	$(PY) -m benchmarks.run_all
