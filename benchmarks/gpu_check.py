@@ -51,6 +51,8 @@ TEST_OPS = {
     "test_fds_module_low_precision_features": "fds_module",
     "test_soft_sort": "soft_sort", "test_soft_sort_ties_equal_cpu_path": "soft_sort",
     "test_dist_loss": "dist_loss", "test_dist_loss_module": "dist_loss",
+    "test_loss_modules": "weighted_loss", "test_conr_module": "conr", "test_soft_sort_modules": "soft_sort",
+    "test_fit_time_helpers_on_device": "fit_helpers",
 }
 STEP_OPS = {
     "mse": "weighted_loss", "l1": "weighted_loss", "focal_l1": "weighted_loss",
