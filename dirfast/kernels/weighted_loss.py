@@ -1,15 +1,19 @@
 """Triton kernel of the weighted regression losses: one pass computes the loss and the input gradient.
 
-Fusion and memory: each program reads ``BLOCK`` elements of ``pred``, ``target`` and ``weight`` once
-and writes the gradient ``dL/dpred`` (unless no input needs it; saved for backward, which only scales it by ``grad_output``) and
-either one partial sum (``REDUCE``) or the per-element loss. Partial sums are reduced by ``torch.sum``
-in a fixed order: deterministic, no atomics. Minimum traffic for forward+backward is reading the three
-inputs and writing the gradient once (16 B/element in fp32); this kernel moves 16 B/element + 4 B per
-``BLOCK`` partial, and the backward scale one more read and write of the gradient (8 B/element).
+Fusion and memory: each program reads ``BLOCK`` elements of ``pred``, ``target`` and (``HAS_WEIGHT``)
+``weight`` once and writes the gradient ``dL/dpred`` (unless no input needs it; saved for backward,
+which only scales it by ``grad_output``) and either one partial sum (``REDUCE``) or the per-element
+loss. Partial sums are reduced by ``torch.sum`` in a fixed order: deterministic, no atomics. Minimum
+traffic for forward+backward is reading the three inputs and writing the gradient once (16 B/element
+in fp32); this kernel moves 16 B/element (12 without weights) + 4 B per ``BLOCK`` partial, and the
+backward scale one more read and write of the gradient (8 B/element).
 
-Arithmetic runs in fp32 (fp64 for fp64 inputs): the compute dtype is the dtype of ``params``, a small
-tensor ``[scale, beta, k, gamma, 1/beta]`` (``scale`` = 1/N for ``mean``, else 1; ``k`` = focal slope, β for
-``sigmoid`` and 2β for ``tanh`` since ``tanh(βa) = 2·sigmoid(2βa) − 1``). Offsets are int64.
+Arithmetic runs in fp32 (fp64 for fp64 inputs). The scalars ``scale`` (1/N for ``mean``, else 1),
+``beta``, ``k`` (focal slope: β for ``sigmoid``, 2β for ``tanh`` since ``tanh(βa) = 2·sigmoid(2βa) − 1``),
+``gamma`` and ``inv_beta`` (1/β) are passed **by value**: fp32 floats, or for fp64 inputs the int64
+IEEE-754 bit patterns of the doubles (``dirfast.kernels._launch.fp64_bits``; Triton's JIT would type a
+Python float as fp32), rebuilt exactly in the kernel. No scalar tensor, no host-to-device copy. They are
+``do_not_specialize``: a new batch size (new ``1/N``) never compiles a new variant. Offsets are int64.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ._launch import device_guard, fp64_bits
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 LOSS_MSE, LOSS_L1, LOSS_HUBER = 0, 1, 2
@@ -27,34 +32,50 @@ BLOCK = {"float16": 2048, "bfloat16": 2048, "float32": 2048, "float64": 1024}
 
 
 @triton.jit
+def _f64(bits):
+    """Device helper: the double whose IEEE-754 bit pattern is the integer ``bits`` (i32 or i64)."""
+    return tl.cast(tl.cast(bits, tl.int64), tl.float64, bitcast=True)
+
+
+#: the scalars passed by value (fp32, or fp64 bit patterns): never specialised on their values
+_SCALARS = ["scale", "beta", "k", "gamma", "inv_beta"]
+
+
+@triton.jit(do_not_specialize=_SCALARS)
 def _weighted_loss_fwd_kernel(
     pred_ptr,
     target_ptr,
     weight_ptr,
-    params_ptr,
     out_ptr,
     grad_ptr,
     n,
-    w_stride,
+    scale,
+    beta,
+    k,
+    gamma,
+    inv_beta,
     LOSS: tl.constexpr,
     FOCAL: tl.constexpr,
     REDUCE: tl.constexpr,
     HAS_GRAD: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
     pid = tl.program_id(0).to(tl.int64)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    acc_t = params_ptr.dtype.element_ty
-    scale = tl.load(params_ptr)
-    beta = tl.load(params_ptr + 1)
-    k = tl.load(params_ptr + 2)
-    gamma = tl.load(params_ptr + 3)
-    inv_beta = tl.load(params_ptr + 4)
+    if pred_ptr.dtype.element_ty == tl.float64:  # fp64: the scalars arrive as bit patterns
+        acc_t = tl.float64
+        scale = _f64(scale)
+        beta = _f64(beta)
+        k = _f64(k)
+        gamma = _f64(gamma)
+        inv_beta = _f64(inv_beta)
+    else:
+        acc_t = tl.float32
 
     x = tl.load(pred_ptr + offs, mask=mask, other=0).to(acc_t)
     y = tl.load(target_ptr + offs, mask=mask, other=0).to(acc_t)
-    w = tl.load(weight_ptr + offs * w_stride, mask=mask, other=0).to(acc_t)
     e = x - y
     a = tl.abs(e)
     sg = tl.where(e > 0, 1.0, tl.where(e < 0, -1.0, 0.0)).to(acc_t)
@@ -79,7 +100,10 @@ def _weighted_loss_fwd_kernel(
         dmg = tl.where(pos, gamma * (mg / m_safe) * dm * sg, 0.0)
         dl = dl * mg + l * dmg
         l = l * mg
-    ws = w * scale
+    if HAS_WEIGHT:
+        ws = tl.load(weight_ptr + offs, mask=mask, other=0).to(acc_t) * scale
+    else:
+        ws = scale
     if HAS_GRAD:
         tl.store(grad_ptr + offs, (ws * dl).to(grad_ptr.dtype.element_ty), mask=mask)
     if REDUCE:
@@ -88,28 +112,31 @@ def _weighted_loss_fwd_kernel(
         tl.store(out_ptr + offs, (ws * l).to(out_ptr.dtype.element_ty), mask=mask)
 
 
-def _config(dtype: str, loss: int, focal: bool, reduce: bool, has_grad: bool) -> KernelConfig:
+def scalar_type(dtype: str) -> str:
+    """Triton type of the by-value scalars for inputs of ``dtype``: fp32, or i64 bit patterns (fp64)."""
+    return "i64" if dtype == "float64" else "fp32"
+
+
+def _config(dtype: str, loss: int, focal: bool, reduce: bool, has_grad: bool,
+            has_weight: bool) -> KernelConfig:
     t = TRITON_DTYPE[dtype]
     acc = "fp64" if dtype == "float64" else "fp32"
+    sig = {
+        "pred_ptr": f"*{t}",
+        "target_ptr": f"*{t}",
+        "weight_ptr": f"*{t}",
+        "out_ptr": f"*{acc}" if reduce else f"*{t}",
+        "grad_ptr": f"*{t}",
+        "n": "i64",
+    }
+    sig.update({name: scalar_type(dtype) for name in _SCALARS})
+    sig.update(LOSS="constexpr", FOCAL="constexpr", REDUCE="constexpr", HAS_GRAD="constexpr",
+               HAS_WEIGHT="constexpr", BLOCK="constexpr")
     return KernelConfig(
-        key=(dtype, loss, focal, reduce, has_grad),
-        signature={
-            "pred_ptr": f"*{t}",
-            "target_ptr": f"*{t}",
-            "weight_ptr": f"*{t}",
-            "params_ptr": f"*{acc}",
-            "out_ptr": f"*{acc}" if reduce else f"*{t}",
-            "grad_ptr": f"*{t}",
-            "n": "i64",
-            "w_stride": "i64",
-            "LOSS": "constexpr",
-            "FOCAL": "constexpr",
-            "REDUCE": "constexpr",
-            "HAS_GRAD": "constexpr",
-            "BLOCK": "constexpr",
-        },
+        key=(dtype, loss, focal, reduce, has_grad, has_weight),
+        signature=sig,
         constexprs={"LOSS": loss, "FOCAL": focal, "REDUCE": reduce, "HAS_GRAD": has_grad,
-                    "BLOCK": BLOCK[dtype]},
+                    "HAS_WEIGHT": has_weight, "BLOCK": BLOCK[dtype]},
         num_warps=NUM_WARPS,
     )
 
@@ -117,38 +144,45 @@ def _config(dtype: str, loss: int, focal: bool, reduce: bool, has_grad: bool) ->
 register(
     _weighted_loss_fwd_kernel,
     [
-        _config(dtype, loss, focal, reduce, has_grad)
+        _config(dtype, loss, focal, reduce, has_grad, has_weight)
         for dtype in TRITON_DTYPE
         for loss, focal in ((LOSS_MSE, False), (LOSS_L1, False), (LOSS_HUBER, False),
                             (LOSS_MSE, True), (LOSS_L1, True))
         for reduce in (False, True)
         for has_grad in (False, True)
+        for has_weight in (False, True)
     ],
 )
 
 
-def weighted_loss_fwd(pred, target, weight, params, *, loss: int, focal: bool, reduce: bool,
-                      need_grad: bool = True):
-    """Launch the fused loss+gradient kernel.
+def weighted_loss_fwd(pred, target, weight, *, scale: float, beta: float, k: float, gamma: float,
+                      loss: int, focal: bool, reduce: bool, need_grad: bool = True):
+    """Launch the fused loss+gradient kernel on ``pred``'s device.
 
     Args:
         pred, target: ``[N]`` contiguous, one floating dtype.
-        weight: ``[N]`` contiguous in that dtype, or a one-element tensor read with stride 0.
-        params: ``[5]`` fp32 (fp64 for fp64 inputs) ``[scale, beta, k, gamma, 1/beta]`` on the same device.
+        weight: ``[N]`` contiguous in that dtype, or ``None`` (all 1: the kernel reads no weights).
+        scale: ``1/N`` (``mean``) or 1; beta: Huber/focal β > 0; k: focal slope; gamma: focal γ.
+            Passed by value (fp32, or fp64 bit patterns for fp64 inputs; ``1/β`` is formed here).
     Returns:
-        ``(out, grad)``: ``out`` is ``[cdiv(N, BLOCK)]`` partial sums in the compute dtype when
-        ``reduce`` else ``[N]`` per-element losses in the input dtype; ``grad`` is ``[N]``, input dtype
-        (``[0]`` and never written when ``need_grad`` is False).
+        ``(out, grad)``: ``out`` is ``[cdiv(N, BLOCK)]`` partial sums (``[1]`` for N = 0) in the compute
+        dtype (fp32; fp64 for fp64) when ``reduce`` else ``[N]`` per-element losses in the input
+        dtype; ``grad`` is ``[N]``, input dtype (``[0]`` and never written when ``need_grad`` is
+        False).
     """
     n = pred.numel()
-    cfg = pick(_weighted_loss_fwd_kernel,
-               (str(pred.dtype).split(".")[-1], loss, focal, reduce, need_grad))
+    dtype = str(pred.dtype).split(".")[-1]
+    has_weight = weight is not None
+    cfg = pick(_weighted_loss_fwd_kernel, (dtype, loss, focal, reduce, need_grad, has_weight))
     grid = (max(triton.cdiv(n, cfg.constexprs["BLOCK"]), 1),)
     grad = torch.empty_like(pred) if need_grad else pred.new_empty(0)
-    out = torch.empty(grid[0], dtype=params.dtype, device=pred.device) if reduce else torch.empty_like(pred)
-    w_stride = 1 if weight.numel() == n and n > 1 else 0
-    _weighted_loss_fwd_kernel[grid](
-        pred, target, weight, params, out, grad if need_grad else pred, n, w_stride,
-        num_warps=cfg.num_warps, **cfg.constexprs,
-    )
+    acc = torch.float64 if pred.dtype == torch.float64 else torch.float32
+    out = torch.empty(grid[0], dtype=acc, device=pred.device) if reduce else torch.empty_like(pred)
+    values = (scale, beta, k, gamma, 1.0 / beta)
+    scalars = [fp64_bits(v) for v in values] if acc == torch.float64 else [float(v) for v in values]
+    with device_guard(pred):
+        _weighted_loss_fwd_kernel[grid](
+            pred, target, weight if has_weight else pred, out, grad if need_grad else pred, n,
+            *scalars, num_warps=cfg.num_warps, **cfg.constexprs,
+        )
     return out, grad

@@ -13,7 +13,6 @@ is a resolved path (``"cpu" | "cpu_torch" | "triton"``).
 
 from __future__ import annotations
 
-import functools
 from typing import Optional, Tuple
 
 import torch
@@ -36,12 +35,6 @@ def _scalars(n: int, loss: str, beta: float, activate: str, reduction: str) -> T
     scale = 1.0 / max(n, 1) if reduction == "mean" else 1.0
     k = beta * (2.0 if activate == "tanh" else 1.0)
     return scale, beta, k
-
-
-@functools.lru_cache(maxsize=64)
-def _params(device: torch.device, dtype: torch.dtype, values: Tuple[float, ...]) -> Tensor:
-    # cached so a CUDA step does not pay a host-to-device copy for four scalars
-    return torch.tensor(values, dtype=dtype, device=device)
 
 
 def _loss_grad_torch(pred, target, weight, loss, beta, gamma, activate, reduction, need_grad):
@@ -111,18 +104,17 @@ def _loss_grad_cpu(pred, target, weight, loss, beta, gamma, activate, reduction,
 
 
 def _loss_grad_triton(pred, target, weight, loss, beta, gamma, activate, reduction, need_grad):
+    """The Triton kernel; its scalars go by value and ``weight=None`` reads no weights, so a call
+    copies nothing from the host (no scalar tensor per batch size)."""
     from ..kernels.weighted_loss import weighted_loss_fwd
 
-    dt = _acc_dtype(pred.dtype)
     scale, hb, k = _scalars(pred.numel(), loss, beta, activate, reduction)
-    params = _params(pred.device, dt, (scale, hb, k, float(gamma), 1.0 / hb))
-    if weight is None:
-        weight = _params(pred.device, pred.dtype, (1.0,))
     base, focal = LOSS_CODES[loss]
     reduce = reduction != "none"
     out, grad = weighted_loss_fwd(
-        pred.contiguous(), target.contiguous(), weight.contiguous(), params,
-        loss=base, focal=focal, reduce=reduce, need_grad=need_grad,
+        pred.contiguous(), target.contiguous(), None if weight is None else weight.contiguous(),
+        scale=scale, beta=hb, k=k, gamma=float(gamma), loss=base, focal=focal, reduce=reduce,
+        need_grad=need_grad,
     )
     if reduce:
         out = out.sum().to(pred.dtype)
