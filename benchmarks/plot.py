@@ -1,11 +1,13 @@
 """Plot a benchmark CSV (``benchmarks/results/<op>.csv``) to a PNG (matplotlib, Agg backend).
 
-Default: one panel per case, a bar per provider with its min time per call (ms); the floor's bar is
-hatched and its min drawn as a dashed line across the panel; each bar is labelled with its min-of-N
-ratio to the floor. ``--lines``: min time over ``n`` per provider (log-log), for ops benchmarked at
-several sizes.
+Default: one panel per case, a bar per provider with its min time per call (ms: wall time on CPU,
+CUDA-event time on CUDA); the floor's bar is hatched and its min drawn as a dashed line across the
+panel; each bar is labelled with its min-of-N ratio to the floor (and, on CUDA, its kernel launches
+per call); on CUDA a black tick marks each provider's min wall time (host included). Rows are those
+of one device (``--device``, default cpu; rows without a device column are CPU rows). ``--lines``:
+min time over ``n`` per provider (log-log), for ops benchmarked at several sizes.
 
-    python -m benchmarks.plot benchmarks/results/weighted_loss.csv [--out x.png] [--lines]
+    python -m benchmarks.plot benchmarks/results/weighted_loss.csv [--out x.png] [--device cuda] [--lines]
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ def _f(x: str) -> float:
 
 
 def plot_op(csv_path: str, png_path: Optional[str] = None, *, op: Optional[str] = None,
-            lines: bool = False) -> str:
+            lines: bool = False, device: str = "cpu") -> str:
     rows = read_csv(csv_path)
     if op is not None:
         rows = [r for r in rows if r["op"] == op]
+    rows = [r for r in rows if (r.get("device") or "cpu") == device]
     if not rows:
-        raise ValueError(f"no rows for op {op!r} in {csv_path}")
+        raise ValueError(f"no rows for op {op!r} on {device} in {csv_path}")
     op = op or rows[0]["op"]
     png_path = png_path or os.path.splitext(csv_path)[0] + ".png"
     if lines:
@@ -65,20 +68,31 @@ def plot_op(csv_path: str, png_path: Optional[str] = None, *, op: Optional[str] 
         if floor is not None and math.isfinite(floor):
             ax.axhline(floor, color="k", ls="--", lw=1, label=f"floor {floor:.3g} ms")
             ax.legend(loc="upper left", fontsize=8)
+        walls = [_f(r.get("wall_ms")) for r in rs] if device != "cpu" else []
+        for b, w in zip(bars, walls):
+            if math.isfinite(w):
+                ax.plot([b.get_x(), b.get_x() + b.get_width()], [w, w], color="k", lw=1.5)
         for b, r in zip(bars, rs):
             ratio = _f(r.get("ratio_to_floor"))
-            if math.isfinite(ratio):
-                ax.annotate(f"{ratio:.2f}x", (b.get_x() + b.get_width() / 2, b.get_height()),
-                            ha="center", va="bottom", fontsize=8)
+            launches = r.get("launches") or ""
+            label = f"{ratio:.2f}x" if math.isfinite(ratio) else ""
+            if launches:
+                label += f"\n{launches} k"
+            if label:
+                ax.annotate(label, (b.get_x() + b.get_width() / 2, b.get_height()),
+                            ha="center", va="bottom", fontsize=7)
         ax.set_xticks(range(len(rs)))
         ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
         r0 = rs[0]
         ax.set_title(f"{case}  n={r0.get('n', '')} {r0.get('dtype', '')}", fontsize=9)
-        ax.set_ylabel("min time per call (ms)")
-        ax.set_ylim(0, max([m for m in mins if math.isfinite(m)] or [1]) * 1.15)
+        ax.set_ylabel("min " + ("CUDA-event " if device != "cpu" else "") + "time per call (ms)")
+        top = max([m for m in mins + walls if math.isfinite(m)] or [1])
+        ax.set_ylim(0, top * 1.2)
     r0 = rows[0]
-    fig.suptitle(f"{op}: min of {r0.get('rounds', '?')} interleaved rounds, {r0.get('threads', '?')} threads, "
-                 f"load {r0.get('loadavg', '?')}, torch {r0.get('torch_version', '?')}", fontsize=9)
+    where = (f"{r0.get('gpu') or device}; bars: CUDA events, ticks: wall; labels: x floor, kernels/call"
+             if device != "cpu" else f"{r0.get('threads', '?')} threads, load {r0.get('loadavg', '?')}")
+    fig.suptitle(f"{op}: min of {r0.get('rounds', '?')} interleaved rounds, {where}, "
+                 f"torch {r0.get('torch_version', '?')}", fontsize=9)
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
     plt.close(fig)
@@ -112,9 +126,10 @@ def main(argv=None) -> None:
     p.add_argument("csv")
     p.add_argument("--out", default=None, help="PNG path (default: next to the CSV)")
     p.add_argument("--op", default=None)
+    p.add_argument("--device", default="cpu", help="rows of this device (default cpu)")
     p.add_argument("--lines", action="store_true", help="min time over n per provider (log-log)")
     a = p.parse_args(argv)
-    print(plot_op(a.csv, a.out, op=a.op, lines=a.lines))
+    print(plot_op(a.csv, a.out, op=a.op, lines=a.lines, device=a.device))
 
 
 if __name__ == "__main__":

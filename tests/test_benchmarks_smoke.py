@@ -25,13 +25,13 @@ def test_run_all_quick(tmp_path):
     assert csv_path.exists(), res.stdout
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
-    providers = {"floor", "dirfast_cpu_torch", "naive_torch", "reference"}
+    providers = {"floor", "dirfast_cpu_torch", "naive_torch", "official", "reference"}
     if _ext.available():
         providers.add("dirfast_cpu")
     got = {(r["case"], r["provider"]) for r in rows}
     assert got == {(c, p) for c in CASES for p in providers}, got
     for r in rows:
-        for col in ("min_ms", "median_ms", "ratio_to_floor"):
+        for col in ("min_ms", "median_ms", "wall_ms", "ratio_to_floor", "ratio_to_naive", "ratio_to_official"):
             v = float(r[col])
             assert math.isfinite(v) and v > 0, (col, r)
         assert float(r["min_ms"]) <= float(r["median_ms"]), r
