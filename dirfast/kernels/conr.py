@@ -8,7 +8,11 @@ Both kernels read the *raw* features ``z [M, D]`` (input dtype) and the inverse 
 the forward never rounds the normalised features to a low precision. Labels/predictions are 1-D
 (fp32; fp64 for fp64 features); masks are built per tile: ``P = |Δy| ≤ w`` (the diagonal excluded
 unless ``keep_self``), ``N = |Δy| > w and |Δŷ| ≤ w``. Columns ``j ≥ M`` are masked out of every term;
-every offset is int64.
+every offset is int64. The scalars ``w``, ``1/τ`` and ``e`` are passed by value: fp32 floats, or for
+fp64 features the int64 IEEE-754 bit patterns of the doubles (``dirfast.kernels._launch.fp64_bits``,
+rebuilt exactly in the kernel: Triton's JIT types a Python float as fp32, which made the fp64 path
+round them to fp32); they and ``keep_self`` are not specialised on their values. Each launch runs
+on the features' CUDA device (``device_guard``).
 
 * ``_conr_fwd_kernel`` (grid: row blocks): one program owns an anchor tile of ``BLOCK_M`` rows, held
   across every column tile when D fits (``ONE_CHUNK``, ``FWD_HELD``: D ≤ 256 for fp16/bf16, 128 for
@@ -43,6 +47,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ._launch import device_guard, fp64_bits
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 NUM_WARPS = 8
@@ -130,6 +135,17 @@ def _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CH
 
 
 @triton.jit
+def _f64(bits):
+    """Device helper: the double whose IEEE-754 bit pattern is the integer ``bits`` (i32 or i64)."""
+    return tl.cast(tl.cast(bits, tl.int64), tl.float64, bitcast=True)
+
+
+#: by-value scalars (fp32 floats, or fp64 bit patterns) and the 0/1 flag: never specialised on their
+#: values (no new variant per value; ``keep_self = 1`` stays the registered i32, not a constexpr)
+_SCALARS = ["w", "inv_tau", "e", "keep_self"]
+
+
+@triton.jit
 def _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0, row_in, col_in,
                  w, inv_tau, e, keep_self, PUSH_EXP: tl.constexpr):
     """Device helper: similarities ``s``, the positive/negative masks and the unweighted logits
@@ -150,7 +166,7 @@ def _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0, row_in
     return s, a, pos, neg, both
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_SCALARS)
 def _conr_fwd_kernel(
     z_ptr, inv_ptr, y_ptr, yh_ptr, loga_ptr, c_ptr, out_ptr,
     m, d, stride_z, w, inv_tau, e, keep_self,
@@ -161,6 +177,10 @@ def _conr_fwd_kernel(
     BLOCK_N: tl.constexpr,
     BLOCK_D: tl.constexpr,
 ):
+    if z_ptr.dtype.element_ty == tl.float64:  # fp64: the scalars arrive as bit patterns
+        w = _f64(w)
+        inv_tau = _f64(inv_tau)
+        e = _f64(e)
     pid = tl.program_id(0).to(tl.int64)
     i0 = pid * BLOCK_M
     li = tl.arange(0, BLOCK_M)
@@ -207,7 +227,7 @@ def _conr_fwd_kernel(
     tl.store(out_ptr + 3 * m + rows, nneg, mask=row_in)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_SCALARS)
 def _conr_bwd_kernel(
     z_ptr, inv_ptr, y_ptr, yh_ptr, loga_ptr, logd_ptr, q_ptr, g_ptr, gscale_ptr, du_ptr,
     m, d, stride_z, w, inv_tau, e, keep_self,
@@ -220,6 +240,10 @@ def _conr_bwd_kernel(
     BLOCK_D: tl.constexpr,
     BLOCK_DO: tl.constexpr,
 ):
+    if z_ptr.dtype.element_ty == tl.float64:  # fp64: the scalars arrive as bit patterns
+        w = _f64(w)
+        inv_tau = _f64(inv_tau)
+        e = _f64(e)
     pid = tl.program_id(0).to(tl.int64)
     i0 = pid * BLOCK_M
     li = tl.arange(0, BLOCK_M)
@@ -303,6 +327,18 @@ def _conr_bwd_kernel(
             d0 += BLOCK_DO
 
 
+def scalar_type(dtype: str) -> str:
+    """Triton type of ``w``, ``inv_tau``, ``e`` for features of ``dtype``: fp32 floats, or the int64
+    bit patterns of the doubles for fp64 (Triton's JIT types a Python float as fp32)."""
+    return "i64" if dtype == "float64" else "fp32"
+
+
+def _scalars(dt: str, w: float, temperature: float, e: float):
+    """``(w, 1/τ, e)`` as the kernels take them (see :func:`scalar_type`)."""
+    values = (float(w), 1.0 / float(temperature), float(e))
+    return tuple(fp64_bits(v) for v in values) if dt == "float64" else values
+
+
 def _sig(dtype: str, names, vec_names):
     t = TRITON_DTYPE[dtype]
     vt = "fp64" if dtype == "float64" else "fp32"
@@ -312,7 +348,7 @@ def _sig(dtype: str, names, vec_names):
     for n in ("m", "d", "stride_z"):
         sig[n] = "i64"
     for n in ("w", "inv_tau", "e"):
-        sig[n] = vt
+        sig[n] = scalar_type(dtype)
     sig["keep_self"] = "i32"
     for n in names:
         sig[n] = "constexpr"
@@ -398,9 +434,10 @@ def conr_fwd(z, inv, y, yh, loga, c, *, w: float, temperature: float, e: float, 
         return out
     cfg = pick(_conr_fwd_kernel, (dt, prec, push_exp, d <= FWD_HELD[dt, prec][2]))
     grid = (triton.cdiv(m, cfg.constexprs["BLOCK_M"]),)
-    _conr_fwd_kernel[grid](z, inv, y, yh, loga, c, out, m, d, z.stride(0), float(w),
-                           1.0 / float(temperature), float(e), int(keep_self),
-                           num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
+    with device_guard(z):
+        _conr_fwd_kernel[grid](z, inv, y, yh, loga, c, out, m, d, z.stride(0),
+                               *_scalars(dt, w, temperature, e), int(keep_self),
+                               num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
     return out
 
 
@@ -421,7 +458,8 @@ def conr_bwd(z, inv, y, yh, loga, logd, q, g, gscale, *, w: float, temperature: 
     cfg = pick(_conr_bwd_kernel, (dt, prec, push_exp, held, one_out))
     bm = cfg.constexprs["BLOCK_M"]
     grid = (triton.cdiv(m, bm),)
-    _conr_bwd_kernel[grid](z, inv, y, yh, loga, logd, q, g, gscale, du, m, d, z.stride(0), float(w),
-                           1.0 / float(temperature), float(e), int(keep_self),
-                           num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
+    with device_guard(z):
+        _conr_bwd_kernel[grid](z, inv, y, yh, loga, logd, q, g, gscale, du, m, d, z.stride(0),
+                               *_scalars(dt, w, temperature, e), int(keep_self),
+                               num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
     return du
