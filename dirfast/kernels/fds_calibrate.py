@@ -12,7 +12,8 @@ ragged N are masked; every offset is int64; ``z`` is addressed through its two s
 Traffic per call (fp32): forward reads z and writes out (8 B/element) plus the bin id (8 B/row) and the
 gathered scale/shift rows (from cache); the backward reads dy and writes dz (8 B/element). That is the
 minimum for an out-of-place map; no dot, so TF32 is irrelevant. Arithmetic in fp32 (fp64 for fp64 inputs):
-the compute dtype is the dtype of ``scale``.
+the compute dtype is the dtype of ``scale``. No float scalar argument (the integer ones go by value); the
+launch runs on the features' CUDA device (``device_guard``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ._launch import device_guard
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 NUM_WARPS = 8
@@ -116,10 +118,11 @@ def _launch(z, idx, scale, shift, has_shift: bool):
     cfg = pick(_fds_calibrate_kernel, (str(z.dtype).split(".")[-1], has_shift, _block_d(d)))
     c = cfg.constexprs
     grid = (triton.cdiv(n, c["BLOCK_N"]), triton.cdiv(d, c["BLOCK_D"]))
-    _fds_calibrate_kernel[grid](
-        z, idx, scale, shift if has_shift else scale, out, n, d, scale.shape[0],
-        z.stride(0), z.stride(1), num_warps=cfg.num_warps, **c,
-    )
+    with device_guard(z):
+        _fds_calibrate_kernel[grid](
+            z, idx, scale, shift if has_shift else scale, out, n, d, scale.shape[0],
+            z.stride(0), z.stride(1), num_warps=cfg.num_warps, **c,
+        )
     return out
 
 

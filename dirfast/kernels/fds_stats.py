@@ -38,6 +38,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ._launch import device_guard
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 CHUNK = 256  # sorted rows per chunk program
@@ -224,7 +225,8 @@ def _scratch(shape, dtype, device):
 
 
 def fds_bin_stats_fwd(features: torch.Tensor, keys: torch.Tensor, num_bins: int):
-    """Launch the two kernels.
+    """Sort the keys, build the segment offsets and launch the two kernels (on the features' CUDA
+    device). Every argument is a tensor or an integer: nothing is copied from the host.
 
     Args:
         features: ``[N, D]`` with unit column stride, N >= 1, D >= 1 (any floating dtype).
@@ -250,14 +252,15 @@ def fds_bin_stats_fwd(features: torch.Tensor, keys: torch.Tensor, num_bins: int)
     pmean = _scratch((n_chunks + num_bins, d), acc, dev)
     pm2 = _scratch((n_chunks + num_bins, d), acc, dev)
     stride = features.stride(0)
-    _fds_stats_chunk_kernel[(n_chunks, n_dblk)](
-        features, perm, sorted_keys, off, pmean, pm2, n, d, stride, num_bins,
-        num_warps=ccfg.num_warps, **ccfg.constexprs,
-    )
     mean = _scratch((num_bins, d), acc, dev)
     m2 = _scratch((num_bins, d), acc, dev)
-    _fds_stats_merge_kernel[(num_bins, n_dblk)](
-        features, perm, off, pmean, pm2, mean, m2, d, stride,
-        num_warps=mcfg.num_warps, **mcfg.constexprs,
-    )
+    with device_guard(features):
+        _fds_stats_chunk_kernel[(n_chunks, n_dblk)](
+            features, perm, sorted_keys, off, pmean, pm2, n, d, stride, num_bins,
+            num_warps=ccfg.num_warps, **ccfg.constexprs,
+        )
+        _fds_stats_merge_kernel[(num_bins, n_dblk)](
+            features, perm, off, pmean, pm2, mean, m2, d, stride,
+            num_warps=mcfg.num_warps, **mcfg.constexprs,
+        )
     return counts[:num_bins], mean, m2
