@@ -1,4 +1,6 @@
-"""Benchmark of FDS calibration, forward + backward (``dirfast.fds_calibrate``), CPU.
+"""Benchmark of FDS calibration, forward + backward (``dirfast.fds_calibrate``), CPU or CUDA.
+
+    python -m benchmarks.bench_fds_calibrate [--device cpu|cuda] [--sizes default|quick|check] [--rounds R]
 
 One call = ``y = fds_calibrate(z, bin_idx, scale, shift); y.backward(grad_output)`` with ``z`` a leaf
 ``[N, D]`` fp32 tensor (``z.grad`` reset untimed before every call), 97 bins (the AgeDB FDS buckets,
@@ -10,19 +12,25 @@ Providers:
 * ``floor`` — the **memory floor** of forward+backward: ``torch.sum(z) + torch.sum(grad_output)`` +
   ``buf1.copy_(z)`` + ``buf2.copy_(grad_output)`` into two preallocated feature-sized buffers (the op
   must read z and grad_output and write two feature-sized outputs, y and dz);
-* ``dirfast_cpu`` — ``backend="cpu"``: the C++ kernel (OpenMP over rows), forward and backward;
-* ``dirfast_cpu_torch`` — ``backend="auto"`` with ``dirfast._ext.available`` patched to False (the
-  vectorised-PyTorch path users without the extension run);
-* ``naive_loop`` — the official code's structure: a copy of ``z``, then for each bin present
-  (``torch.unique``) boolean-mask the rows, calibrate them from the statistics
-  (``(z − μ)·sqrt(clamp(σ̃²/σ², 0.1, 10)) + μ̃``, zero-variance handling included) and ``index_put``
-  them back, autograd backward (the official code writes into the non-leaf features in place; a leaf
-  needs the copy);
+* ``dirfast`` (CUDA) — ``backend="auto"``: the Triton kernels, forward and backward;
+* ``dirfast_cpu`` (CPU) — ``backend="cpu"``: the C++ kernel (OpenMP over rows), forward and backward;
+* ``dirfast_cpu_torch`` (CPU) — ``backend="auto"`` with ``dirfast._ext.available`` patched to False
+  (the vectorised-PyTorch path users without the extension run);
+* ``naive_torch`` — the plain PyTorch formula a user writes, autograd backward:
+  ``torch.where(idx >= 0, z·scale[idx] + shift[idx], z)`` (gathers of the ``[B, D]`` tables);
+* ``official`` — the official ``FDS.smooth`` (``tests/_official_fds.py``; statistics loaded into its
+  last-epoch buffers) on a non-leaf copy of ``z`` (in place, as officially), autograd backward: for
+  each ``torch.unique`` label a boolean mask, ``calibrate_mean_var`` (zero-variance handling
+  included), an ``index_put_``. Labels are the ages ``bin + 3``; the official code has no "skip this
+  row", so the rows with bin −1 get age 2 (below ``bucket_start``: folded into bucket 0 when age 3 is
+  in the batch, as officially);
 * ``reference`` — ``backend="reference"`` (gather + where, autograd).
 
-Acceptance target: ``dirfast_cpu`` ≤ 3× the floor (min-of-N) at 8192×2048 fp32 (256 MB working set).
-Fresh output tensors page-fault on this VM (~1 µs per 4 KB page, two 64 MB outputs per call): run
-both with and without ``--malloc-recycle``.
+Sizes (case ``<N>x<D>``). CPU: ``default`` 8192×2048 (acceptance target: ``dirfast_cpu`` ≤ 3× the
+floor, min-of-N, 256 MB working set) and 256×2048; ``quick`` 512×256, 64×256; ``check`` 512×256.
+CUDA: ``default`` 256, 4,096, 8,192 and 65,536 × 2,048; ``check`` 256×2048 and 65536×2048 (host-bound
+vs memory-bound); ``quick`` 512×256. Fresh output tensors page-fault on the CPU VM (~1 µs per 4 KB
+page, two 64 MB outputs per call): run both with and without ``--malloc-recycle``.
 """
 
 from __future__ import annotations
@@ -34,8 +42,7 @@ import torch
 
 import dirfast
 from dirfast import _ext
-from dirfast.reference.fds_calibrate import fds_calibrate_loop_ref
-
+from . import _official as _official_mod
 from . import runner
 from .runner import Case, Provider
 
@@ -44,9 +51,18 @@ SHAPES_FULL = ((8192, 2048), (256, 2048))
 SHAPES_QUICK = ((512, 256), (64, 256))
 NUM_BINS = 97
 ACCEPT_RATIO = 3.0
+OFFICIAL_ROUNDS = 5
+SIZES = {
+    ("cpu", "default"): SHAPES_FULL, ("cpu", "quick"): SHAPES_QUICK, ("cpu", "check"): ((512, 256),),
+    ("cuda", "default"): ((256, 2048), (4096, 2048), (8192, 2048), (65536, 2048)),
+    ("cuda", "quick"): ((512, 256),), ("cuda", "check"): ((256, 2048), (65536, 2048)),
+}
 
 
-def _inputs(n: int, d: int, dtype: torch.dtype = torch.float32, seed: int = 0) -> Dict[str, object]:
+def _inputs(n: int, d: int, dtype: torch.dtype = torch.float32, seed: int = 0,
+            device: str = "cpu") -> Dict[str, object]:
+    """Small tables from a CPU generator; ``z`` and ``grad_output`` generated on ``device`` (the same
+    generator on CPU) so large CUDA cases do not wait for the host RNG."""
     g = torch.Generator().manual_seed(seed)
     mean = torch.randn(NUM_BINS, d, generator=g)
     var = torch.rand(NUM_BINS, d, generator=g) + 0.1
@@ -59,17 +75,29 @@ def _inputs(n: int, d: int, dtype: torch.dtype = torch.float32, seed: int = 0) -
     w = torch.exp(-((torch.arange(NUM_BINS, dtype=torch.float64) - 30.0) / 15.0) ** 2) + 0.01
     idx = torch.multinomial(w, n, replacement=True, generator=g)
     idx[torch.rand(n, generator=g) < 0.05] = -1
-    z = (torch.randn(n, d, generator=g) * 2 + 1).to(dtype).requires_grad_(True)
-    go = torch.randn(n, d, generator=g).to(dtype)
+    gd = g if device == "cpu" else torch.Generator(device=device).manual_seed(seed)
+    z = (torch.randn(n, d, generator=gd, device=device) * 2 + 1).to(dtype).requires_grad_(True)
+    go = torch.randn(n, d, generator=gd, device=device).to(dtype)
+    official = None
+    if _official_mod.available("fds"):
+        official = _official_mod.load("fds").OfficialFDS(d, bucket_num=NUM_BINS + 3, bucket_start=3)
+        official.running_mean_last_epoch.copy_(mean)
+        official.running_var_last_epoch.copy_(var)
+        official.smoothed_mean_last_epoch.copy_(smean)
+        official.smoothed_var_last_epoch.copy_(svar)
     return {"z": z, "idx": idx, "scale": scale, "shift": shift, "go": go,
-            "stats": (mean, var, smean, svar),
-            "buf1": torch.empty(n, d, dtype=dtype), "buf2": torch.empty(n, d, dtype=dtype)}
+            "stats": (mean, var, smean, svar), "ages": (idx + 3).to(torch.float32), "official": official,
+            "buf1": torch.empty(n, d, dtype=dtype, device=device),
+            "buf2": torch.empty(n, d, dtype=dtype, device=device)}
 
 
-def build_cases(quick: bool, dtype: torch.dtype = torch.float32) -> List[Case]:
+def build_cases(sizes="default", device: str = "cpu", dtype: torch.dtype = torch.float32) -> List[Case]:
+    """``sizes``: ``"default" | "quick" | "check"`` (a bool is read as ``quick``, the old signature)."""
+    if isinstance(sizes, bool):
+        sizes = "quick" if sizes else "default"
     es = torch.finfo(dtype).bits // 8
     cases = []
-    for n, d in (SHAPES_QUICK if quick else SHAPES_FULL):
+    for n, d in SIZES[(device, sizes)]:
         cases.append(Case(
             name=f"{n}x{d}",
             params={"n": n * d, "dtype": str(dtype).split(".")[-1],
@@ -77,7 +105,7 @@ def build_cases(quick: bool, dtype: torch.dtype = torch.float32) -> List[Case]:
                               f"[{NUM_BINS}, {d}] fp32",
                     "bins": NUM_BINS, "identity_rows": "5%",
                     "working_set_mb": round(4 * n * d * es / 2**20, 1)},
-            setup=lambda n=n, d=d: _inputs(n, d, dtype),
+            setup=lambda device="cpu", n=n, d=d: _inputs(n, d, dtype, device=device),
             # minimum traffic of forward+backward: read z, write y, read grad_output, write dz
             bytes_per_call=4 * n * d * es,
         ))
@@ -120,7 +148,17 @@ def cpu_torch_path_ok() -> bool:
 
 
 def _naive(x):
-    y = fds_calibrate_loop_ref(x["z"], x["idx"], *x["stats"])
+    z, idx = x["z"], x["idx"]
+    i = idx.clamp_min(0)
+    y = torch.where((idx >= 0)[:, None], z * x["scale"][i] + x["shift"][i], z)
+    y.backward(x["go"])
+    return y
+
+
+def _official(x):
+    off = _official_mod.load("fds")
+    enc = x["z"].clone()  # the network's fresh (non-leaf) features, calibrated in place
+    y, _ = off.model_forward_train(x["official"], enc, x["ages"].reshape(-1, 1), 2)
     y.backward(x["go"])
     return y
 
@@ -130,34 +168,52 @@ def build_providers() -> List[Provider]:
         Provider("floor", _floor, kind="floor",
                  description="memory floor: sum(z) + sum(grad_output) + buf1.copy_(z) + "
                              "buf2.copy_(grad_output) (two preallocated feature-sized outputs)"),
-        Provider("dirfast_cpu", _dirfast("cpu"), reset=_reset, available=_ext.available,
+        Provider("dirfast", _dirfast("auto"), reset=_reset, devices=("cuda",),
+                 description="dirfast.fds_calibrate(backend='auto') + backward (Triton kernels)"),
+        Provider("dirfast_cpu", _dirfast("cpu"), reset=_reset, available=_ext.available, devices=("cpu",),
                  description="dirfast.fds_calibrate(backend='cpu') + backward (C++ kernels, OpenMP)"),
-        Provider("dirfast_cpu_torch", _cpu_torch, reset=_reset, available=cpu_torch_path_ok,
+        Provider("dirfast_cpu_torch", _cpu_torch, reset=_reset, available=cpu_torch_path_ok, devices=("cpu",),
                  description="dirfast.fds_calibrate(backend='auto') with dirfast._ext.available "
                              "patched to False -> path 'cpu_torch' (vectorised PyTorch) + backward"),
-        Provider("naive_loop", _naive, reset=_reset,
-                 description="official structure: per-bin loop over torch.unique, boolean mask, "
-                             "calibrate, index_put (on a copy) + autograd backward"),
+        Provider("naive_torch", _naive, reset=_reset,
+                 description="plain PyTorch: where(idx >= 0, z*scale[idx] + shift[idx], z) + autograd"),
+        Provider("official", _official, reset=_reset, available=lambda: _official_mod.available("fds"),
+                 max_rounds=OFFICIAL_ROUNDS,
+                 description="official FDS.smooth (tests/_official_fds.py): per unique label mask + "
+                             "calibrate_mean_var + index_put_, in place on a copy, + autograd backward"),
         Provider("reference", _dirfast("reference"), reset=_reset,
                  description="dirfast.fds_calibrate(backend='reference') + backward"),
     ]
 
 
-def check_agreement(providers: Sequence[Provider], n: int = 600, d: int = 96) -> List[str]:
-    x = _inputs(n, d)
+def check_agreement(providers: Sequence[Provider], n: int = 600, d: int = 96, device: str = "cpu") -> List[str]:
+    """Untimed: every provider's output and gradient against ``reference`` (the official provider on
+    the rows with a bin: it calibrates the others with bin 0, see the module docstring)."""
+    x = runner.to_device(_inputs(n, d, device=device), device)
     out = {}
-    for p in providers:
-        if p.kind == "floor" or (p.available is not None and not p.available()):
+    lines = []
+    for p in runner.active_providers(providers, device):
+        if p.kind == "floor":
             continue
         _reset(x)
-        y = p.fn(x)
+        try:
+            y = p.fn(x)
+        except Exception as exc:
+            lines.append(f"check ({n}x{d}): {p.name} failed: {type(exc).__name__}: {exc}")
+            continue
         out[p.name] = (y.detach().clone(), x["z"].grad.clone())
+    if "reference" not in out:
+        return lines
     ry, rg = out["reference"]
-    worst = max(float((y - ry).abs().max()) / float(ry.abs().max()) for y, _ in out.values())
-    gworst = max(float((g - rg).abs().max()) / float(rg.abs().max()) for _, g in out.values())
+    rows = x["idx"] >= 0
+    worst = gworst = 0.0
+    for name, (y, g) in out.items():
+        sel = rows if name == "official" else slice(None)
+        worst = max(worst, float((y - ry)[sel].abs().max()) / float(ry.abs().max()))
+        gworst = max(gworst, float((g - rg)[sel].abs().max()) / float(rg.abs().max()))
     ok = worst < 1e-5 and gworst < 1e-5
-    return [f"check ({n}x{d}): providers agree with reference: value rel {worst:.1e}, grad rel "
-            f"{gworst:.1e} -> {'ok' if ok else 'MISMATCH'}"]
+    return lines + [f"check ({n}x{d}, {device}): {', '.join(out)} agree with reference: value rel {worst:.1e}, "
+                    f"grad rel {gworst:.1e} -> {'ok' if ok else 'MISMATCH'}"]
 
 
 def triton_bytes_model(d: int = 2048, es: int = 4) -> Dict[str, float]:
@@ -173,26 +229,29 @@ def triton_bytes_model(d: int = 2048, es: int = 4) -> Dict[str, float]:
 def report(results, args, file=sys.stdout) -> Dict[str, float]:
     print(file=file)
     ratios = {}
+    if args.device == "cuda":
+        runner.print_summary(results, "dirfast", file=file)
+        return ratios
     primary = f"{SHAPES_FULL[0][0]}x{SHAPES_FULL[0][1]}"
     names = sorted({r.case.name for r in results}, key=lambda s: -int(s.split("x")[0]))
     for case in names:
-        for prov in ("dirfast_cpu", "dirfast_cpu_torch", "naive_loop", "reference"):
+        for prov in ("dirfast_cpu", "dirfast_cpu_torch", "naive_torch", "official", "reference"):
             rr = runner.ratio(results, case, prov)
             rm = runner.ratio(results, case, prov, stat="median")
             line = f"{case} {prov}: {rr:.2f}x floor (min-of-N), {rm:.2f}x (median)"
             if prov == "dirfast_cpu":
                 ratios[case] = rr
-                if case == primary and not args.quick:
+                if case == primary and args.sizes == "default":
                     line += f"  -> target <= {ACCEPT_RATIO}: {'PASS' if rr <= ACCEPT_RATIO else 'FAIL'}"
                     if args.malloc_recycle:
                         line += " (with --malloc-recycle)"
-                elif args.quick:
-                    line += f"  [target <= {ACCEPT_RATIO} at {primary} fp32; --quick sizes sit in cache]"
+                elif args.sizes != "default":
+                    line += f"  [target <= {ACCEPT_RATIO} at {primary} fp32; --sizes {args.sizes} sits in cache]"
                 else:
                     line += "  (working set < 64 MB: in cache, memory-floor target does not apply)"
             print(line, file=file)
     m = triton_bytes_model()
-    print(f"Triton kernel bytes model (fp32, D=2048, not measured: no GPU): forward reads z + writes y = "
+    print(f"Triton kernel bytes model (fp32, D=2048): forward reads z + writes y = "
           f"{m['fwd']:.3f} B/elem, backward reads dy + writes dz = {m['bwd']:.3f} B/elem (incl. the "
           f"int64 bin id per row); total {m['total']:.3f} vs minimum {m['minimum']:.0f} B/elem: ratio "
           f"{m['ratio']:.3f}", file=file)
@@ -202,9 +261,9 @@ def report(results, args, file=sys.stdout) -> Dict[str, float]:
 def main(argv: Optional[Sequence[str]] = None):
     args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
     providers = build_providers()
-    for line in check_agreement(providers):
+    for line in check_agreement(providers, device=args.device):
         print(line)
-    results = runner.run(OP, build_cases(args.quick), providers, args)
+    results = runner.run(OP, build_cases(args.sizes, args.device), providers, args)
     report(results, args)
     return results
 

@@ -1,21 +1,28 @@
-"""Benchmark: FDS per-bin feature statistics (count, mean, M2) on CPU.
+"""Benchmark: FDS per-bin feature statistics (count, mean, M2), CPU or CUDA.
 
-    python -m benchmarks.bench_fds_stats [--quick] [--rounds R] [--threads T] [--out DIR]
+    python -m benchmarks.bench_fds_stats [--device cpu|cuda] [--sizes default|quick|check] [--rounds R]
 
-Case ``agedb``: N = 12,208 rows (the AgeDB-DIR training split) × D = 2,048 fp32 features (ResNet-50
-encoding), bins = training ages clamped to 3..99 → 97 FDS bins (skewed, as in the official code;
-``--quick``: the first 2,048 rows, D = 256). Providers, interleaved in one process:
+Features ``[N, D]`` fp32 (``N(1, 0.5²)``), bins = AgeDB-DIR training ages clamped to 3..99 → 97 FDS
+bins (skewed, as in the official code). One call = the statistics of one batch. Providers,
+interleaved in one process:
 
 * ``floor`` — memory floor: ``torch.sum(features) + torch.sum(bin_idx)`` + ``copy_`` of a ``[2·B, D]``
   tensor (mean and M2) into a preallocated buffer;
-* ``dirfast_cpu`` — ``fds_bin_stats(backend="cpu")`` (C++: counting sort, Welford per 256-row chunk of a
-  bin on shifted features, Chan merge; OpenMP);
-* ``dirfast_cpu_torch`` — the vectorised-PyTorch path (``auto`` with the extension hidden);
-* ``naive_loop`` — the official pattern: for each unique label, a boolean mask, ``mean`` and ``var`` of
-  the selected rows (``torch.unique`` + per-bin syncs);
+* ``dirfast`` (CUDA) — ``fds_bin_stats(backend="auto")`` (Triton: sorted chunks + ordered merge);
+* ``dirfast_cpu`` (CPU) — ``fds_bin_stats(backend="cpu")`` (C++: counting sort, Welford per 256-row
+  chunk of a bin on shifted features, Chan merge; OpenMP);
+* ``dirfast_cpu_torch`` (CPU) — the vectorised-PyTorch path (``auto`` with the extension hidden);
+* ``naive_torch`` — what a user writes vectorised: ``bincount`` + ``index_add_`` of ``x`` and of
+  ``x²``, mean and unbiased variance from the sums (no shift: loses digits when mean ≫ std);
+* ``official`` — the official ``FDS.update_running_stats`` (``tests/_official_fds.py``: for each
+  ``torch.unique`` label a boolean mask, ``mean``, ``var``, the EMA write; epoch 0, so the EMA copies)
+  with the ages as float labels;
 * ``reference`` — ``fds_bin_stats(backend="reference")`` (two ``index_add_`` passes, no shift).
 
-Target: ``dirfast_cpu`` within 2.5× the memory floor (min-of-N) on the full case.
+Sizes: ``agedb`` N = 12,208 rows (the AgeDB-DIR training split) × D = 2,048 (ResNet-50 encoding);
+CUDA default adds the training batches ``batch_256`` and ``batch_4096`` (× 2,048, the first rows of the
+split); ``quick``/``check`` on CPU: ``agedb_quick`` (first 2,048 rows, D = 256); ``check`` on CUDA:
+``agedb``. Target (CPU): ``dirfast_cpu`` within 2.5× the memory floor (min-of-N) on ``agedb``.
 Statistics memory: ``count [B]`` + ``mean, m2 [B, D]`` = ``8·B + 2·4·B·D`` bytes (AgeDB: 1.6 MB), plus
 C++ scratch of ``(N/256 + B)·D·2`` partials (2.3 MB) and the ``[N]`` permutation.
 """
@@ -29,12 +36,20 @@ import torch
 import dirfast
 from dirfast import _ext, fds_bin_stats
 
+from . import _official as _official_mod
 from . import runner
 from .runner import Case, Provider
 
 OP = "fds_stats"
 NUM_BINS = 97
 ACCEPT_RATIO = 2.5
+AGEDB = ("agedb", 12208, 2048)
+QUICK = ("agedb_quick", 2048, 256)
+SIZES = {
+    ("cpu", "default"): [AGEDB], ("cpu", "quick"): [QUICK], ("cpu", "check"): [QUICK],
+    ("cuda", "default"): [AGEDB, ("batch_256", 256, 2048), ("batch_4096", 4096, 2048)],
+    ("cuda", "quick"): [QUICK], ("cuda", "check"): [AGEDB],
+}
 
 
 def _setup(n: int, d: int):
@@ -43,23 +58,31 @@ def _setup(n: int, d: int):
         b = ages.long().clamp(3, 99) - 3
         g = torch.Generator().manual_seed(0)
         x = torch.randn(len(b), d, generator=g) * 0.5 + 1.0
-        return {"x": x, "b": b, "out_src": torch.ones(2 * NUM_BINS, d),
-                "out_buf": torch.empty(2 * NUM_BINS, d)}
+        official = None
+        if _official_mod.available("fds"):
+            official = _official_mod.load("fds").OfficialFDS(d, bucket_num=100, bucket_start=3)
+        return {"x": x, "b": b, "labels": (b + 3).float(), "out_src": torch.ones(2 * NUM_BINS, d),
+                "out_buf": torch.empty(2 * NUM_BINS, d), "official": official}
 
     return setup
 
 
-def build_cases(quick: bool) -> List[Case]:
-    n, d = (2048, 256) if quick else (12208, 2048)
-    read = n * d * 4 + n * 8
-    write = 2 * NUM_BINS * d * 4 + NUM_BINS * 8
-    return [Case(
-        name="agedb_quick" if quick else "agedb",
-        params={"n": n, "dtype": "float32", "shapes": f"features [{n}, {d}], bin_idx [{n}] int64",
-                "bins": f"{NUM_BINS} (AgeDB train ages clamped to 3..99)",
-                "working_set_mb": round((read + write) / 2**20, 1),
-                "stats_mb": round(write / 2**20, 2)},
-        setup=_setup(n, d), bytes_per_call=read + write)]
+def build_cases(sizes="default", device: str = "cpu") -> List[Case]:
+    """``sizes``: ``"default" | "quick" | "check"`` (a bool is read as ``quick``, the old signature)."""
+    if isinstance(sizes, bool):
+        sizes = "quick" if sizes else "default"
+    cases = []
+    for name, n, d in SIZES[(device, sizes)]:
+        read = n * d * 4 + n * 8
+        write = 2 * NUM_BINS * d * 4 + NUM_BINS * 8
+        cases.append(Case(
+            name=name,
+            params={"n": n, "dtype": "float32", "shapes": f"features [{n}, {d}], bin_idx [{n}] int64",
+                    "bins": f"{NUM_BINS} (AgeDB train ages clamped to 3..99)",
+                    "working_set_mb": round((read + write) / 2**20, 1),
+                    "stats_mb": round(write / 2**20, 2)},
+            setup=_setup(n, d), bytes_per_call=read + write))
+    return cases
 
 
 def _cpu_torch(x):
@@ -68,76 +91,95 @@ def _cpu_torch(x):
 
 
 def _naive(x):
-    """The official per-bucket loop (spec §2.4 step 3), without the EMA."""
-    feats, labels = x["x"], x["b"]
-    mean = torch.zeros(NUM_BINS, feats.shape[1])
-    var = torch.ones(NUM_BINS, feats.shape[1])
-    for label in torch.unique(labels):
-        sel = feats[labels == label]
-        k = int(label)
-        mean[k] = sel.mean(0)
-        var[k] = sel.var(0, unbiased=sel.shape[0] != 1)
-    return mean, var
+    """Vectorised sum / sum-of-squares statistics (``index_add_``), unbiased variance."""
+    feats, b = x["x"], x["b"]
+    cnt = torch.bincount(b, minlength=NUM_BINS).to(feats.dtype)
+    s1 = torch.zeros(NUM_BINS, feats.shape[1], dtype=feats.dtype, device=feats.device).index_add_(0, b, feats)
+    s2 = torch.zeros_like(s1).index_add_(0, b, feats * feats)
+    c = cnt[:, None]
+    mean = s1 / c.clamp_min(1)
+    var = (s2 - c * mean * mean) / (c - 1).clamp_min(1)
+    return cnt, mean, var
+
+
+def _official(x):
+    """Official update_running_stats at epoch 0 (factor 0: the statistics are copied)."""
+    fds = x["official"]
+    with torch.no_grad():
+        fds.update_running_stats(x["x"], x["labels"], 0)
+    return fds.running_mean, fds.running_var
 
 
 def build_providers() -> List[Provider]:
     return [
         runner.memory_floor(("x", "b"), "out_src", "out_buf"),
+        Provider("dirfast", lambda x: fds_bin_stats(x["x"], x["b"], NUM_BINS, backend="auto", validate=False),
+                 devices=("cuda",), description="fds_bin_stats(backend='auto') (Triton)"),
         Provider("dirfast_cpu", lambda x: fds_bin_stats(x["x"], x["b"], NUM_BINS, backend="cpu",
                                                         validate=False),
-                 available=_ext.available, description="fds_bin_stats(backend='cpu') (C++ kernel)"),
-        Provider("dirfast_cpu_torch", _cpu_torch,
+                 available=_ext.available, devices=("cpu",), description="fds_bin_stats(backend='cpu') (C++ kernel)"),
+        Provider("dirfast_cpu_torch", _cpu_torch, devices=("cpu",),
                  description="fds_bin_stats(backend='auto') with dirfast._C hidden -> 'cpu_torch'"),
-        Provider("naive_loop", _naive, description="official loop: torch.unique + per-bin mask/mean/var"),
+        Provider("naive_torch", _naive, description="vectorised bincount + index_add_ of x and x^2"),
+        Provider("official", _official, available=lambda: _official_mod.available("fds"), max_rounds=5,
+                 description="official FDS.update_running_stats (tests/_official_fds.py): per unique label "
+                             "boolean mask + mean + var + EMA write, epoch 0"),
         Provider("reference", lambda x: fds_bin_stats(x["x"], x["b"], NUM_BINS, backend="reference",
                                                       validate=False),
                  description="fds_bin_stats(backend='reference') (two index_add_ passes)"),
     ]
 
 
-def check_agreement(cases: Sequence[Case]) -> List[str]:
+def check_agreement(cases: Sequence[Case], providers: Sequence[Provider], device: str = "cpu") -> List[str]:
+    """Untimed: every provider's per-bin mean and variance against the fp64 reference (CPU)."""
     lines = []
     for c in cases:
-        x = c.setup()
-        want = fds_bin_stats(x["x"].double(), x["b"], NUM_BINS, backend="reference")
+        x = runner.to_device(c.setup(), device)
+        want = fds_bin_stats(x["x"].double().cpu(), x["b"].cpu(), NUM_BINS, backend="reference")
+        present = want.count > 0
         wv = want.var
-        for name, fn in (("dirfast_cpu", lambda: fds_bin_stats(x["x"], x["b"], NUM_BINS, backend="cpu"))
-                         if _ext.available() else (None, None),
-                         ("dirfast_cpu_torch", lambda: _cpu_torch(x)),
-                         ("naive_loop", lambda: None)):
-            if name is None:
+        for p in runner.active_providers(providers, device):
+            if p.kind == "floor":
                 continue
-            if name == "naive_loop":
-                m, v = _naive(x)
+            try:
+                out = p.fn(x)
+            except Exception as exc:
+                lines.append(f"check {c.name}: {p.name} failed: {type(exc).__name__}: {exc}")
+                continue
+            if isinstance(out, tuple):
+                m, v = out[-2], out[-1]
             else:
-                s = fn()
-                m, v = s.mean, s.var
-            present = want.count > 0
-            em = ((m.double() - want.mean).abs().max() / want.mean.abs().max()).item()
-            ev = ((v.double() - wv)[present].abs().max() / wv[present].abs().max()).item()
-            lines.append(f"check {c.name}: {name} vs fp64 reference: mean rel {em:.1e}, var rel {ev:.1e} "
+                m, v = out.mean, out.var
+            m, v = m.double().cpu(), v.double().cpu()
+            em = ((m - want.mean)[present].abs().max() / want.mean.abs().max()).item()
+            ev = ((v - wv)[present].abs().max() / wv[present].abs().max()).item()
+            lines.append(f"check {c.name}: {p.name} vs fp64 reference: mean rel {em:.1e}, var rel {ev:.1e} "
                          f"-> {'ok' if max(em, ev) < 1e-5 else 'MISMATCH'}")
     return lines
 
 
 def main(argv: Optional[Sequence[str]] = None):
     args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
-    cases = build_cases(args.quick)
-    for line in check_agreement(cases):
+    cases = build_cases(args.sizes, args.device)
+    providers = build_providers()
+    for line in check_agreement(cases[:1], providers, args.device):
         print(line)
-    results = runner.run(OP, cases, build_providers(), args)
-    case = cases[0].name
+    results = runner.run(OP, cases, providers, args)
     print()
-    for prov in ("dirfast_cpu", "dirfast_cpu_torch", "naive_loop", "reference"):
-        try:
-            r = runner.ratio(results, case, prov)
-            rm = runner.ratio(results, case, prov, stat="median")
-        except Exception:  # provider unavailable
+    if args.device == "cuda":
+        runner.print_summary(results, "dirfast")
+        return results
+    case = cases[0].name
+    for prov in ("dirfast_cpu", "dirfast_cpu_torch", "naive_torch", "official", "reference"):
+        r = runner.ratio(results, case, prov)
+        rm = runner.ratio(results, case, prov, stat="median")
+        if r != r:  # provider unavailable
             continue
         line = f"{prov} / floor = {r:.2f}x (min-of-N), {rm:.2f}x (median)"
         if prov == "dirfast_cpu":
-            line += (f"  [target <= {ACCEPT_RATIO}; --quick sizes are in cache, not judged]" if args.quick
-                     else f"  -> target <= {ACCEPT_RATIO}: {'PASS' if r <= ACCEPT_RATIO else 'FAIL'}")
+            line += (f"  [target <= {ACCEPT_RATIO}; --sizes {args.sizes} sits in cache, not judged]"
+                     if args.sizes != "default" else
+                     f"  -> target <= {ACCEPT_RATIO}: {'PASS' if r <= ACCEPT_RATIO else 'FAIL'}")
         print(line)
     print(f"statistics memory: {cases[0].params['stats_mb']} MB (count [B] + mean, m2 [B, D]); C++ scratch "
           f"(N/256 + B)·D·2 partials + [N] int64 permutation")
