@@ -1,6 +1,6 @@
-"""Benchmark: soft sort forward + backward on CPU (fp32) against the sort floor.
+"""Benchmark: soft sort forward + backward (fp32) against the sort floor, CPU or CUDA.
 
-    python -m benchmarks.bench_soft_sort [--quick] [--rounds R] [--threads T] [--out DIR]
+    python -m benchmarks.bench_soft_sort [--device cpu|cuda] [--sizes default|quick|check] [--rounds R]
 
 Inputs: ``x [rows, n]`` fp32 age-scale predictions with heavy tails, ``45 + 15·t₃`` (Student t, 3
 degrees of freedom), ``eps = 0.1`` (Dist Loss's default): the tails have gaps ≥ 1/eps = 10 years, so
@@ -9,18 +9,27 @@ some blocks pool (the PAV does real work, spec §1.3). Every timed call is ``sof
 
 * ``sort_floor`` — ``torch.sort(x, dim=-1)`` of the same data (values + indices), the compute floor
   (conventions.md);
-* ``dirfast_cpu`` — ``dirfast.soft_sort(x, 0.1, backend="cpu")``: ``torch.sort`` + the C++ PAV
-  (``dirfast._C.pav``) + block-mean backward (``dirfast._C.pav_block_mean``) + a scatter;
-* ``dirfast_cpu_torch`` — the pure-PyTorch path (``backend="auto"`` with the extension hidden):
+* ``dirfast`` (CUDA) — ``dirfast.soft_sort(x, 0.1)`` (``backend="auto"``: the CUDA C++ PAV of
+  ``dirfast._C_cuda`` when built, else the Triton path);
+* ``dirfast_cpu`` (CPU) — ``dirfast.soft_sort(x, 0.1, backend="cpu")``: the fused per-row sort + PAV of
+  ``dirfast._C`` + block-mean backward;
+* ``dirfast_cpu_torch`` (CPU) — the pure-PyTorch path (``backend="auto"`` with the extension hidden):
   vectorised hard sort + gap test, a Python stack PAV on the rows that pool;
-* ``scipy_isotonic`` — ``np.argsort`` + ``scipy.optimize.isotonic_regression`` per row (the textbook
-  uncentred form ``ŝ = w − iso(w − x)``) + a numpy block-mean backward (``np.bincount``);
-* ``torchsort`` — ``torchsort.soft_sort(x, regularization_strength=0.1)`` + backward (0.1.10, CPU
-  build; skipped when not installed: ``PATH=<venv>/bin:/usr/bin:/bin pip install
-  --no-build-isolation torchsort==0.1.10``).
+* ``naive_torch`` — ``dirfast.soft_sort(x, 0.1, backend="reference")``: PyTorch sort + a Python stack
+  PAV every call, autograd through the block means;
+* ``scipy_isotonic`` (CPU) — ``np.argsort`` + ``scipy.optimize.isotonic_regression`` per row (the
+  textbook uncentred form ``ŝ = w − iso(w − x)``) + a numpy block-mean backward (``np.bincount``);
+* ``official`` — the soft sort of the official Dist Loss (fast-soft-sort's NumPy PAV, fp64, one row at
+  a time: ``tests/_official_distloss._OfficialSoftSort``; rows copied to the host and back, as
+  officially); timed in the first 3 rounds only;
+* ``torchsort`` — ``torchsort.soft_sort(x, regularization_strength=0.1)`` + backward (0.1.10; skipped
+  when not installed: ``PATH=<venv>/bin:/usr/bin:/bin pip install --no-build-isolation
+  torchsort==0.1.10``).
 
-Cases: ``1x100000``, ``1x1000000``, ``256x100`` (acceptance: dirfast_cpu ≤ 1.3× the sort floor and no
-slower than torchsort, min-of-N). ``--quick``: ``1x4096`` and ``16x100``.
+Sizes (case ``<rows>x<n>``). CPU: ``default`` 1x100000, 1x1000000, 256x100 (acceptance: dirfast_cpu ≤
+1.3× the sort floor and no slower than torchsort, min-of-N); ``quick`` 1x4096 and 16x100; ``check``
+16x100. CUDA: ``default`` 256x100, 1x100000, 1x1000000, 1024x1024; ``check`` 256x100 and 1x1000000;
+``quick`` 1x4096 and 16x100.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import torch
 import dirfast
 from dirfast import _ext
 
+from . import _official as _official_mod
 from . import runner
 from .runner import Case, Provider
 
@@ -43,6 +53,12 @@ EPS = 0.1
 ACCEPT_RATIO = 1.3
 FULL = [(1, 100_000), (1, 1_000_000), (256, 100)]
 QUICK = [(1, 4096), (16, 100)]
+OFFICIAL_ROUNDS = 3
+SIZES = {
+    ("cpu", "default"): FULL, ("cpu", "quick"): QUICK, ("cpu", "check"): [(16, 100)],
+    ("cuda", "default"): [(256, 100), (1, 100_000), (1, 1_000_000), (1024, 1024)],
+    ("cuda", "quick"): QUICK, ("cuda", "check"): [(256, 100), (1, 1_000_000)],
+}
 
 
 def _setup(rows: int, n: int, seed: int = 0):
@@ -56,9 +72,12 @@ def _setup(rows: int, n: int, seed: int = 0):
     return setup
 
 
-def build_cases(quick: bool) -> List[Case]:
+def build_cases(sizes="default", device: str = "cpu") -> List[Case]:
+    """``sizes``: ``"default" | "quick" | "check"`` (a bool is read as ``quick``, the old signature)."""
+    if isinstance(sizes, bool):
+        sizes = "quick" if sizes else "default"
     cases = []
-    for rows, n in (QUICK if quick else FULL):
+    for rows, n in SIZES[(device, sizes)]:
         cases.append(Case(
             name=f"{rows}x{n}",
             params={"n": rows * n, "dtype": "float32", "shapes": f"x [{rows}, {n}]", "eps": EPS,
@@ -121,46 +140,74 @@ def torchsort_available() -> bool:
     return importlib.util.find_spec("torchsort") is not None
 
 
+def _official(x):
+    """The official Dist Loss soft sort, one row at a time (fast-soft-sort NumPy, fp64)."""
+    op = _official_mod.load("distloss")._OfficialSoftSort
+    th = x["x"]
+    rows = [op.apply(th[i].cpu(), EPS) for i in range(th.shape[0])]
+    y = torch.stack(rows).to(th.device)
+    y.backward(x["g"].to(y.dtype))
+    return y
+
+
 def build_providers() -> List[Provider]:
     return [
         runner.compute_floor("sort_floor", lambda x: torch.sort(x["x"].detach(), dim=-1),
                              "torch.sort(x, dim=-1) of the same data"),
-        Provider("dirfast_cpu", _dirfast("cpu"), reset=_reset, available=_ext.available,
+        Provider("dirfast", _dirfast("auto"), reset=_reset, devices=("cuda",),
+                 description="dirfast.soft_sort(backend='auto') + backward (CUDA C++ PAV / Triton)"),
+        Provider("dirfast_cpu", _dirfast("cpu"), reset=_reset, available=_ext.available, devices=("cpu",),
                  description="dirfast.soft_sort(backend='cpu') + backward (C++ PAV)"),
-        Provider("dirfast_cpu_torch", _cpu_torch, reset=_reset,
+        Provider("dirfast_cpu_torch", _cpu_torch, reset=_reset, devices=("cpu",),
                  description="dirfast.soft_sort, pure-PyTorch path (extension hidden) + backward"),
+        Provider("naive_torch", _dirfast("reference"), reset=_reset,
+                 description="dirfast.soft_sort(backend='reference') + backward (Python stack PAV, autograd)"),
         Provider("scipy_isotonic", _scipy, available=lambda: importlib.util.find_spec("scipy") is not None,
+                 devices=("cpu",),
                  description="np.argsort + scipy isotonic_regression per row + numpy block-mean VJP"),
+        Provider("official", _official, reset=_reset, available=lambda: _official_mod.available("distloss"),
+                 max_rounds=OFFICIAL_ROUNDS,
+                 description="official Dist Loss soft sort (tests/_official_distloss._OfficialSoftSort: "
+                             "NumPy fp64 PAV per row, host round trip) + backward"),
         Provider("torchsort", _torchsort, reset=_reset, available=torchsort_available,
                  description="torchsort 0.1.10 soft_sort + backward (CPU build)"),
     ]
 
 
-def check_agreement(providers: Sequence[Provider]) -> List[str]:
-    """Untimed: every provider's gradient equals dirfast's fp64 reference on a small pooled case."""
+def check_agreement(providers: Sequence[Provider], device: str = "cpu") -> List[str]:
+    """Untimed: every provider's values and gradient against dirfast's fp64 reference (CPU) on a small
+    pooled case."""
     x = _setup(4, 3000, seed=1)()
     x64 = x["x"].detach().double().requires_grad_()
     want = dirfast.soft_sort(x64, EPS, backend="reference")
     (gw,) = torch.autograd.grad(want, x64, x["g"].double())
+    x = runner.to_device(x, device)
     lines = []
-    for p in providers:
-        if p.kind == "floor" or (p.available is not None and not p.available()):
+    for p in runner.active_providers(providers, device):
+        if p.kind == "floor":
             continue
         _reset(x)
-        out = p.fn(x)
+        try:
+            out = p.fn(x)
+        except Exception as exc:
+            lines.append(f"check {p.name} ({device}): failed: {type(exc).__name__}: {exc}")
+            continue
         if isinstance(out, tuple):  # scipy: (values, grad) numpy
             y, gr = torch.from_numpy(out[0]), torch.from_numpy(out[1])
         else:
-            y, gr = out.detach(), x["x"].grad
+            y, gr = out.detach().cpu(), x["x"].grad.cpu()
         ev = float((y.double() - want.detach()).abs().max())
         eg = float((gr.double() - gw).abs().max() / gw.abs().max())
-        lines.append(f"check {p.name}: max |value - ref| {ev:.1e}, grad rel {eg:.1e}")
+        lines.append(f"check {p.name} ({device}): max |value - ref| {ev:.1e}, grad rel {eg:.1e}")
     return lines
 
 
 def report(results, args, file=sys.stdout) -> None:
     print(file=file)
-    for c in (QUICK if args.quick else FULL):
+    if args.device == "cuda":
+        runner.print_summary(results, "dirfast", file=file)
+        return
+    for c in SIZES[(args.device, args.sizes)]:
         case = f"{c[0]}x{c[1]}"
         r = runner.ratio(results, case, "dirfast_cpu")
         rm = runner.ratio(results, case, "dirfast_cpu", stat="median")
@@ -168,7 +215,7 @@ def report(results, args, file=sys.stdout) -> None:
         line = f"{case}: dirfast_cpu / sort floor = {r:.2f}x (min-of-N), {rm:.2f}x (median)"
         if ts == ts:  # not nan
             line += f"; torchsort / sort floor = {ts:.2f}x -> dirfast/torchsort = {r / ts:.2f}"
-        if not args.quick:
+        if args.sizes == "default":
             ok = r <= ACCEPT_RATIO and (ts != ts or r <= ts)
             line += f"  [target <= {ACCEPT_RATIO}x floor and <= torchsort: {'PASS' if ok else 'FAIL'}]"
         print(line, file=file)
@@ -177,9 +224,9 @@ def report(results, args, file=sys.stdout) -> None:
 def main(argv: Optional[Sequence[str]] = None):
     args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
     providers = build_providers()
-    for line in check_agreement(providers):
+    for line in check_agreement(providers, args.device):
         print(line)
-    results = runner.run(OP, build_cases(args.quick), providers, args)
+    results = runner.run(OP, build_cases(args.sizes, args.device), providers, args)
     report(results, args)
     return results
 
