@@ -120,6 +120,7 @@ def conr_loss(
     w = check_scalar("w", w, fn=fn, low=0)
     temperature = check_scalar("temperature", temperature, fn=fn, low=0, low_open=True)
     e = check_scalar("e", e, fn=fn, low=0)
+    input_precision = check_scalar("input_precision", input_precision, fn=fn, choices=PRECISIONS)
     check_tensor("features", features, fn=fn)
     check_float("features", features, fn=fn)
     if features.dim() != 2 or features.shape[1] == 0:
@@ -138,13 +139,13 @@ def conr_loss(
                              f"{describe(weights)}")
         weights = weights.reshape(m).detach()
     device = check_same_device(fn, features=features, labels=labels, preds=preds, weights=weights)
+    # every check on metadata first; the value checks below need a host sync
+    path = resolve_backend(backend, device, op=fn, has_cpu_kernel=False, has_triton_kernel=True)
     if validation_enabled(validate):
         check_finite_values(fn, features=features, labels=labels, preds=preds, weights=weights)
         if weights is not None and bool((weights < 0).any()):
             raise ValueError(f"{fn}: weights must be >= 0 (validation on), got min "
                              f"{weights.min().item()}")
-    input_precision = check_scalar("input_precision", input_precision, fn=fn, choices=PRECISIONS)
-    path = resolve_backend(backend, device, op=fn, has_cpu_kernel=False, has_triton_kernel=True)
     if path == "triton" and labels.dim() != 1:
         # documented fallback: the kernels take 1-D labels; [M, d] labels run the streaming
         # PyTorch path (any device, same algorithm and stats)

@@ -159,6 +159,7 @@ def fds_calibrate(
     fn = "dirfast.fds_calibrate"
     device = _check_calibrate_inputs(fn, features, bin_idx, scale, shift)
     num_bins = scale.shape[0]
+    path = resolve_backend(backend, device, op=fn)  # metadata checks first, then the host-sync ones
     if validation_enabled(validate):
         check_finite_values(fn, features=features, scale=scale, shift=shift)
         if bin_idx.numel() and bool((bin_idx >= num_bins).any()):
@@ -166,7 +167,6 @@ def fds_calibrate(
             raise ValueError(f"{fn}: bin_idx must be < B = {num_bins} (the rows of scale/shift), got "
                              f"e.g. {bad} (validation on; with validation off such rows are left "
                              "unchanged)")
-    path = resolve_backend(backend, device, op=fn)
     if path == "reference":
         return fds_calibrate_ref(features, bin_idx, scale, shift)
     if num_bins == 0 or features.numel() == 0:

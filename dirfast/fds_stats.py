@@ -143,12 +143,12 @@ def fds_bin_stats(features: Tensor, bin_idx: Tensor, num_bins: int, *,
     fn = "dirfast.fds_bin_stats"
     device = _check_inputs(fn, features, bin_idx, num_bins)
     features = features.detach()
+    path = resolve_backend(backend, device, op=fn)  # metadata checks first, then the host-sync ones
     if validation_enabled(validate):
         check_finite_values(fn, features=features)
         if bin_idx.numel() and bool((bin_idx >= num_bins).any()):
             raise ValueError(f"{fn}: bin_idx must be < num_bins = {num_bins} (negative ids are "
                              f"ignored; validation on), got max {int(bin_idx.max())}")
-    path = resolve_backend(backend, device, op=fn)
     if torch.compiler.is_compiling():
         count, mean, m2 = fds_bin_stats_op(features, bin_idx, num_bins, path)
     else:
