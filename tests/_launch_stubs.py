@@ -1,0 +1,351 @@
+"""CPU stand-ins for the GPU launch path, shared by ``test_kernel_signatures.py`` and
+``test_device_guard.py`` (and by the launch-path tests of the ops).
+
+* :class:`LaunchStubs` replaces ``run`` of every registered ``@triton.jit`` kernel (what
+  ``kernel[grid](...)`` calls) by a recorder — nothing is compiled or launched — records which
+  registered config each launcher ``pick``-ed, keeps a fake *current CUDA device* behind the
+  ``_exchange_device`` / ``_maybe_exchange_device`` hooks of ``dirfast.kernels._launch`` (starting at
+  0), and puts a recording stand-in for ``dirfast._C_cuda`` behind ``dirfast._ext`` (so the ops take
+  their ``_C_cuda`` routes, as on a GPU machine with the extension built).
+* :func:`fake_cuda` is a ``FakeTensorMode``: tensors created in it with ``device="cuda:1"`` are CUDA
+  tensors to every launcher (metadata only, no storage, no GPU needed). Never let autograd see one
+  that requires grad: the CPU build of torch aborts the process there. The drivers below call the
+  registered ops' real implementations (``CustomOpDef._init_fn``: under a fake mode, calling the op
+  itself runs its ``register_fake`` function instead) and the launchers, never ``backward()``.
+* ``DRIVERS``: per kernel module, a function that drives every registered config of its kernels
+  through the real launchers on fake CUDA tensors of every dtype.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import types
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+import dirfast
+import dirfast.kernels as kernels_pkg
+from dirfast import _ext
+from dirfast.kernels import _launch
+from dirfast.kernels._registry import REGISTRY
+
+DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def kernel_modules():
+    return [importlib.import_module(f"dirfast.kernels.{m}") for m in kernels_pkg.KERNEL_MODULES]
+
+
+@dataclass
+class Launch:
+    qualname: str
+    fn: Any
+    args: Tuple[Any, ...]
+    kwargs: Dict[str, Any]
+    grid: Any
+    device: int  #: the fake current CUDA device at the launch
+    key: Optional[Tuple[Any, ...]]  #: the config key the launcher last picked for this kernel
+
+
+@dataclass
+class CudaCall:
+    name: str
+    device: int
+
+
+@dataclass
+class LaunchStubs:
+    launches: List[Launch] = field(default_factory=list)
+    cuda_calls: List[CudaCall] = field(default_factory=list)
+    current: int = 0
+    picks: Dict[str, Tuple[Any, ...]] = field(default_factory=dict)
+
+    def install(self, monkeypatch) -> "LaunchStubs":
+        try:
+            mods = kernel_modules()  # importing registers every kernel
+        except ImportError:  # no triton: the boundary tests need no kernel
+            mods = []
+        for qual, spec in REGISTRY.items():
+            monkeypatch.setattr(spec.fn, "run", self._recorder(qual, spec.fn))
+        for mod in mods:
+            if hasattr(mod, "pick"):
+                monkeypatch.setattr(mod, "pick", self._pick(mod.pick))
+        monkeypatch.setattr(_launch, "_exchange_device", self._exchange)
+        monkeypatch.setattr(_launch, "_maybe_exchange_device", self._exchange)
+        cu = _FakeCudaExt(self)
+        monkeypatch.setattr(_ext, "cuda_available", lambda: True)
+        monkeypatch.setattr(_ext, "cuda_module", lambda: cu)
+        monkeypatch.setattr(_ext, "require_cuda", lambda what=None: cu)
+        monkeypatch.setattr(torch.cuda, "current_stream",
+                            lambda device=None: types.SimpleNamespace(cuda_stream=0))
+        return self
+
+    # torch.cuda._exchange_device semantics: a negative index is a no-op returning -1
+    def _exchange(self, index: int) -> int:
+        if index < 0:
+            return -1
+        prev, self.current = self.current, index
+        return prev
+
+    def _recorder(self, qual, fn):
+        def run(*args, grid, warmup, **kwargs):
+            assert not warmup
+            self.launches.append(Launch(qual, fn, args, kwargs, grid, self.current,
+                                        self.picks.get(qual)))
+            return None
+        return run
+
+    def _pick(self, real_pick):
+        def pick(fn, key):
+            self.picks[f"{fn.__module__}.{fn.__name__}"] = key
+            return real_pick(fn, key)
+        return pick
+
+
+class _FakeCudaExt:
+    """Stand-in for ``dirfast._C_cuda``: every function records the fake current device and
+    returns 1 (a device count, a workspace size in bytes, ...)."""
+
+    def __init__(self, stubs: LaunchStubs):
+        self._stubs = stubs
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+
+        def call(*args, **kwargs):
+            self._stubs.cuda_calls.append(CudaCall(name, self._stubs.current))
+            return 1
+        return call
+
+
+def _fake_getitem(self, idx):
+    """Basic indexing (ints, slices, None, Ellipsis) of a fake tensor through aten view ops: the CPU
+    build of torch cannot index a tensor on a CUDA device from Python (its argument parser wants a
+    CUDA device guard), while the aten ops themselves run on fake tensors."""
+    aten = torch.ops.aten
+    idx = idx if isinstance(idx, tuple) else (idx,)
+    if any(i is Ellipsis for i in idx):
+        k = next(j for j, i in enumerate(idx) if i is Ellipsis)
+        used = sum(1 for i in idx if i is not None and i is not Ellipsis)
+        idx = idx[:k] + (slice(None),) * (self.dim() - used) + idx[k + 1:]
+    out, dim = self, 0
+    for i in idx:
+        if i is None:
+            out = aten.unsqueeze.default(out, dim)
+            dim += 1
+        elif isinstance(i, slice):
+            if i != slice(None):
+                out = aten.slice.Tensor(out, dim, i.start, i.stop, 1 if i.step is None else i.step)
+            dim += 1
+        elif isinstance(i, int) and not isinstance(i, bool):
+            out = aten.select.int(out, dim, i)
+        else:
+            raise TypeError(f"_launch_stubs: fake CUDA tensors support basic indexing only, got {i!r}")
+    return out
+
+
+@contextlib.contextmanager
+def fake_cuda():
+    """A ``FakeTensorMode`` in which ``torch.*(..., device="cuda:1")`` makes fake CUDA tensors."""
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    saved = FakeTensor.__dict__.get("__getitem__")
+    FakeTensor.__getitem__ = _fake_getitem
+    try:
+        with FakeTensorMode(allow_non_fake_inputs=False):
+            yield
+    finally:
+        if saved is None:
+            del FakeTensor.__getitem__
+        else:
+            FakeTensor.__getitem__ = saved
+
+
+class HostToDeviceCopies(TorchDispatchMode):
+    """Records every aten op that reads a CPU tensor and writes a CUDA tensor — a host-to-device
+    copy (``torch.tensor(values, device="cuda")``, ``cpu_tensor.to("cuda")``, ``cuda.copy_(cpu)``),
+    which on a GPU costs a copy and a stream synchronisation. Python numbers passed to ops
+    (``x * 0.5``, ``torch.where(m, x, 0.0)``) are not copies: they arrive as scalars or as
+    ``scalar_tensor`` fills made on the device. Enter it inside :func:`fake_cuda`."""
+
+    def __init__(self):
+        super().__init__()
+        self.copies = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        ins = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        if any(t.device.type == "cpu" for t in ins) and any(t.device.type == "cuda" for t in outs):
+            self.copies.append(f"{func} {[tuple(t.shape) for t in ins if t.device.type == 'cpu']}")
+        return out
+
+
+def real(op):
+    """The Python implementation of a ``torch.library.custom_op`` (its CUDA route for CUDA tensors)."""
+    return op._init_fn
+
+
+# ------------------------------------------------------------------------------------------------
+# drivers: every registered config, through the real launchers, on fake CUDA tensors of `device`
+
+
+def _t(*shape, dtype=torch.float32, device="cuda:1"):
+    return torch.randn(*shape, dtype=dtype, device=device)
+
+
+def drive_weighted_loss(device="cuda:1", dtypes=DTYPES):
+    from dirfast.ops.weighted_loss import LOSS_CODES, weighted_loss_op
+
+    for dtype in dtypes:
+        for n in (1000, 3):
+            pred, target = _t(n, dtype=dtype, device=device), _t(n, dtype=dtype, device=device)
+            for weight in (None, _t(n, dtype=dtype, device=device).abs()):
+                for loss in LOSS_CODES:
+                    for reduction in ("mean", "sum", "none"):
+                        for need_grad in (False, True):
+                            real(weighted_loss_op)(pred, target, weight, loss, 0.3, 1.0, "tanh",
+                                                   reduction, "triton", need_grad)
+
+
+def drive_conr(device="cuda:1", dtypes=DTYPES):
+    from dirfast.ops.conr import conr_bwd, conr_op
+
+    m = 50
+    for dtype in dtypes:
+        backends = ["triton"] + (["triton_tf32", "triton_tf32x3"] if dtype == torch.float32 else [])
+        # labels/predictions in another dtype than the features (the H200 fp64 case: fp32 labels)
+        ldt = torch.float32 if dtype == torch.float64 else torch.float64
+        y, yh = _t(m, dtype=ldt, device=device), _t(m, dtype=ldt, device=device)
+        a = _t(m, dtype=dtype, device=device).abs()
+        for d in (8, 300):  # anchor tile held / streamed in D chunks, both kernels
+            z = _t(m, d, dtype=dtype, device=device)
+            for backend in backends:
+                for pushing, keep_self, weights in (("exp", False, None), ("linear", True, a)):
+                    args = (0.7, 0.07, 0.01, pushing, keep_self)
+                    _, _, stats = real(conr_op)(z, y, yh, weights, *args, False, False, "mean",
+                                                "l1", "paper", backend)
+                    real(conr_bwd)(torch.ones((), dtype=dtype, device=device), z, y, yh, weights,
+                                   stats, *args, "l1", backend)
+
+
+def drive_fds_calibrate(device="cuda:1", dtypes=DTYPES):
+    from dirfast.ops.fds_calibrate import fds_calibrate_bwd, fds_calibrate_op
+
+    nb = 7
+    for dtype in dtypes:
+        acc = torch.float64 if dtype == torch.float64 else torch.float32
+        for d in (8, 40, 300):  # every BLOCK_D
+            z = _t(d, 33, dtype=dtype, device=device).t()  # [33, d], transposed strides
+            for idx_dtype in (torch.int64, torch.int32):
+                idx = torch.randint(-1, nb + 1, (33,), dtype=idx_dtype, device=device)
+                scale, shift = _t(nb, d, dtype=acc, device=device), _t(nb, d, dtype=acc, device=device)
+                real(fds_calibrate_op)(z, idx, scale, shift, "triton")
+                real(fds_calibrate_bwd)(z, idx, scale, "triton")
+
+
+def drive_fds_stats(device="cuda:1", dtypes=DTYPES):
+    from dirfast.ops.fds_stats import fds_bin_stats_op
+
+    for dtype in dtypes:
+        for d in (8, 100):  # narrow / wide tiles
+            x = _t(600, d + 3, dtype=dtype, device=device).narrow(1, 0, d)  # row stride != D
+            for idx_dtype in (torch.int64, torch.int32):
+                idx = torch.randint(-1, 12, (600,), dtype=idx_dtype, device=device)
+                real(fds_bin_stats_op)(x, idx, 10, "triton")
+
+
+def drive_soft_sort(device="cuda:1", dtypes=DTYPES):
+    """The Triton prep kernel (the path of a GPU without ``dirfast._C_cuda``) through its launcher,
+    and the ops' ``_C_cuda`` route (forward and backward ops) for every dtype."""
+    from dirfast.kernels.soft_sort import MODE_RANK, MODE_SORT, soft_sort_prep
+    from dirfast.ops.soft_sort import soft_rank_bwd, soft_rank_op, soft_sort_bwd, soft_sort_op
+
+    for dtype in dtypes:
+        acc = torch.float64 if dtype == torch.float64 else torch.float32
+        for mode in (MODE_SORT, MODE_RANK):
+            soft_sort_prep(_t(3, 100, dtype=acc, device=device), 0.5, mode)
+        theta = _t(3, 100, dtype=dtype, device=device)
+        for fwd, bwd in ((soft_sort_op, soft_sort_bwd), (soft_rank_op, soft_rank_bwd)):
+            out, perm, bs, flag = real(fwd)(theta, 0.5, "triton")
+            real(bwd)(torch.ones_like(out), perm, bs, flag, 0.5, "triton", dtype)
+
+
+def drive_dist_loss(device="cuda:1", dtypes=DTYPES):
+    """The public ``dist_loss`` (its ``_C_cuda`` route reaches every kernel: the pooling kernels are
+    always launched and exit on a device flag)."""
+    for dtype in dtypes:
+        n = 700
+        p, y = _t(n, dtype=dtype, device=device), _t(n, dtype=dtype, device=device)
+        q = torch.sort(_t(n, dtype=dtype, device=device))[0]
+        w = _t(n, dtype=dtype, device=device).abs()
+        for loss in ("l1", "l2", "huber", "focal_l1"):
+            dirfast.dist_loss(p, y, q, None, loss=loss, backend="triton", validate=False)
+            for weighting in ("none", "by_rank", "official"):
+                dirfast.dist_loss(p, y, q, w, loss=loss, dist_weighting=weighting,
+                                  backend="triton", validate=False)
+
+
+DRIVERS = {
+    "weighted_loss": drive_weighted_loss,
+    "fds_calibrate": drive_fds_calibrate,
+    "fds_stats": drive_fds_stats,
+    "conr": drive_conr,
+    "soft_sort": drive_soft_sort,
+    "dist_loss": drive_dist_loss,
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# the public boundary on CUDA tensors: the same clear errors as on CPU
+
+
+def tensor_factory(device):
+    """``T(*shape, dtype=torch.float32, device=device)``: random floats, or small ints for int dtypes."""
+    def T(*shape, dtype=torch.float32, device=device):
+        if dtype.is_floating_point:
+            return torch.randn(*shape, dtype=dtype, device=device)
+        return torch.randint(0, 3, shape, dtype=dtype, device=device)
+    return T
+
+
+def _error_of(call):
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - the error itself is the result
+        return type(exc), str(exc)
+    return None
+
+
+def same_error_on_cuda(monkeypatch, case):
+    """``case(T)`` makes a bad call with tensors from ``T`` (:func:`tensor_factory`). It must raise on
+    CPU tensors, and raise the same exception type with the same message (its device names read
+    ``cuda:1`` for ``cpu``) on fake ``cuda:1`` tensors, before anything is launched."""
+    cpu = _error_of(lambda: case(tensor_factory("cpu")))
+    assert cpu is not None, "the case raises nothing on CPU tensors"
+    stubs = LaunchStubs().install(monkeypatch)
+    with fake_cuda():
+        cuda = _error_of(lambda: case(tensor_factory("cuda:1")))
+    assert cuda is not None, f"CPU tensors raise {cpu[0].__name__}: {cpu[1]}; cuda:1 tensors raise nothing"
+    assert (cuda[0], cuda[1].replace("cuda:1", "cpu")) == cpu, (cpu, cuda)
+    assert not stubs.launches and not stubs.cuda_calls
+    return cuda
+
+
+def device_mismatch_error(monkeypatch, case):
+    """``case(T)`` calls with tensors on ``cuda:1`` except the ones it puts on another device;
+    returns the error message (it must be a ``ValueError`` raised before any launch)."""
+    stubs = LaunchStubs().install(monkeypatch)
+    with fake_cuda():
+        err = _error_of(lambda: case(tensor_factory("cuda:1")))
+    assert err is not None and err[0] is ValueError, err
+    assert not stubs.launches and not stubs.cuda_calls
+    return err[1]
