@@ -370,3 +370,45 @@ def test_training_matches_reference():
     assert_close_verbose(lf, lr, tag="training losses", rtol=1e-5)
     for a, b in zip(pf, pr):
         assert_close_verbose(a, b, tag="training params", rtol=0, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------
+# the CUDA boundary (fake CUDA tensors, no GPU): the same errors as on CPU, devices named
+
+
+_BAD_CONR = {
+    "features 1-D": lambda T: dirfast.conr_loss(T(8), T(8), T(8)),
+    "features int": lambda T: dirfast.conr_loss(T(8, 4, dtype=torch.int64), T(8), T(8)),
+    "D = 0": lambda T: dirfast.conr_loss(T(8, 0), T(8), T(8)),
+    "labels length": lambda T: dirfast.conr_loss(T(8, 4), T(7), T(8)),
+    "labels int": lambda T: dirfast.conr_loss(T(8, 4), T(8, dtype=torch.int64), T(8)),
+    "preds shape": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8, 2)),
+    "weights shape": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8), T(5)),
+    "labels not a tensor": lambda T: dirfast.conr_loss(T(8, 4), [1.0] * 8, T(8)),
+    "w < 0": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8), w=-1.0),
+    "temperature 0": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8), temperature=0.0),
+    "reduction": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8), reduction="avg"),
+    "input_precision": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8), input_precision="tf16"),
+    "backend": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8), backend="gpu"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_CONR))
+def test_cuda_boundary_same_errors_as_cpu(monkeypatch, case):
+    from _launch_stubs import same_error_on_cuda
+
+    same_error_on_cuda(monkeypatch, _BAD_CONR[case])
+
+
+@pytest.mark.parametrize("other", ["cuda:0", "cpu"])
+@pytest.mark.parametrize("arg", ["labels", "preds", "weights"])
+def test_cuda_device_mismatch_names_both_devices(monkeypatch, arg, other):
+    from _launch_stubs import device_mismatch_error
+
+    def case(T):
+        kw = {name: T(8, device=other if name == arg else "cuda:1")
+              for name in ("labels", "preds", "weights")}
+        return dirfast.conr_loss(T(8, 4), **kw)
+
+    msg = device_mismatch_error(monkeypatch, case)
+    assert "features on cuda:1" in msg and f"{arg} on {other}" in msg, msg

@@ -373,3 +373,45 @@ def test_compile_inductor_training_step():
     assert_close_verbose(l0, ref.detach(), tag="inductor fds loss")
     for a, p in zip(grads, params):
         assert_close_verbose(a, p.grad, tag="inductor fds grad", scale="max")
+
+
+# ------------------------------------------------------------------------------------------------
+# the CUDA boundary (fake CUDA tensors, no GPU): the same errors as on CPU, devices named
+
+_I64 = torch.int64
+_BAD_CAL = {
+    "features 1-D": lambda T: dirfast.fds_calibrate(T(6), T(6, dtype=_I64), T(4, 6), T(4, 6)),
+    "features 3-D": lambda T: dirfast.fds_calibrate(T(10, 2, 3), T(10, dtype=_I64), T(4, 6), T(4, 6)),
+    "features int": lambda T: dirfast.fds_calibrate(T(10, 6, dtype=_I64), T(10, dtype=_I64), T(4, 6),
+                                                    T(4, 6)),
+    "D mismatch": lambda T: dirfast.fds_calibrate(T(10, 5), T(10, dtype=_I64), T(4, 6), T(4, 6)),
+    "shift shape": lambda T: dirfast.fds_calibrate(T(10, 6), T(10, dtype=_I64), T(4, 6), T(3, 6)),
+    "scale 1-D": lambda T: dirfast.fds_calibrate(T(10, 6), T(10, dtype=_I64), T(6), T(4, 6)),
+    "bin_idx float": lambda T: dirfast.fds_calibrate(T(10, 6), T(10), T(4, 6), T(4, 6)),
+    "bin_idx length": lambda T: dirfast.fds_calibrate(T(10, 6), T(5, dtype=_I64), T(4, 6), T(4, 6)),
+    "scale int": lambda T: dirfast.fds_calibrate(T(10, 6), T(10, dtype=_I64), T(4, 6, dtype=_I64),
+                                                 T(4, 6)),
+    "backend": lambda T: dirfast.fds_calibrate(T(10, 6), T(10, dtype=_I64), T(4, 6), T(4, 6),
+                                               backend="gpu"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_CAL))
+def test_cuda_boundary_same_errors_as_cpu(monkeypatch, case):
+    from _launch_stubs import same_error_on_cuda
+
+    same_error_on_cuda(monkeypatch, _BAD_CAL[case])
+
+
+@pytest.mark.parametrize("other", ["cuda:0", "cpu"])
+@pytest.mark.parametrize("arg", ["bin_idx", "scale", "shift"])
+def test_cuda_device_mismatch_names_both_devices(monkeypatch, arg, other):
+    from _launch_stubs import device_mismatch_error
+
+    def case(T):
+        dev = lambda name: other if name == arg else "cuda:1"
+        return dirfast.fds_calibrate(T(10, 6), T(10, dtype=_I64, device=dev("bin_idx")),
+                                     T(4, 6, device=dev("scale")), T(4, 6, device=dev("shift")))
+
+    msg = device_mismatch_error(monkeypatch, case)
+    assert "features on cuda:1" in msg and f"{arg} on {other}" in msg, msg

@@ -307,3 +307,35 @@ def test_opcheck_and_fullgraph_compile():
     want = f(x, b)
     for g_, w_ in zip(got, want):
         assert torch.equal(g_, w_)
+
+
+# ------------------------------------------------------------------------------------------------
+# the CUDA boundary (fake CUDA tensors, no GPU): the same errors as on CPU, devices named
+
+_BAD_STATS = {
+    "features 1-D": lambda T: fds_bin_stats(T(6), T(6, dtype=torch.int64), 3),
+    "features 3-D": lambda T: fds_bin_stats(T(6, 2, 2), T(6, dtype=torch.int64), 3),
+    "D = 0": lambda T: fds_bin_stats(T(6, 0), T(6, dtype=torch.int64), 3),
+    "features int": lambda T: fds_bin_stats(T(6, 2, dtype=torch.int32), T(6, dtype=torch.int64), 3),
+    "bin_idx float": lambda T: fds_bin_stats(T(6, 2), T(6), 3),
+    "bin_idx length": lambda T: fds_bin_stats(T(6, 2), T(5, dtype=torch.int64), 3),
+    "num_bins 0": lambda T: fds_bin_stats(T(6, 2), T(6, dtype=torch.int64), 0),
+    "num_bins float": lambda T: fds_bin_stats(T(6, 2), T(6, dtype=torch.int64), 3.0),
+    "backend": lambda T: fds_bin_stats(T(6, 2), T(6, dtype=torch.int64), 3, backend="gpu"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_STATS))
+def test_cuda_boundary_same_errors_as_cpu(monkeypatch, case):
+    from _launch_stubs import same_error_on_cuda
+
+    same_error_on_cuda(monkeypatch, _BAD_STATS[case])
+
+
+@pytest.mark.parametrize("other", ["cuda:0", "cpu"])
+def test_cuda_device_mismatch_names_both_devices(monkeypatch, other):
+    from _launch_stubs import device_mismatch_error
+
+    msg = device_mismatch_error(
+        monkeypatch, lambda T: fds_bin_stats(T(6, 2), T(6, dtype=torch.int64, device=other), 3))
+    assert "features on cuda:1" in msg and f"bin_idx on {other}" in msg, msg

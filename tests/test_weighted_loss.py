@@ -190,3 +190,42 @@ def test_value_checks_only_with_validation():
     # validation off: a negative weight is not a host sync error, NaN propagates
     dirfast.mse(p, t, -w, validate=False)
     assert torch.isnan(dirfast.mse(p * float("nan"), t, validate=False))
+
+
+# ------------------------------------------------------------------------------------------------
+# the CUDA boundary (fake CUDA tensors, no GPU): the same errors as on CPU, devices named
+
+
+_BAD_LOSS = {
+    "pred [B, 2]": lambda T: dirfast.mse(T(8, 2), T(8, 2)),
+    "[B] vs [B, 1]": lambda T: dirfast.l1(T(8), T(8, 1)),
+    "target dtype": lambda T: dirfast.mse(T(8), T(8, dtype=torch.float64)),
+    "pred int": lambda T: dirfast.mse(T(8, dtype=torch.int64), T(8, dtype=torch.int64)),
+    "weight shape": lambda T: dirfast.focal_l1(T(8), T(8), T(7)),
+    "weight int": lambda T: dirfast.mse(T(8), T(8), T(8, dtype=torch.int32)),
+    "huber beta 0": lambda T: dirfast.huber(T(8), T(8), beta=0.0),
+    "gamma < 0": lambda T: dirfast.focal_mse(T(8), T(8), gamma=-1.0),
+    "loss name": lambda T: dirfast.weighted_loss(T(8), T(8), loss="mae"),
+    "reduction": lambda T: dirfast.mse(T(8), T(8), reduction="avg"),
+    "target not a tensor": lambda T: dirfast.mse(T(3), [0.0, 1.0, 2.0]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_LOSS))
+def test_cuda_boundary_same_errors_as_cpu(monkeypatch, case):
+    from _launch_stubs import same_error_on_cuda
+
+    same_error_on_cuda(monkeypatch, _BAD_LOSS[case])
+
+
+@pytest.mark.parametrize("other", ["cuda:0", "cpu"])
+@pytest.mark.parametrize("arg", ["target", "weight"])
+def test_cuda_device_mismatch_names_both_devices(monkeypatch, arg, other):
+    from _launch_stubs import device_mismatch_error
+
+    def case(T):
+        kw = {name: T(8, device=other if name == arg else "cuda:1") for name in ("target", "weight")}
+        return dirfast.focal_l1(T(8), **kw)
+
+    msg = device_mismatch_error(monkeypatch, case)
+    assert "pred on cuda:1" in msg and f"{arg} on {other}" in msg, msg
