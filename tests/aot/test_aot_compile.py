@@ -47,3 +47,31 @@ def test_compiles_without_spills(spec, cfg, cc):
         assert not c.tf32, f"{spec.name} {cfg.key} sm_{cc}: TF32 in the PTX where IEEE was promised"
     else:
         assert c.tf32, f"{spec.name} {cfg.key} sm_{cc}: a TF32 opt-in config has no TF32 in its PTX"
+
+
+FP64_CASES = [pytest.param(spec, cfg, id=f"{spec.name}-{'-'.join(map(str, cfg.key))}")
+              for spec, cfg in all_configs() if cfg.key[0] == "float64"]
+
+
+@pytest.mark.parametrize("spec,cfg", FP64_CASES)
+def test_fp64_configs_stay_fp64(spec, cfg):
+    """An fp64 config takes no fp32/fp16/bf16 argument (pointer or scalar) and its PTX converts
+    nothing between f64 and f32. Together with ``tests/test_kernel_signatures.py`` (the registered
+    signature is what the JIT compiles) this catches what made ConR's fp64 path 1e-9 accurate on an
+    H200: fp32 scalars (``.param .f32`` + ``cvt.f64.f32``) in an fp64 kernel. (libdevice's fp64
+    ``exp``/``log`` use a few f32 compares on the high word: those are not conversions.)"""
+    import re
+
+    import triton
+    from triton.backends.compiler import GPUTarget
+
+    narrow = {k: v for k, v in cfg.signature.items() if v.lstrip("*") in ("fp32", "fp16", "bf16")}
+    assert not narrow, f"{spec.name} {cfg.key}: fp64 config with narrow arguments {narrow}"
+    kernel = triton.compile(  # the same compile as compile_config: served from triton's cache
+        triton.compiler.ASTSource(fn=spec.fn, signature=cfg.signature, constexprs=cfg.constexprs),
+        target=GPUTarget("cuda", 90, 32),
+        options={"num_warps": cfg.num_warps, "num_stages": cfg.num_stages},
+    )
+    ptx = kernel.asm["ptx"]
+    bad = sorted(set(re.findall(r"\.param \.f32|cvt\.[a-z.]*(?:f64\.f32|f32\.f64)", ptx)))
+    assert not bad, f"{spec.name} {cfg.key} sm_90: fp32 in an fp64 kernel's PTX: {bad}"
