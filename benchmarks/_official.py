@@ -12,6 +12,8 @@ import os
 import sys
 from types import ModuleType
 
+import torch
+
 TESTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
 
 
@@ -41,3 +43,28 @@ def load(name: str) -> ModuleType:
         sys.modules.pop(mod_name, None)
         raise
     return mod
+
+
+def dist_loss(preds, targets, pseudo_labels, weights=None, *, eps: float = 0.1, roundtrip=None):
+    """The official ``DistLoss.forward`` (L1, λ = 1) of ``tests/_official_distloss.py`` on any device:
+    on CPU its ``official_dist_loss``; on CUDA the same expression with the predictions copied to the
+    host for the NumPy soft sort and the result copied back (what the official fast-soft-sort does on
+    a GPU; the replica's autograd function returns host gradients, so the copy is made explicit).
+    ``preds``/``targets``/``weights``: ``[N]`` or ``[N, 1]``; ``pseudo_labels``: ``[N, 1]`` float64
+    on the predictions' device (or a NumPy array on CPU). ``roundtrip``: force (True) or avoid (False)
+    the explicit host round trip (default: on non-CPU devices), so CPU tests can check that path."""
+    off = load("distloss")
+    p = preds.reshape(-1, 1)
+    t = targets.reshape(-1, 1)
+    w = None if weights is None else weights.reshape(-1, 1)
+    if not (p.device.type != "cpu" if roundtrip is None else roundtrip):
+        return off.official_dist_loss(p, t, pseudo_labels, w, loss="l1", eps=eps)
+    pseudo_labels = torch.as_tensor(pseudo_labels, dtype=torch.float64, device=p.device).reshape(-1, 1)
+    p64 = p.double()
+    soft = off._OfficialSoftSort.apply(p64.reshape(-1).cpu(), eps).to(p.device).reshape(-1, 1)
+    dist = off._elem("l1", soft, pseudo_labels)
+    plain = off._elem("l1", p64, t.double())
+    if w is not None:
+        dist = dist * w.double()
+        plain = plain * w.double()
+    return (dist + plain).mean()

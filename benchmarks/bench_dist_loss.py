@@ -170,19 +170,7 @@ def _naive(x):
 
 def _official(x):
     """Official DistLoss.forward: (N, 1) fp64, positional weights, host soft sort."""
-    off = _official_mod.load("distloss")
-    p = x["pred"]
-    preds = p.reshape(-1, 1)
-    t = x["target"].reshape(-1, 1)
-    w = x["weight"].reshape(-1, 1)
-    if p.device.type == "cpu":
-        loss = off.official_dist_loss(preds, t, x["q_official"], w, loss="l1", eps=EPS)
-    else:  # the same expression; the soft sort's host round trip made explicit for autograd
-        p64 = preds.double()
-        soft = off._OfficialSoftSort.apply(p64.reshape(-1).cpu(), EPS).to(p.device).reshape(-1, 1)
-        dist = off._elem("l1", soft, x["q_official"]) * w.double()
-        plain = off._elem("l1", p64, t.double()) * w.double()
-        loss = (dist + plain).mean()
+    loss = _official_mod.dist_loss(x["pred"], x["target"], x["q_official"], x["weight"], eps=EPS)
     loss.backward()
     return loss
 
