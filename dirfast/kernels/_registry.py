@@ -19,7 +19,11 @@ TRITON_DTYPE = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "float
 class KernelConfig:
     """One compilation of a kernel: argument types, constexpr values and launch options.
 
-    ``signature`` maps every non-constexpr argument to a triton type (``"*fp32"``, ``"i64"``, ...);
+    ``signature`` maps every non-constexpr argument to a triton type (``"*fp32"``, ``"i64"``, ...)
+    and must be what Triton's JIT derives from the arguments the launcher really passes
+    (``tests/test_kernel_signatures.py``): pointers and floats exactly — the JIT types a Python
+    ``float`` as ``fp32``, so an fp64 kernel takes its float scalars as ``i64`` bit patterns
+    (``_launch.fp64_bits``) — and integers by class (the JIT picks i32/i64 by value).
     ``ieee`` promises that no TF32 instruction appears in the PTX.
     """
 
