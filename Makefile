@@ -48,8 +48,9 @@ test-gpu:
 # One prepared, bounded GPU run (README "GPU check"): quick GPU tier + GPU benchmarks + summary table.
 # Uses the machine's python and packages; reuses the .so files of `make gpu-prebuilt`, else builds.
 GPU_CHECK_OUT ?= benchmarks/results/gpu
+GPU_CHECK_ARGS ?=
 gpu-check:
-	env -u TRITON_INTERPRET $(GPU_PY) -m benchmarks.gpu_check --device cuda --out $(GPU_CHECK_OUT)
+	env -u TRITON_INTERPRET $(GPU_PY) -m benchmarks.gpu_check --device cuda --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
 # the same script on CPU tensors at tiny sizes (CI runs it through tests/test_gpu_check.py)
 gpu-check-dry: install

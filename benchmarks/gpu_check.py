@@ -46,7 +46,7 @@ TEST_OPS = {
     "test_weighted_loss_fp32_large_values_exact_reduction": "weighted_loss",
     "test_loss_device_mismatch_names_both_devices": "weighted_loss",
     "test_lds_forward_equals_cpu": "lds", "test_shot_metrics_equals_cpu": "shot_metrics",
-    "test_fds_bin_stats": "fds_stats", "test_fds_calibrate": "fds_calibrate",
+    "test_fds_bin_stats": "fds_stats", "test_fds_bin_stats_agedb_size": "fds_stats", "test_fds_calibrate": "fds_calibrate",
     "test_fds_calibrate_agedb_size": "fds_calibrate", "test_fds_module_matches_cpu": "fds_module",
     "test_fds_module_low_precision_features": "fds_module",
     "test_soft_sort": "soft_sort", "test_soft_sort_ties_equal_cpu_path": "soft_sort",

@@ -39,6 +39,12 @@ def test_fds_bin_stats(backend, dtype, shape):
                          rtol=1e-10 if acc == F64 else 2e-6)
 
 
+@pytest.mark.gpu_check
+@pytest.mark.parametrize("dtype", [F32, F64], ids=str)
+def test_fds_bin_stats_agedb_size(dtype):
+    test_fds_bin_stats("auto", dtype, SHAPES[2])
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
