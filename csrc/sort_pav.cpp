@@ -17,15 +17,18 @@ namespace pav {
 namespace {
 
 // Order-preserving unsigned keys (IEEE-754: flip all bits of negatives, the sign bit of
-// positives); every NaN maps to the maximum, so NaNs sort last as in torch.sort.
+// positives); every NaN maps to the maximum, so NaNs sort last as in torch.sort, and -0.0 maps to
+// +0.0's key (they compare equal, so the index decides, as in torch.sort(stable=True)).
 inline std::uint32_t ordered_key(float v) {
   if (std::isnan(v)) return 0xffffffffu;
+  if (v == 0.0f) return 0x80000000u;
   std::uint32_t u;
   std::memcpy(&u, &v, 4);
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 inline std::uint64_t ordered_key(double v) {
   if (std::isnan(v)) return ~std::uint64_t(0);
+  if (v == 0.0) return std::uint64_t(1) << 63;
   std::uint64_t u;
   std::memcpy(&u, &v, 8);
   return (u & (std::uint64_t(1) << 63)) ? ~u : (u | (std::uint64_t(1) << 63));
@@ -62,7 +65,8 @@ RowScratch<T>& row_scratch() {
   return s;
 }
 
-// Sorts row `th` into sc.x / perm (ascending, ties by index).
+// Sorts row `th` into sc.x / perm: ascending, ties by index — the stable order of
+// torch.sort(stable=True), dirfast's tie rule (every key is distinct, so std::sort gives it).
 inline void sort_row(const float* th, std::int64_t n, RowScratch<float>& sc, std::int64_t* perm) {
   std::uint64_t* k = sc.k32.data();
   for (std::int64_t i = 0; i < n; ++i) k[i] = (std::uint64_t(ordered_key(th[i])) << 32) | std::uint64_t(i);

@@ -2,8 +2,8 @@
 //
 // For rows that fit one PAV chunk (n <= 32768) the CPU path sorts and pools each row in one pass
 // while it is in L1/L2: per row, the float keys are mapped to order-preserving unsigned integers
-// packed with the element index (NaN mapped above +inf, as torch.sort), sorted with std::sort
-// (ties by index: a deterministic order), unpacked into x (sorted values) and perm (int64), then the
+// packed with the element index (NaN mapped above +inf, -0.0 onto +0.0, as torch.sort), sorted
+// with std::sort (ties by index: the order of the stable torch.sort, dirfast's tie rule), unpacked into x (sorted values) and perm (int64), then the
 // PAV of csrc/pav/pav_core.h (pav_any_pair -> identity write, else pav_chunk + pav_chunk_write:
 // the same functions and bits as dirfast._C.pav on torch.sort's output).
 //   mode 0 (soft sort): out [rows, n] in sorted order, out_i = m_B + (i - c_B)/eps

@@ -1,6 +1,7 @@
 """Fused per-row sort + PAV (``dirfast._C.sort_pav``, the CPU path of soft_sort/soft_rank for rows of
 ``n ≤ 32768``): bit-identical to ``torch.sort`` + ``dirfast._C.pav`` (values, block starts; the
-permutation wherever values are distinct — ties are ordered by index), NaN sorted last as torch does,
+permutation too: ties, ``-0.0``/``+0.0`` and NaNs keep their index order as in ``torch.sort(stable=True)``,
+dirfast's tie rule), NaN sorted last as torch does,
 soft ranks scattered back to the original positions, both dtypes and modes, 1 and 2 threads, and
 argument errors. Skips without the extension unless DIRFAST_REQUIRE_EXT=1 (make test)."""
 
@@ -77,7 +78,7 @@ def test_nan_sorts_last_and_inputs_untouched():
     theta = torch.tensor([[3.0, float("nan"), -1.0, 2.0, -float("nan")]])
     keep = theta.clone()
     out, perm, bs, _ = fused(theta, 0.1, 0)
-    assert perm[0, :3].tolist() == [2, 3, 0] and sorted(perm[0, 3:].tolist()) == [1, 4]
+    assert perm[0].tolist() == [2, 3, 0, 1, 4]  # NaNs last, in index order (stable)
     assert out[0, :3].tolist() == [-1.0, 2.0, 3.0] and out[0, 3:].isnan().all()
     assert torch.equal(theta.isnan(), keep.isnan()) and torch.equal(theta[~theta.isnan()], keep[~keep.isnan()])
 
@@ -93,3 +94,19 @@ def test_bad_arguments():
                       ("out", t.data_ptr(), "overlap"), ("perm", 0, "perm")]:
         with pytest.raises(ValueError, match=msg):
             c.sort_pav(**dict(ok, **{k: v}))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tie_rule_is_the_stable_torch_sort(dtype):
+    """Ties, signed zeros (``-0.0 == +0.0``: the raw IEEE keys order them), NaNs of either sign and
+    infinities: the permutation of ``torch.sort(stable=True)``, for both modes."""
+    g = torch.Generator().manual_seed(5)
+    special = torch.tensor([0.0, -0.0, float("nan"), -float("nan"), float("inf"), -float("inf")],
+                           dtype=torch.float64)
+    theta = torch.cat([torch.randint(-3, 4, (3, 60), generator=g).double(),
+                       special[torch.randint(0, 6, (3, 40), generator=g)]], 1)
+    theta = theta[:, torch.randperm(100, generator=g)].to(dtype).contiguous()
+    want = torch.sort(theta, dim=-1, stable=True).indices
+    for mode in (0, 1):
+        _, perm, _, _ = fused(theta, 0.1, mode)
+        assert torch.equal(perm, want), mode
