@@ -11,6 +11,11 @@ split the positions ``0..n-1`` into contiguous blocks ``B`` by the pool-adjacent
 * soft rank: ``B1, B2`` merge iff ``m₂ − m₁ ≤ eps·(L₁ + L₂)/2``;
   ``r_i = (c_B + 1) + (x_i − m_B)/eps`` (ranks 1..n), scattered back: ``rank[perm_i] = r_i``.
 
+**Tie rule** (every path of dirfast follows it): the sort is *stable* — equal values (``-0.0 == +0.0``)
+keep their original order, ``perm`` ascending within a tie; NaN sorts last (``torch.sort(...,
+stable=True)``, ``numpy.argsort(kind="stable")``). Forward values do not depend on it; the soft-sort
+gradient at ties does (tied elements that are singleton blocks swap their ``g_i``), so it is fixed.
+
 Equal values always pool in soft rank (tied values get the mean rank); in soft sort they pool only
 when ``1/eps ≤ 0``, i.e. never. Gradients (what autograd through these functions gives): soft sort
 ``∂L/∂x_i = mean_{j∈B(i)} g_j``; soft rank ``∂L/∂x_i = (g̃_i − mean_{j∈B(i)} g̃_j)/eps`` with
@@ -98,9 +103,10 @@ def _block_mean(v: Tensor, block_start: Tensor) -> Tensor:
 def _centre(block_start: Tensor, dtype, device) -> Tensor:
     """``c_B`` (mean 0-based index of the block) at every position: ``start + (L − 1)/2``."""
     rows, n = block_start.shape
-    seg = (block_start + torch.arange(rows)[:, None] * n).reshape(-1)
+    seg = (block_start + torch.arange(rows, device=block_start.device)[:, None] * n).reshape(-1)
     counts = torch.bincount(seg, minlength=rows * n)[seg].reshape(rows, n)
-    return (block_start.to(torch.float64) + (counts - 1).to(torch.float64) / 2).to(dtype).to(device)
+    return (block_start.to(torch.float64) + (counts - 1).to(torch.float64) / 2).to(device=device,
+                                                                                    dtype=dtype)
 
 
 def soft_sort_ref(theta: Tensor, eps: float = 1.0) -> Tensor:
@@ -111,7 +117,7 @@ def soft_sort_ref(theta: Tensor, eps: float = 1.0) -> Tensor:
     consecutive gap of the sorted row is ``< 1/eps``.
     """
     t, squeeze = _as_rows(theta, "soft_sort_ref")
-    x, _ = torch.sort(t, dim=-1)
+    x, _ = torch.sort(t, dim=-1, stable=True)
     bs = _blocks(x, eps, MODE_SORT).to(x.device)
     i = torch.arange(t.shape[-1], device=x.device, dtype=torch.float64)
     off = ((i - _centre(bs, torch.float64, x.device)) / eps).to(x.dtype)
@@ -124,7 +130,7 @@ def soft_rank_ref(theta: Tensor, eps: float = 1.0) -> Tensor:
     original order: ``rank[perm_i] = (c_B + 1) + (x_i − m_B)/eps``. Exactly the hard ranks when every
     gap of the sorted row is ``> eps``; tied values share their mean rank."""
     t, squeeze = _as_rows(theta, "soft_rank_ref")
-    x, perm = torch.sort(t, dim=-1)
+    x, perm = torch.sort(t, dim=-1, stable=True)
     bs = _blocks(x, eps, MODE_RANK).to(x.device)
     r = (_centre(bs, torch.float64, x.device) + 1).to(x.dtype) + (x - _block_mean(x, bs)) / eps
     out = torch.empty_like(r).scatter(-1, perm, r)
