@@ -1,7 +1,9 @@
 """Triton kernel of soft sort / soft rank: the hard-sort fast path and the "does anything pool?" flag.
 
-``soft_sort_prep`` runs after ``torch.sort`` on the sorted rows ``x [rows, n]`` (grid: column blocks of
-``BLOCK`` × rows, int64 offsets). Each element ``i`` (row-local index ``c``):
+``soft_sort_prep`` runs after ``torch.sort`` on the sorted rows ``x [rows, n]``. Grid: one axis of
+``rows · cdiv(n, BLOCK)`` programs, program ``p`` on row ``p // cdiv(n, BLOCK)`` (axis 0 allows 2³¹ − 1
+programs; axes 1–2 only 65,535, too few for batches of rows), int64 offsets. Each element ``i``
+(row-local index ``c``):
 
 * writes the output the op has when no block pools: ``out[i] = x[i]`` (soft sort, sorted order) or
   ``out[i] = c + 1`` (soft rank, sorted order; the op scatters it back by ``perm``);
@@ -13,7 +15,9 @@
 
 One ``atomic_max`` per program raises the int32 device ``flag`` when any pair hits; the CUDA PAV
 (``dirfast._C_cuda.pav``) is then always launched and returns at once when ``*flag == 0``: no host
-sync. Traffic: reads ``x`` once (the neighbour load hits the same lines), writes ``out`` and
+sync. ``thresh`` goes by value: a float for fp32 rows, the int64 bit pattern of the double
+(:func:`dirfast.kernels._launch.fp64_bits`) for fp64 rows — the JIT types a Python float as fp32.
+Traffic: reads ``x`` once (the neighbour load hits the same lines), writes ``out`` and
 ``block_start``: ``(2·s + 8)`` bytes per element for element size ``s``, the minimum for an op that
 must produce the output and the block ids the backward uses.
 """
@@ -24,6 +28,7 @@ import torch
 import triton
 import triton.language as tl
 
+from ._launch import device_guard, fp64_bits
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 MODE_SORT, MODE_RANK = 0, 1
@@ -34,20 +39,25 @@ DTYPES = ("float32", "float64")
 MARGIN = 1e-6
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["thresh"])
 def _soft_sort_prep_kernel(
     x_ptr,  # [rows*n] sorted rows, fp32/fp64
     out_ptr,  # [rows*n] hard-sort output (sorted order), x's dtype
     bs_ptr,  # [rows*n] int64 block_start (row-local)
     flag_ptr,  # [1] int32, raised to 1 when some adjacent pair meets the merge rule
     n,  # row length
-    thresh,  # soft sort: (1/eps)(1 − MARGIN); soft rank: eps(1 + MARGIN)
+    thresh,  # soft sort (1/eps)(1 − MARGIN), soft rank eps(1 + MARGIN): fp32, or fp64 as int64 bits
     MODE: tl.constexpr,  # 0 soft sort, 1 soft rank
     BLOCK: tl.constexpr,
 ):
-    # grid (column blocks, rows): no integer division; int64 offsets
-    col = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    offs = tl.program_id(1).to(tl.int64) * n + col
+    if x_ptr.dtype.element_ty == tl.float64:
+        thresh = tl.cast(tl.cast(thresh, tl.int64), tl.float64, bitcast=True)
+    # 1-D grid of rows x column blocks: one scalar division per program; int64 offsets
+    nb = tl.cdiv(n, BLOCK)
+    pid = tl.program_id(0)
+    row = pid // nb
+    col = (pid - row * nb).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    offs = row.to(tl.int64) * n + col
     mask = col < n
     x = tl.load(x_ptr + offs, mask=mask, other=0)
     has_next = mask & (col < n - 1)
@@ -68,8 +78,8 @@ def _config(dtype: str, mode: int) -> KernelConfig:
     return KernelConfig(
         key=(dtype, mode),
         signature={"x_ptr": f"*{t}", "out_ptr": f"*{t}", "bs_ptr": "*i64", "flag_ptr": "*i32",
-                   "n": "i64", "thresh": "fp32", "MODE": "constexpr",
-                   "BLOCK": "constexpr"},
+                   "n": "i64", "thresh": "i64" if dtype == "float64" else "fp32",
+                   "MODE": "constexpr", "BLOCK": "constexpr"},
         constexprs={"MODE": mode, "BLOCK": BLOCK},
         num_warps=NUM_WARPS,
     )
@@ -82,19 +92,30 @@ def flag_threshold(eps: float, mode: int) -> float:
     return (1.0 / eps) * (1.0 - MARGIN) if mode == MODE_SORT else eps * (1.0 + MARGIN)
 
 
+def grid(rows: int, n: int) -> tuple:
+    """The launch grid: ``(rows · cdiv(n, BLOCK),)`` on axis 0 (CUDA limit 2³¹ − 1 programs, i.e.
+    ~2·10¹² elements)."""
+    programs = rows * triton.cdiv(n, BLOCK)
+    if programs > 2**31 - 1:
+        raise ValueError(f"soft sort: {rows} rows of {n} need {programs} programs > 2^31 - 1")
+    return (programs,)
+
+
 def soft_sort_prep(x: torch.Tensor, eps: float, mode: int):
-    """Launch the prep kernel on sorted rows ``x [rows, n]`` (contiguous, fp32/fp64).
+    """Launch the prep kernel on sorted rows ``x [rows, n]`` (contiguous, fp32/fp64) on ``x``'s device.
 
     Returns ``(out [rows, n] x.dtype, block_start [rows, n] int64, flag [1] int32)``.
     """
     rows, n = x.shape
-    total = rows * n
-    cfg = pick(_soft_sort_prep_kernel, (str(x.dtype).split(".")[-1], mode))
+    dtype = str(x.dtype).split(".")[-1]
+    cfg = pick(_soft_sort_prep_kernel, (dtype, mode))
     out = torch.empty_like(x)
     bs = torch.empty((rows, n), dtype=torch.int64, device=x.device)
     flag = torch.zeros(1, dtype=torch.int32, device=x.device)
-    grid = (triton.cdiv(n, cfg.constexprs["BLOCK"]), rows)
-    if total:
-        _soft_sort_prep_kernel[grid](x, out, bs, flag, n, flag_threshold(eps, mode),
-                                     num_warps=cfg.num_warps, **cfg.constexprs)
+    thresh = flag_threshold(eps, mode)
+    if rows * n:
+        with device_guard(x):
+            _soft_sort_prep_kernel[grid(rows, n)](
+                x, out, bs, flag, n, fp64_bits(thresh) if dtype == "float64" else thresh,
+                num_warps=cfg.num_warps, **cfg.constexprs)
     return out, bs, flag
