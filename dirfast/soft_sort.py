@@ -16,10 +16,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from . import _ext
-from ._backend import default_backend, resolve_backend
 from ._checks import check_finite_values, check_float, check_tensor, describe, validation_enabled
-from .ops.soft_sort import SoftSortFunction, soft_rank_op, soft_sort_op
+from .ops.soft_sort import SoftSortFunction, resolve_path, soft_rank_op, soft_sort_op
 from .reference.soft_sort import MODE_RANK, MODE_SORT, soft_rank_ref, soft_sort_ref
 
 __all__ = ["soft_sort", "soft_rank", "SoftSort", "SoftRank"]
@@ -80,14 +78,7 @@ def _soft(fn: str, mode: int, x, eps, dim, regularization, regularization_streng
     rows, undo = _prepare(fn, x, dim)
     if validation_enabled(validate):
         check_finite_values(fn, x=x)
-    path = resolve_backend(backend, x.device, op=fn, has_cuda_kernel=True)
-    if path == "cpu" and not hasattr(_ext.get(), "pav"):
-        # an extension built before the PAV kernels existed: "auto" falls back, "cpu" says why
-        if (backend or default_backend()) == "cpu":
-            raise RuntimeError(f"{fn} with backend='cpu': the installed dirfast._C has no PAV kernel "
-                               "(built from older sources); rebuild it with `pip install "
-                               "--no-build-isolation -e .`")
-        path = "cpu_torch"
+    path = resolve_path(fn, backend, x.device)
     if path == "reference":
         ref = soft_sort_ref if mode == MODE_SORT else soft_rank_ref
         return undo(ref(rows, eps))
@@ -112,6 +103,9 @@ def soft_sort(x: Tensor, eps: Optional[float] = None, dim: int = -1, regularizat
     gap of the sorted row is < 1/eps**; eps is in the units of ``x`` (``soft_sort(c·x, eps) =
     c·soft_sort(x, c·eps)``): smaller eps → harder. Gradient: ``∂L/∂x_{perm_i} = mean_{j∈B(i)} g_j``.
 
+    Ties: every backend sorts stably (equal values, ``-0.0 == +0.0``, keep their order; NaN last), so
+    ``perm`` — and with it the gradient at tied values — is the same on every backend and device.
+
     Args:
         x: ``[n]`` (one row) or ``[batch, n]``, float16/bfloat16/float32/float64, not empty. A
             ``[N, 1]`` column with the default ``dim`` raises (it would sort N rows of length 1, a
@@ -120,7 +114,7 @@ def soft_sort(x: Tensor, eps: Optional[float] = None, dim: int = -1, regularizat
             name for it (give one, or both equal).
         dim: ``-1``/``1`` (rows, torchsort's layout) or ``0`` (columns).
         regularization: ``"l2"`` only.
-        backend: ``None``/``"auto"``/``"cpu"``/``"triton"``/``"reference"`` (see
+        backend: ``None``/``"auto"``/``"cpu"``/``"triton"``/``"cuda"``/``"reference"`` (see
             :mod:`dirfast.ops.soft_sort` for the paths).
         validate: NaN/inf check (host sync), on with ``DIRFAST_VALIDATE=1``.
 
@@ -139,7 +133,8 @@ def soft_rank(x: Tensor, eps: Optional[float] = None, dim: int = -1, regularizat
     r"""Soft rank (ascending, ranks 1..n) of ``x`` along ``dim``, in ``x``'s original order, shape and
     dtype of ``x`` (torchsort's ``soft_rank``).
 
-    Blocks merge iff ``m₂ − m₁ ≤ eps·(|B₁|+|B₂|)/2``; ``rank[perm_i] = (c_B + 1) + (x_i − m_B)/eps``.
+    Blocks merge iff ``m₂ − m₁ ≤ eps·(|B₁|+|B₂|)/2``; ``rank[perm_i] = (c_B + 1) + (x_i − m_B)/eps``
+    (``perm`` of the stable sort).
     Exactly the hard ranks when every gap of the sorted row is > eps (tied values share their mean
     rank). Gradient: ``∂L/∂x_{perm_i} = (g̃_i − mean_{j∈B(i)} g̃_j)/eps`` with ``g̃_i = g_{perm_i}``.
     Arguments as :func:`soft_sort`.

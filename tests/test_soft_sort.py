@@ -20,7 +20,7 @@ from dirfast.reference.soft_sort import (MODE_RANK, MODE_SORT, pav_blocks, soft_
                                          soft_rank_scipy, soft_sort_ref, soft_sort_scipy)
 from dirfast.testing import assert_close_verbose, assert_low_precision_close
 
-from _paths import CPU_PATHS, require_ext
+from _paths import CPU_PATHS, require_ext, select_path
 
 pytest.importorskip("scipy.optimize", minversion=None)
 F64, F32 = torch.float64, torch.float32
@@ -410,3 +410,172 @@ def test_compile_fullgraph():
     assert_close_verbose(got.detach(), want.detach(), tag="compiled soft sort", rtol=1e-6)
     for a, p in zip(gc, model.parameters()):
         assert_close_verbose(a, p.grad, tag="compiled grad", rtol=1e-5, scale="max")
+
+
+# ------------------------------------------------------------------------------------------------
+# the tie rule (issue 12 §4.1): every path sorts stably, so gradients at ties agree elementwise
+
+
+def tied(rows: int, n: int, dtype, seed: int = 0) -> torch.Tensor:
+    """Small integers (ties everywhere), half of the zeros negative (``-0.0 == +0.0`` ties too)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(-6, 7, (rows, n), generator=g).to(dtype)
+    neg = (x == 0) & (torch.rand(rows, n, generator=g) < 0.5)
+    return torch.where(neg, torch.tensor(-0.0, dtype=dtype), x)
+
+
+def grads_by_path(mode, x, g, eps, paths, monkeypatch):
+    res = {}
+    for path in paths:
+        with monkeypatch.context() as m:
+            backend = path if path in ("reference", "triton") else select_path(path, m)
+            xr = x.clone().requires_grad_()
+            out = FNS[mode](xr, eps, backend=backend, validate=False)
+            (gx,) = torch.autograd.grad(out, xr, g)
+        res[path] = (out.detach(), gx)
+    return res
+
+
+def check_tie_rule(mode, x, eps, paths, monkeypatch):
+    """Every path against the first: values and elementwise gradients; for soft sort with no pooling
+    (gaps < 1/eps) the gradient is exactly ``g`` scattered by the stable permutation."""
+    g = torch.randn(x.shape, generator=torch.Generator().manual_seed(1), dtype=x.dtype)
+    res = grads_by_path(mode, x, g, eps, paths, monkeypatch)
+    tag = f"{'sort' if mode == MODE_SORT else 'rank'} {tuple(x.shape)} {x.dtype} eps={eps}"
+    if mode == MODE_SORT and eps * 12 < 1:
+        want = torch.empty_like(g).scatter_(-1, torch.sort(x, dim=-1, stable=True).indices, g)
+        for path, (_, gx) in res.items():
+            assert torch.equal(gx, want), f"{path} {tag}: gradient not g permuted by the stable sort"
+    base_out, base_g = res[paths[0]]
+    rtol = 1e-12 if x.dtype == F64 else 2e-6
+    for path, (out, gx) in res.items():
+        assert_close_verbose(out, base_out, tag=f"{path} vs {paths[0]} {tag}", rtol=rtol, atol=rtol,
+                             scale="max")
+        assert_close_verbose(gx, base_g, tag=f"{path} vs {paths[0]} {tag} grad", rtol=rtol,
+                             atol=rtol, scale="max")
+
+
+@pytest.mark.parametrize("mode", [MODE_SORT, MODE_RANK], ids=["sort", "rank"])
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("rows,n", [(4, 100), (1, 40_000)], ids=["4x100", "1x40000"])
+@pytest.mark.parametrize("eps", [0.01, 1.0])
+def test_ties_same_gradients_on_every_path(mode, dtype, rows, n, eps, monkeypatch):
+    require_ext()  # 1x40000: torch.sort + dirfast._C.pav; 4x100: the fused dirfast._C.sort_pav
+    check_tie_rule(mode, tied(rows, n, dtype, seed=n), eps, ["cpu", "cpu_torch", "reference"],
+                   monkeypatch)
+
+
+# ------------------------------------------------------------------------------------------------
+# tensors on the input's device (issue 12 §4.2): the reference and the ops create none elsewhere
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
+def test_no_tensor_created_off_the_inputs_device(path, route):
+    """With ``torch.device("meta")`` as the default device, a factory call without ``device=``
+    (``torch.arange(rows)`` in the reference's ``_centre`` failed on CUDA tensors) lands on meta and
+    fails against the CPU inputs."""
+    backend = "reference" if path == "reference" else route(path)
+    x = make("heavy", 3, 50, seed=2).requires_grad_()
+    g = torch.randn(3, 50, dtype=F64)
+    for fn, eps in ((dirfast.soft_sort, 0.3), (dirfast.soft_rank, 0.3)):
+        want = torch.autograd.grad(fn(x, eps, backend=backend), x, g)[0]
+        with torch.device("meta"):
+            out = fn(x, eps, backend=backend)
+            got = torch.autograd.grad(out, x, g)[0]
+        assert out.device.type == "cpu" and torch.equal(got, want)
+
+
+# ------------------------------------------------------------------------------------------------
+# launch grids (issue 12 §4.3): rows on grid axis 0, every axis within CUDA's limits
+
+
+class KernelStub:
+    """Stands in for a ``@triton.jit`` kernel (same registry name): records each launch's grid and
+    arguments, runs nothing."""
+
+    def __init__(self, fn):
+        self.__name__, self.__module__ = fn.__name__, fn.__module__
+        self.launches = []
+
+    def __getitem__(self, grid):
+        return lambda *args, **kw: self.launches.append((tuple(grid), args, kw))
+
+
+def assert_cuda_grid(grid):
+    assert 1 <= len(grid) <= 3 and all(isinstance(v, int) and v >= 1 for v in grid), grid
+    assert grid[0] <= 2**31 - 1 and all(v <= 65535 for v in grid[1:]), grid
+
+
+@pytest.mark.parametrize("rows,n", [(70_000, 3), (70_000, 2500), (1, 10_000_000)])
+def test_prep_grid_puts_rows_on_axis_0(rows, n, monkeypatch):
+    pytest.importorskip("triton")
+    from dirfast.kernels import soft_sort as KS
+
+    stub = KernelStub(KS._soft_sort_prep_kernel)
+    monkeypatch.setattr(KS, "_soft_sort_prep_kernel", stub)
+    x = torch.empty(rows, n, dtype=F32, device="meta")  # shapes only: nothing is launched
+    KS.soft_sort_prep(x, 0.5, MODE_SORT)
+    ((grid, args, kw),) = stub.launches
+    assert_cuda_grid(grid)
+    assert grid == (rows * -(-n // KS.BLOCK),)  # one program per (row, column block), on axis 0
+    assert grid == KS.grid(rows, n)
+    with pytest.raises(ValueError, match="2\\^31"):
+        KS.grid(2**31, 2)
+
+
+def test_prep_kernel_scalar_by_value(monkeypatch):
+    """``thresh`` reaches the kernel as a Python float (fp32 rows) or as the int64 bit pattern of
+    the double (fp64 rows; Triton's JIT would type a float fp32)."""
+    pytest.importorskip("triton")
+    from dirfast.kernels import soft_sort as KS
+    from dirfast.kernels._launch import fp64_bits
+
+    stub = KernelStub(KS._soft_sort_prep_kernel)
+    monkeypatch.setattr(KS, "_soft_sort_prep_kernel", stub)
+    for dtype in (F32, F64):
+        for mode, eps in ((MODE_SORT, 0.3), (MODE_RANK, 0.7)):
+            KS.soft_sort_prep(torch.zeros(2, 5, dtype=dtype), eps, mode)
+            thresh = stub.launches[-1][1][5]
+            want = KS.flag_threshold(eps, mode)
+            if dtype == F64:
+                assert type(thresh) is int and thresh == fp64_bits(want)
+            else:
+                assert type(thresh) is float and thresh == want
+
+
+# ------------------------------------------------------------------------------------------------
+# torch.compile on CUDA tensors (issue 12 §4.5), on this CPU-only machine: fake CUDA tensors
+
+
+def test_compile_fullgraph_cuda_route_sees_only_the_ops(monkeypatch):
+    """The backend resolution asks ``dirfast._C_cuda`` for its devices — a pybind call dynamo cannot
+    trace ("Attempted to call function marked as skipped" on the H200). It is a trace-time constant
+    now: the graph of a CUDA call holds the registered ops and the layout ops only. The stand-in
+    ``device_count`` is untraceable too (``torch.compiler.disable``), so tracing into it fails."""
+    from types import SimpleNamespace
+
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from dirfast import _ext
+
+    monkeypatch.setattr(_ext, "_current_cuda",
+                        lambda: SimpleNamespace(device_count=torch.compiler.disable(lambda: 1)))
+    torch._dynamo.reset()
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    def step(x):
+        s = dirfast.soft_sort(x, eps=0.5, validate=False)
+        return s, dirfast.soft_rank(x.t(), 0.1, dim=0, validate=False)
+
+    mode = FakeTensorMode()
+    with mode:
+        x = torch.empty(4, 50, device="cuda")
+        s, r = torch.compile(step, fullgraph=True, backend=record)(x)
+    assert s.device.type == "cuda" and s.shape == (4, 50) and r.shape == (50, 4)
+    targets = {str(n.target) for g in graphs for n in g.graph.nodes if n.op == "call_function"}
+    assert {"dirfast.soft_sort.default", "dirfast.soft_rank.default"} <= targets, targets
+    torch._dynamo.reset()

@@ -13,6 +13,11 @@ returns ``(out, perm, block_start, flag)``:
   ``flag [1]`` int32 (nonzero when some block may pool; 0 means every block is a singleton and the
   backward is a plain permutation) — non-differentiable.
 
+Every path sorts stably (``torch.sort(stable=True)``; ``dirfast._C.sort_pav`` breaks ties by index):
+equal values keep their order, so ``perm`` — and the gradient at ties — is the same on every path and
+device (the tie rule of :mod:`dirfast.reference.soft_sort`). Every ``dirfast._C_cuda`` and Triton
+launch runs on the tensors' device and its current stream (``device_guard``).
+
 Paths:
 
 * ``cpu``: rows of ``n ≤ SORT_PAV_MAX_N``: the fused per-row sort + PAV ``dirfast._C.sort_pav``
@@ -48,9 +53,31 @@ import torch
 from torch import Tensor
 
 from .. import _ext
+from .._backend import default_backend, resolve_backend
+from ..kernels._launch import device_guard
 from ..reference.soft_sort import MODE_RANK, MODE_SORT, pav_blocks
 
 _OP_NAMES = {MODE_SORT: "dirfast.soft_sort", MODE_RANK: "dirfast.soft_rank"}
+
+
+@torch.compiler.assume_constant_result
+def resolve_path(fn: str, backend: Optional[str], device: torch.device) -> str:
+    """The path ``backend`` (a user's request, None = ``DIRFAST_BACKEND`` or ``"auto"``) runs on
+    ``device`` (``dirfast._backend`` rule; ``"cpu"`` falls back to ``"cpu_torch"`` under ``"auto"`` when
+    ``dirfast._C`` predates the PAV kernels).
+
+    A trace-time constant for ``torch.compile``: it asks ``dirfast._C_cuda`` for devices (a pybind
+    call dynamo cannot trace), so dynamo runs it once while tracing and the graph holds only the
+    registered ops, whose bodies it does not trace."""
+    path = resolve_backend(backend, device, op=fn, has_cuda_kernel=True)
+    if path == "cpu" and not hasattr(_ext.get(), "pav"):
+        # an extension built before the PAV kernels existed: "auto" falls back, "cpu" says why
+        if (backend or default_backend()) == "cpu":
+            raise RuntimeError(f"{fn} with backend='cpu': the installed dirfast._C has no PAV kernel "
+                               "(built from older sources); rebuild it with `pip install "
+                               "--no-build-isolation -e .`")
+        path = "cpu_torch"
+    return path
 
 
 def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -62,8 +89,9 @@ def _dtname(dtype: torch.dtype) -> str:
 
 
 def _sorted(theta: Tensor) -> Tuple[Tensor, Tensor]:
-    """``x, perm = sort(theta)`` in the compute dtype (a new tensor: ``theta`` is never modified)."""
-    x, perm = torch.sort(theta.to(_acc_dtype(theta.dtype)), dim=-1)
+    """``x, perm = sort(theta)`` in the compute dtype, stable (the tie rule; a new tensor: ``theta`` is
+    never modified)."""
+    x, perm = torch.sort(theta.to(_acc_dtype(theta.dtype)), dim=-1, stable=True)
     return x.contiguous(), perm
 
 
@@ -115,7 +143,7 @@ def _row_hits(x: Tensor, eps: float, mode: int) -> Tensor:
     """Rows where some adjacent pair meets the singleton merge rule (with the Triton flag's 1e-6
     margin towards "pool": a rounding can only send a row to the exact PAV, never skip one)."""
     if x.shape[1] < 2:
-        return torch.zeros(x.shape[0], dtype=torch.bool)
+        return torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
     gap = x[:, 1:] - x[:, :-1]
     if mode == MODE_SORT:
         return (gap >= (1.0 / eps) * (1.0 - 1e-6)).any(-1)
@@ -150,9 +178,9 @@ def _block_mean_host(g: Tensor, bs: Tensor) -> Tensor:
         mod.pav_block_mean(_dtname(g.dtype), g.data_ptr(), bs.contiguous().data_ptr(), rows, n,
                            out.data_ptr(), _threads(rows * n))
         return out
-    seg = (bs + torch.arange(rows)[:, None] * n).reshape(-1)
+    seg = (bs + torch.arange(rows, device=g.device)[:, None] * n).reshape(-1)
     acc = torch.float64
-    sums = torch.zeros(rows * n, dtype=acc).index_add_(0, seg, g.reshape(-1).to(acc))
+    sums = torch.zeros(rows * n, dtype=acc, device=g.device).index_add_(0, seg, g.reshape(-1).to(acc))
     counts = torch.bincount(seg, minlength=rows * n).to(acc)
     return (sums / counts.clamp_min(1))[seg].reshape(rows, n).to(g.dtype)
 
@@ -173,17 +201,17 @@ def _fwd_cpu(theta: Tensor, eps: float, mode: int):
     if n <= SORT_PAV_MAX_N and hasattr(mod, "sort_pav"):
         th = theta.to(_acc_dtype(theta.dtype)).contiguous()
         out = torch.empty_like(th)
-        perm = torch.empty(th.shape, dtype=torch.int64)
-        bs = torch.empty(th.shape, dtype=torch.int64)
+        perm = torch.empty(th.shape, dtype=torch.int64, device=th.device)
+        bs = torch.empty(th.shape, dtype=torch.int64, device=th.device)
         pooled = mod.sort_pav(_dtname(th.dtype), mode, th.data_ptr(), rows, n, float(eps),
                               out.data_ptr(), perm.data_ptr(), bs.data_ptr(), _threads(rows * n))
-        flag = torch.full((1,), 1 if pooled else 0, dtype=torch.int32)
+        flag = torch.full((1,), 1 if pooled else 0, dtype=torch.int32, device=th.device)
         return out.to(theta.dtype), perm, bs, flag
     x, perm = _sorted(theta)
     out = torch.empty_like(x)
-    bs = torch.empty(x.shape, dtype=torch.int64)
+    bs = torch.empty(x.shape, dtype=torch.int64, device=x.device)
     pooled = _pav_cpp(x, eps, mode, out, bs)
-    flag = torch.full((1,), 1 if pooled else 0, dtype=torch.int32)
+    flag = torch.full((1,), 1 if pooled else 0, dtype=torch.int32, device=x.device)
     return _finish(out, perm, mode, theta.dtype), perm, bs, flag
 
 
@@ -193,11 +221,12 @@ def _fwd_cpu_torch(theta: Tensor, eps: float, mode: int):
     rows = _row_hits(x, eps, mode).nonzero().reshape(-1)
     if rows.numel():
         _pav_rows_py(x, eps, mode, out, bs, rows)
-    flag = torch.full((1,), 1 if rows.numel() else 0, dtype=torch.int32)
+    flag = torch.full((1,), 1 if rows.numel() else 0, dtype=torch.int32, device=x.device)
     return _finish(out, perm, mode, theta.dtype), perm, bs, flag
 
 
 def _cuda_stream(device: torch.device) -> int:
+    """The current stream of ``device`` (not the current device's), as the int ``_C_cuda`` takes."""
     return torch.cuda.current_stream(device).cuda_stream
 
 
@@ -219,9 +248,10 @@ def _fwd_gpu(theta: Tensor, eps: float, mode: int):
         out = torch.empty_like(x)
         bs = torch.empty(x.shape, dtype=torch.int64, device=x.device)
         flag = torch.empty(1, dtype=torch.int32, device=x.device)
-        cu.pav(_dtname(x.dtype), mode, x.data_ptr(), rows, n, float(eps), out.data_ptr(),
-               bs.data_ptr(), 0, flag.data_ptr(), _workspace(cu, rows, n, x.device).data_ptr(),
-               _cuda_stream(x.device))
+        ws = _workspace(cu, rows, n, x.device)
+        with device_guard(x):  # _C_cuda launches on the current device
+            cu.pav(_dtname(x.dtype), mode, x.data_ptr(), rows, n, float(eps), out.data_ptr(),
+                   bs.data_ptr(), 0, flag.data_ptr(), ws.data_ptr(), _cuda_stream(x.device))
         return _finish(out, perm, mode, theta.dtype), perm, bs, flag
     from ..kernels.soft_sort import soft_sort_prep
 
@@ -250,9 +280,12 @@ def _block_mean(g: Tensor, bs: Optional[Tensor], flag: Tensor, backend: str) -> 
             cu = _ext.require_cuda("dirfast soft sort backward")
             out = torch.empty_like(g)  # the kernel writes out = g when *flag == 0
             rows, n = g.shape
-            cu.pav_block_mean(_dtname(g.dtype), g.data_ptr(), bs.contiguous().data_ptr(), rows, n,
-                              out.data_ptr(), flag.data_ptr(),
-                              _workspace(cu, rows, n, g.device).data_ptr(), _cuda_stream(g.device))
+            bs = bs.contiguous()
+            ws = _workspace(cu, rows, n, g.device)
+            with device_guard(g):
+                cu.pav_block_mean(_dtname(g.dtype), g.data_ptr(), bs.data_ptr(), rows, n,
+                                  out.data_ptr(), flag.data_ptr(), ws.data_ptr(),
+                                  _cuda_stream(g.device))
             return out
         if not bool(flag.item()):  # documented sync of the no-_C_cuda fallback
             return g
