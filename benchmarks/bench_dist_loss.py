@@ -49,7 +49,6 @@ import torch
 
 import dirfast
 from dirfast import _ext
-from dirfast.data import agedb_dir_ages
 from dirfast.reference import dist_loss_ref
 
 from . import _official as _official_mod
@@ -81,7 +80,7 @@ def _official_q(n: int) -> np.ndarray:
     """The official pseudo-labels of the AgeDB training ages for batch size n (cached per n)."""
     if n not in _OFFICIAL_Q:
         off = _official_mod.load("distloss")
-        dens = off.official_label_distribution(agedb_dir_ages()["train"].numpy())
+        dens = off.official_label_distribution(runner.agedb_train().numpy())
         _OFFICIAL_Q[n] = off.official_batch_labels(dens, n)
     return _OFFICIAL_Q[n]
 
@@ -90,7 +89,7 @@ _CRIT: Dict[str, "dirfast.nn.DistLoss"] = {}
 
 def _crit(variant: str):
     if variant not in _CRIT:
-        _CRIT[variant] = dirfast.nn.DistLoss(agedb_dir_ages()["train"], variant=variant)
+        _CRIT[variant] = dirfast.nn.DistLoss(runner.agedb_train(), variant=variant)
     return _CRIT[variant]
 
 

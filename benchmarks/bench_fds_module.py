@@ -56,7 +56,7 @@ SIZES = {
 
 def _warm_fds(d: int, g: torch.Generator) -> "dirfast.nn.FDS":
     """An FDS module after two epochs of statistics (forward calibrates from now on)."""
-    ages = dirfast.data.agedb_dir_ages()["train"].to(torch.float32)
+    ages = runner.agedb_train().to(torch.float32)
     fds = dirfast.nn.FDS(d, Bins(3, 1, NUM_BINS), accumulate_in_forward=True).train()
     for epoch in range(2):
         for part in ages.split(4096):
@@ -71,7 +71,7 @@ def _setup(b: int, d: int, seed: int = 0):
     def setup():
         g = torch.Generator().manual_seed(seed)
         fds = _warm_fds(d, g)
-        ages = dirfast.data.agedb_dir_ages()["train"].to(torch.float32)
+        ages = runner.agedb_train().to(torch.float32)
         y = ages[torch.randint(0, len(ages), (b,), generator=g)]
         z = (torch.randn(b, d, generator=g) * 0.5 + 1.0).requires_grad_(True)
         go = torch.randn(b, d, generator=g)

@@ -33,7 +33,6 @@ from typing import List, Optional, Sequence
 
 import torch
 
-import dirfast
 from dirfast import _ext, fds_bin_stats
 
 from . import _official as _official_mod
@@ -54,7 +53,7 @@ SIZES = {
 
 def _setup(n: int, d: int):
     def setup():
-        ages = dirfast.data.agedb_dir_ages()["train"][:n]
+        ages = runner.agedb_train()[:n]
         b = ages.long().clamp(3, 99) - 3
         g = torch.Generator().manual_seed(0)
         x = torch.randn(len(b), d, generator=g) * 0.5 + 1.0

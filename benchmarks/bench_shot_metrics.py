@@ -29,10 +29,8 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence
 
-import numpy as np
 import torch
 
-import dirfast
 from dirfast import Bins, shot_metrics
 from dirfast.reference import shot_metrics_ref
 
@@ -55,7 +53,7 @@ def _setup(n: int, seed: int = 0):
         g = torch.Generator().manual_seed(seed)
         labels = torch.randint(0, 101, (n,), generator=g).to(torch.float32)
         preds = labels + 5 * torch.randn(n, generator=g)
-        train = dirfast.data.agedb_dir_ages()["train"].to(torch.float32)
+        train = runner.agedb_train().to(torch.float32)
         return {"preds": preds, "labels": labels, "train": train, "train_np": train.numpy(),
                 "bins": Bins.official_age(K), "kbuf": torch.empty(K), "ksrc": torch.ones(K)}
 

@@ -40,7 +40,7 @@ Providers (interleaved):
 
 Timing as every benchmark (CUDA events + wall per call on CUDA; inputs not rotated: a training step
 keeps its weights in L2). Sizes: CUDA ``default`` and ``check`` B = 256 and 4,096 (check: eager
-providers only); CPU ``default`` B = 256; ``quick``/``check`` B = 64 (CPU), 256 (CUDA quick).
+providers only); CPU ``default`` B = 256; ``quick`` B = 64 and ``check`` B = 32 on CPU, ``quick`` 256 on CUDA.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ K = 121        # LDS bins (official_age)
 EPS = 0.1
 OFFICIAL_ROUNDS = 5
 SIZES = {
-    ("cpu", "default"): [256], ("cpu", "quick"): [64], ("cpu", "check"): [64],
+    ("cpu", "default"): [256], ("cpu", "quick"): [64], ("cpu", "check"): [32],
     ("cuda", "default"): [256, 4096], ("cuda", "quick"): [256], ("cuda", "check"): [256, 4096],
 }
 
@@ -90,7 +90,7 @@ def _setup(method: str, b: int, seed: int = 0):
         if device == "cuda":
             torch._dynamo.reset()  # the previous case's compiled graphs are no longer needed
         g = torch.Generator().manual_seed(seed)
-        train = dirfast.data.agedb_dir_ages()["train"].to(torch.float32)
+        train = runner.agedb_train().to(torch.float32)
         idx = torch.randint(0, len(train), (b,), generator=g)
         x = torch.randn(b, D_IN, generator=g)
         y = train[idx]
@@ -146,7 +146,7 @@ _LDS: Dict[str, Any] = {}
 
 def _lds() -> "dirfast.LDS":
     if "lds" not in _LDS:
-        train = dirfast.data.agedb_dir_ages()["train"]
+        train = runner.agedb_train()
         _LDS["lds"] = dirfast.LDS(Bins.official_age(K), reweight="sqrt_inv", lds=True).fit(train)
         _LDS["official_w"] = torch.tensor(
             _official_mod.load("lds").prepare_weights(train.numpy(), "sqrt_inv", max_target=K, lds=True),

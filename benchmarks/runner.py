@@ -671,7 +671,8 @@ def print_table(results: Sequence[Result], floors: Optional[Dict[str, Optional[R
         name = r.provider.name + (" *" if r.provider.kind == "floor" else "")
         n = str(r.case.params.get("n", ""))
         if r.error:
-            rows.append((r.case.name, name, n, "error: " + r.error[:160]) + ("",) * (len(hdr) - 4))
+            msg = r.error if r.error.startswith("skipped") else "error: " + r.error
+            rows.append((r.case.name, name, n, "\0" + msg[:200]) + ("",) * (len(hdr) - 4))
             continue
         gbps = (r.case.bytes_per_call / (r.min_ms * 1e6) if r.case.bytes_per_call and r.samples_ns
                 else math.nan)
@@ -682,7 +683,7 @@ def print_table(results: Sequence[Result], floors: Optional[Dict[str, Optional[R
                      _fmt(_ratio(r, ref.get("floor")), 2), _fmt(_ratio(r, ref.get("floor"), "median"), 2),
                      _fmt(_ratio(r, ref.get("naive")), 2), _fmt(_ratio(r, ref.get("official")), 2),
                      _fmt(gbps, 1), str(r.calls_per_sample)))
-    ok_rows = [row for row in rows if not row[3].startswith("error: ")]
+    ok_rows = [row for row in rows if not row[3].startswith("\0")]
     widths = [max([len(h)] + [len(row[i]) for row in (ok_rows if i >= 3 else rows)]) for i, h in enumerate(hdr)]
     line = "  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(hdr, widths)))
     print(line, file=file)
@@ -692,8 +693,8 @@ def print_table(results: Sequence[Result], floors: Optional[Dict[str, Optional[R
         if last is not None and row[0] != last:
             print(file=file)
         last = row[0]
-        if row[3].startswith("error: "):
-            print("  ".join((row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]), row[3])),
+        if row[3].startswith("\0"):  # skipped / error: the message instead of the numbers
+            print("  ".join((row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]), row[3][1:])),
                   file=file)
             continue
         print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))),
@@ -763,8 +764,10 @@ def _error(exc: BaseException) -> str:
 
 
 def _free_device(device: str) -> None:
-    gc.collect()
+    """CUDA: collect cycles and return cached blocks (the next case may need the memory). CPU: the
+    dropped references free the tensors; the next case's pre-round ``gc.collect`` does the rest."""
     if device == "cuda":
+        gc.collect()
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
 
@@ -1048,3 +1051,16 @@ def print_summary(results: Sequence[Result], main: str, file=sys.stdout) -> None
             if ref.get(key) is not None:
                 parts.append(f"{_ratio(r, ref[key]):.2f}x {label if key != 'floor' else ref[key].provider.name}")
         print("; ".join(parts), file=file)
+
+
+_AGEDB: Dict[str, torch.Tensor] = {}
+
+
+def agedb_train() -> torch.Tensor:
+    """The AgeDB-DIR training ages (``dirfast.data.agedb_dir_ages()["train"]``, read once per process;
+    callers must not modify it)."""
+    if "train" not in _AGEDB:
+        import dirfast
+
+        _AGEDB["train"] = dirfast.data.agedb_dir_ages()["train"]
+    return _AGEDB["train"]
