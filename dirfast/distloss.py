@@ -28,16 +28,18 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from ._backend import resolve_backend
 from ._checks import (check_finite_values, check_float, check_same_device, check_scalar,
                       check_tensor, describe, validation_enabled)
-from .ops.dist_loss import DistLossFunction, dist_loss_op
+from .ops.dist_loss import DistLossFunction, dist_loss_op, resolve_path
 from .reference.dist_loss import (DEFAULT_BETA, DIST_WEIGHTINGS, GRIDS, LOSSES, METHODS, REDUCTIONS,
                                   VARIANTS, dist_loss_ref, kde_pmf_ref, pmf_to_pseudo_labels)
 
 __all__ = ["pseudo_labels", "dist_loss", "DistLoss", "all_gather_varlen"]
 
 REWEIGHTS = ("none", "inverse", "sqrt_inv")
+#: batch sizes whose pseudo-labels a DistLoss keeps (the least recently used is dropped first)
+CACHE_SIZES = 8
+_HOST = (torch.device("cpu"), torch.float64)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -179,10 +181,12 @@ def dist_loss(
             the reference implementation).
         variant: ``"default"`` or ``"official"``: positional weights (``dist_weighting="official"``
             unless given) and fp64 arithmetic (inputs cast to float64, result cast back).
-        backend: ``"auto" | "cpu" | "triton" | "reference"`` (``dirfast._backend``).
-            ``cpu``/``cpu_torch``/``triton`` compute the gradient in the forward (saved, ``N``
-            values); gradients with respect to ``targets``, ``weights`` or ``pseudo_labels`` (when
-            they require grad) and ``reduction="none"`` use the reference (autograd).
+        backend: ``"auto" | "cpu" | "triton" | "cuda" | "reference"`` (``dirfast._backend``;
+            ``"cuda"``: the Triton kernels with the CUDA C++ PAV of ``dirfast._C_cuda``, which
+            ``"auto"`` picks on CUDA tensors when it is built). ``cpu``/``cpu_torch``/``triton``/
+            ``cuda`` compute the gradient in the forward (saved, ``N`` values); gradients with respect
+            to ``targets``, ``weights`` or ``pseudo_labels`` (when they require grad) and
+            ``reduction="none"`` use the reference (autograd).
         validate: NaN/inf in any input, negative weights, unsorted pseudo-labels (host sync); on with
             ``DIRFAST_VALIDATE=1``.
 
@@ -250,7 +254,7 @@ def dist_loss(
         preds, targets = preds.to(torch.float64), targets.to(torch.float64)
     if weights is not None and weights.dtype != preds.dtype:
         weights = weights.to(preds.dtype)
-    path = resolve_backend(backend, device, op=fn, has_cpu_kernel=True, has_triton_kernel=True)
+    path = resolve_path(backend, device)
     slow = (reduction == "none" or targets.requires_grad or pseudo_labels.requires_grad
             or (weights is not None and weights.requires_grad))
     if path == "reference" or (slow and torch.is_grad_enabled()) or reduction == "none":
@@ -385,8 +389,8 @@ class DistLoss(torch.nn.Module):
         t, pmf = _kde(fn, train_labels, bw, a, b, h)
         self.register_buffer("grid", torch.from_numpy(t))
         self.register_buffer("pmf", torch.from_numpy(pmf))
-        self._cache: Dict[int, Tensor] = {}
-        self._dev_cache: Dict[Tuple[int, torch.device, torch.dtype], Tensor] = {}
+        # n -> {(device, dtype): pseudo-labels}; insertion order is the LRU order (last = most recent)
+        self._cache: Dict[int, Dict[Tuple[torch.device, torch.dtype], Tensor]] = {}
         self.reweight = reweight
         self.lds = None
         if reweight != "none":
@@ -405,7 +409,6 @@ class DistLoss(torch.nn.Module):
     def _load_from_state_dict(self, *args, **kwargs):
         super()._load_from_state_dict(*args, **kwargs)
         self._cache.clear()
-        self._dev_cache.clear()
 
     def extra_repr(self) -> str:
         kw = ", ".join(f"{k}={v!r}" for k, v in self.kw.items() if v is not None)
@@ -418,23 +421,30 @@ class DistLoss(torch.nn.Module):
         return float((self.grid * self.pmf).sum())
 
     def pseudo_labels(self, n: int, device=None, dtype: torch.dtype = torch.float64) -> Tensor:
-        """``[n]`` sorted pseudo-labels (float64 CPU master copy built once per ``n``; per device and
-        dtype copies cached too, so a training step pays no host-to-device copy)."""
+        """``[n]`` sorted pseudo-labels in ``dtype`` on ``device`` (CPU float64 by default).
+
+        Cached for the ``CACHE_SIZES`` (8) most recently used batch sizes — a float64 CPU master copy
+        and every device/dtype copy asked for, so a training step pays no host-to-device copy; the
+        least recently used size is dropped first (memory stays bounded when N varies)."""
         _check_n("DistLoss.pseudo_labels", n)
-        q = self._cache.get(n)
-        if q is None:
+        cache = self._cache
+        copies = cache.get(n)
+        if copies is None:
             q = torch.from_numpy(pmf_to_pseudo_labels(self.grid.cpu().numpy(), self.pmf.cpu().numpy(),
                                                       n, method=self.method, grid=self.grid_mode,
                                                       step=self.step))
-            self._cache[n] = q
-        device = torch.device("cpu") if device is None else torch.device(device)
-        if device.type == "cpu" and dtype == torch.float64:
-            return q
-        key = (n, device, dtype)
-        out = self._dev_cache.get(key)
+            copies = cache[n] = {_HOST: q}
+            if len(cache) > CACHE_SIZES:
+                del cache[next(iter(cache))]
+        elif not torch.compiler.is_compiling() and next(reversed(cache)) != n:
+            # make n the most recent; not while torch.compile traces: dynamo guards on the dict's key
+            # order, so a reorder per hit would recompile (to the recompile limit under fullgraph)
+            cache[n] = cache.pop(n)
+        key = (torch.device("cpu") if device is None else torch.device(device), dtype)
+        out = copies.get(key)
         if out is None:
-            out = q.to(device=device, dtype=dtype)
-            self._dev_cache[key] = out
+            out = copies[_HOST].to(device=key[0], dtype=dtype)
+            copies[key] = out
         return out
 
     def forward(self, preds: Tensor, targets: Tensor, weights: Optional[Tensor] = None) -> Tensor:

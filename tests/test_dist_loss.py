@@ -1,5 +1,6 @@
 """Dist Loss: official parity (fp64, 1e-10), pseudo-label generators, CPU paths vs the reference,
-gradcheck, the module, and bad input."""
+gradcheck, the module, bad input; the tie rule, devices, ``backend="cuda"`` dispatch, torch.compile on
+(fake) CUDA tensors, by-value kernel scalars and launch grids, the bounded pseudo-label cache."""
 
 import warnings
 
@@ -414,3 +415,182 @@ def test_ext_pass_rejects_bad_args():
     bad[0] = 0
     with pytest.raises(ValueError, match="x must be"):
         mod.dist_loss_pass("float64", 0, *bad)
+
+
+# -------------------------------------------------------------------------------------------------
+# issue 12 §4: the tie rule, devices, backend="cuda", torch.compile on CUDA, scalars by value,
+# launch grids, the bounded pseudo-label cache
+
+
+def tied_batch(n, seed=0):
+    """Integer predictions with many ties and signed zeros; distinct pseudo-labels, so the gradient
+    at a tie depends on which tied sample takes which sorted position."""
+    g = torch.Generator().manual_seed(seed)
+    p = torch.randint(-5, 6, (n,), generator=g).double()
+    p = torch.where((p == 0) & (torch.rand(n, generator=g) < 0.5), torch.tensor(-0.0, dtype=F64), p)
+    y = torch.randn(n, generator=g, dtype=F64)
+    q = torch.linspace(-6, 6, n, dtype=F64)
+    w = torch.rand(n, generator=g, dtype=F64) + 0.5
+    return p, y, q, w
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+@pytest.mark.parametrize("eps", [0.01, 2.0])
+@pytest.mark.parametrize("dtype", [F64, torch.float32])
+def test_ties_follow_the_stable_rule(route, path, eps, dtype):
+    p, y, q, w = (t.to(dtype) for t in tied_batch(3001))
+    out, g = run(route(path), p, y, q, w, eps=eps, loss="l2")
+    want, gw = run("reference", p, y, q, w, eps=eps, loss="l2")
+    rtol = 1e-12 if dtype == F64 else 1e-5
+    assert_close_verbose(out, want, tag=f"{path} ties eps={eps}", rtol=rtol)
+    assert_close_verbose(g, gw, tag=f"{path} ties eps={eps} grad", rtol=rtol, atol=rtol, scale="max")
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
+def test_no_tensor_created_off_the_inputs_device(route, path):
+    """Every factory call names the inputs' device: with ``meta`` as the default device one that does
+    not lands there and fails against the CPU inputs (the H200 run: the reference on CUDA tensors)."""
+    backend = "reference" if path == "reference" else route(path)
+    p, y, q, w = batch(300, heavy=True)
+    assert pooled(p, 0.1)
+    want, gw = run(backend, p, y, q, w)
+    with torch.device("meta"):
+        out, g = run(backend, p, y, q, w)
+    assert out.device.type == "cpu" and torch.equal(out, want) and torch.equal(g, gw)
+
+
+def test_cuda_backend_dispatch(monkeypatch):
+    """``backend="cuda"`` is the Triton route with the CUDA C++ PAV (README's CUDA C++ column): it
+    needs dirfast._C_cuda and triton, and says how to get each; ``"auto"`` picks it when both are
+    there and never raises."""
+    from dirfast import _backend
+    from dirfast.ops.dist_loss import _PATHS, _fwd_cuda, resolve_path
+
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")  # device objects only
+    assert _PATHS["cuda"] is _fwd_cuda
+    monkeypatch.setattr(_backend, "triton_available", lambda: True)
+    monkeypatch.setattr(_backend, "cuda_ext_available", lambda: True)
+    for request in ("cuda", "auto", None):
+        assert resolve_path(request, cuda) == "cuda"
+    assert resolve_path("triton", cuda) == "triton"
+    with pytest.raises(ValueError, match="needs CUDA tensors"):
+        resolve_path("cuda", cpu)
+    p, y, q, w = batch(8)
+    with pytest.raises(ValueError, match="needs CUDA tensors"):  # no longer "no CUDA C++ kernel"
+        dirfast.dist_loss(p, y, q, w, backend="cuda")
+    monkeypatch.setattr(_backend, "triton_available", lambda: False)
+    with pytest.raises(RuntimeError, match="pip install triton"):
+        resolve_path("cuda", cuda)
+    assert resolve_path("auto", cuda) == "reference"
+    monkeypatch.setattr(_backend, "triton_available", lambda: True)
+    monkeypatch.setattr(_backend, "cuda_ext_available", lambda: False)
+    monkeypatch.setattr(dirfast._ext, "_current_cuda", lambda: None)
+    with pytest.raises(RuntimeError, match="DIRFAST_BUILD_CUDA=1"):
+        resolve_path("cuda", cuda)
+    assert resolve_path("auto", cuda) == "triton"
+
+
+def test_compile_fullgraph_cuda_route_sees_only_the_op(monkeypatch):
+    """As soft sort's: the resolution asks dirfast._C_cuda for devices (pybind: dynamo cannot trace
+    it; the stand-in is untraceable too); it is a trace-time constant, so a compiled Dist Loss step on
+    CUDA tensors (fake ones here) traces to the registered op."""
+    from types import SimpleNamespace
+
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    monkeypatch.setattr(dirfast._ext, "_current_cuda",
+                        lambda: SimpleNamespace(device_count=torch.compiler.disable(lambda: 1)))
+    torch._dynamo.reset()
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    crit = dirfast.nn.DistLoss(agedb_train(), validate=False)
+    crit.pseudo_labels(64)  # the host copy (numpy)
+    with FakeTensorMode(allow_non_fake_inputs=True):  # the module's buffers are real
+        p = torch.empty(64, device="cuda")
+        out = torch.compile(lambda p: crit(p, p + 1), fullgraph=True, backend=record)(p)
+        q = torch.empty(64, device="cuda")
+        f = torch.compile(lambda p: dirfast.dist_loss(p, p + 1, q, p, backend="cuda", validate=False),
+                          fullgraph=True, backend=record)
+        out2 = f(p)
+    assert out.device.type == "cuda" and out.shape == () and out2.shape == ()
+    targets = {str(n.target) for g in graphs for n in g.graph.nodes if n.op == "call_function"}
+    assert "dirfast.dist_loss.default" in targets, targets
+    torch._dynamo.reset()
+
+
+def test_module_cache_is_a_bounded_lru():
+    from dirfast.distloss import CACHE_SIZES
+
+    crit = dirfast.nn.DistLoss(agedb_train())
+    first = {n: crit.pseudo_labels(n) for n in range(1, CACHE_SIZES + 1)}
+    f32 = crit.pseudo_labels(1, dtype=torch.float32)
+    assert crit.pseudo_labels(1) is first[1]  # a hit: 1 becomes the most recent
+    crit.pseudo_labels(100)  # one size too many: the least recently used (2) goes
+    assert len(crit._cache) == CACHE_SIZES and 2 not in crit._cache
+    assert crit.pseudo_labels(1) is first[1] and crit.pseudo_labels(1, dtype=torch.float32) is f32
+    for n in range(200, 220):  # many distinct batch sizes: memory stays bounded
+        crit.pseudo_labels(n, dtype=torch.float32)
+    assert list(crit._cache) == list(range(220 - CACHE_SIZES, 220))
+    assert crit.pseudo_labels(2).equal(first[2])  # rebuilt identically
+
+
+class KernelStub:
+    """Stands in for a ``@triton.jit`` kernel (same registry name): records launches, runs nothing."""
+
+    def __init__(self, fn):
+        self.__name__, self.__module__ = fn.__name__, fn.__module__
+        self.launches = []
+
+    def __getitem__(self, grid):
+        return lambda *args, **kw: self.launches.append((tuple(grid), args, kw))
+
+
+def assert_cuda_grid(grid):
+    assert 1 <= len(grid) <= 3 and all(isinstance(v, int) and v >= 1 for v in grid), grid
+    assert grid[0] <= 2**31 - 1 and all(v <= 65535 for v in grid[1:]), grid
+
+
+def test_scalars_by_value_and_grids(monkeypatch):
+    """The Triton launchers pass every scalar by value (no tensor, no host-to-device copy): Python
+    floats for fp32 kernels, the doubles' int64 bit patterns for fp64 ones (0.0 as -0.0, so the
+    JIT types them all i64 as registered); every grid is 1-D with ``cdiv(N, BLOCK)`` programs."""
+    pytest.importorskip("triton")
+    from triton.runtime.jit import mangle_type
+
+    from dirfast.kernels import dist_loss as K
+    from dirfast.kernels._launch import fp64_bits
+
+    lam, eps, beta, gamma, n = 0.0, 0.1, 0.2, 1.0, 70_000
+    want = (lam / n, 1 / n, (1 / eps) * (1 - K.MARGIN), beta, gamma, 1 / beta)
+    s32, s64 = K.scalars(torch.float32, n, "mean", lam, eps, beta, gamma), \
+        K.scalars(F64, n, "mean", lam, eps, beta, gamma)
+    assert all(type(v) is float for v in s32) and s32 == want
+    assert all(mangle_type(v) == "i64" for v in s64)
+    assert s64 == tuple(fp64_bits(v if v else -0.0) for v in want)
+    stubs = {}
+    for name in ("_dist_loss_fwd_kernel", "_dist_loss_pool_prep_kernel",
+                 "_dist_loss_pooled_dist_kernel", "_dist_loss_pooled_grad_kernel"):
+        stubs[name] = KernelStub(getattr(K, name))
+        monkeypatch.setattr(K, name, stubs[name])
+    for dt, sc in ((torch.float32, s32), (F64, s64)):
+        x = torch.zeros(n, dtype=dt)
+        perm = torch.zeros(n, dtype=torch.int64)
+        flag = torch.zeros(1, dtype=torch.int32)
+        partials, grad, _ = K.dist_loss_fwd(x, perm, x, x, x, sc, loss=1, weighting=1)
+        K.pool_prep(x, flag)
+        K.pooled_dist(x, perm, x, x, sc, partials, flag, loss=1, weighting=1)
+        K.pooled_grad(x, perm, x, x, x, sc, grad, flag, loss=1)
+        programs = -(-n // K.BLOCK[str(dt).split(".")[-1]])
+        assert partials.shape == (programs, 2)
+        for name, stub in stubs.items():
+            grid, args, _ = stub.launches[-1]
+            assert_cuda_grid(grid)
+            assert grid == (programs,), name
+            assert not any(isinstance(a, torch.Tensor) and a.numel() < 8 and a.dtype == dt
+                           for a in args), f"{name}: a scalar went through device memory"
+        assert stubs["_dist_loss_fwd_kernel"].launches[-1][1][-6:] == tuple(sc)
+    assert K.grid(2**40, "float32") == (2**31,) and K.grid(0, "float64") == (1,)

@@ -24,29 +24,46 @@ taken by the CUDA (or host) PAV block mean; ``_dist_loss_pooled_grad_kernel`` re
 ``grad[k] = mean_B(g_ŝ)_i + s·w_k ℓ'(x_i − y_k)``.
 
 Compiled for fp32 and fp64 only (fp16/bf16 inputs are upcast to fp32 by the launcher); arithmetic in
-that dtype. ``params`` = ``[λs, s, thresh, β, k, γ, 1/β]`` (``s`` = 1/N or 1; ``k`` = focal slope β).
+that dtype. Scalars (:class:`Scalars`: ``λs, s, thresh, β, γ, 1/β``, ``s`` = 1/N or 1, β also the
+focal slope) go by value, never through device memory: Python floats for fp32 kernels, int64 bit
+patterns of the doubles (:func:`dirfast.kernels._launch.fp64_bits`) for fp64 kernels, rebuilt in the
+kernel (Triton's JIT types every Python float as fp32). Every launch is 1-D (``cdiv(N, BLOCK)``
+programs on grid axis 0, limit 2³¹ − 1) and runs on the tensors' device (``device_guard``).
 """
 
 from __future__ import annotations
 
-import functools
+from typing import NamedTuple
 
 import torch
 import triton
 import triton.language as tl
 
+from ._launch import device_guard, fp64_bits
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 DTYPES = ("float32", "float64")
-BLOCK = {"float32": 1024, "float64": 512}
+#: 4 elements per thread (fp32 at 1024 made ptxas spill a register in a few configs)
+BLOCK = {"float32": 512, "float64": 512}
+
 NUM_WARPS = 4
 LOSSES = (0, 1, 2, 3)  # l2, l1, huber, focal_l1
 MARGIN = 1e-6
+#: scalar arguments (by value); the JIT must not specialise the fp64 bit patterns on their value
+SCALARS = ("lam_s", "scale", "thresh", "beta", "gamma", "inv_beta")
 
 
 @triton.jit
-def _loss_grad(d, beta, inv_beta, k, gamma, LOSS: tl.constexpr):
-    """``(ℓ(d), ℓ'(d))`` elementwise; LOSS 0 l2, 1 l1, 2 huber, 3 focal_l1 (sigmoid modulator)."""
+def _arg(v, like_ptr):
+    """A by-value scalar in ``like_ptr``'s element type: fp32 as given, fp64 from its int64 bits."""
+    if like_ptr.dtype.element_ty == tl.float64:
+        v = tl.cast(tl.cast(v, tl.int64), tl.float64, bitcast=True)
+    return v
+
+
+@triton.jit
+def _loss_grad(d, beta, inv_beta, gamma, LOSS: tl.constexpr):
+    """``(ℓ(d), ℓ'(d))`` elementwise; LOSS 0 l2, 1 l1, 2 huber, 3 focal_l1 (sigmoid modulator, slope β)."""
     a = tl.abs(d)
     sg = tl.where(d > 0, 1.0, tl.where(d < 0, -1.0, 0.0)).to(d.dtype)
     if LOSS == 0:
@@ -60,9 +77,9 @@ def _loss_grad(d, beta, inv_beta, k, gamma, LOSS: tl.constexpr):
         l = tl.where(small, 0.5 * d * d * inv_beta, a - 0.5 * beta)
         dl = tl.where(small, d * inv_beta, sg)
     else:
-        s = 1.0 / (1.0 + tl.exp(-k * a))
+        s = 1.0 / (1.0 + tl.exp(-beta * a))
         m = 2.0 * s - 1.0
-        dm = 2.0 * k * s * (1.0 - s)
+        dm = 2.0 * beta * s * (1.0 - s)
         pos = m > 0
         m_safe = tl.where(pos, m, 1.0)
         mg = tl.where(pos, tl.exp2(gamma * tl.log2(m_safe)), tl.where(gamma == 0, 1.0, 0.0))
@@ -72,45 +89,39 @@ def _loss_grad(d, beta, inv_beta, k, gamma, LOSS: tl.constexpr):
     return l, dl
 
 
-@triton.jit
+@triton.jit(do_not_specialize=SCALARS)
 def _dist_loss_fwd_kernel(
     x_ptr,        # [n] sorted predictions
     perm_ptr,     # [n] int64, x_i = p[perm_i]
     y_ptr,        # [n] targets (batch order)
     q_ptr,        # [n] pseudo-labels (sorted)
     w_ptr,        # [n] weights (batch order) or a dummy when not HAS_W
-    params_ptr,   # [7] [λs, s, thresh, β, k, γ, 1/β]
     partial_ptr,  # [programs, 2] (dist, samp) raw sums
     grad_ptr,     # [n] dL/dp (batch order)
     flag_ptr,     # [1] int32
     n,
+    lam_s, scale, thresh, beta, gamma, inv_beta,  # by value (Scalars)
     LOSS: tl.constexpr,
     WEIGHTING: tl.constexpr,
     HAS_W: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
+    lam_s = _arg(lam_s, x_ptr)
+    scale = _arg(scale, x_ptr)
+    thresh = _arg(thresh, x_ptr)
+    beta = _arg(beta, x_ptr)
+    gamma = _arg(gamma, x_ptr)
+    inv_beta = _arg(inv_beta, x_ptr)
     pid = tl.program_id(0).to(tl.int64)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
-    lam_s = tl.load(params_ptr)
-    scale = tl.load(params_ptr + 1)
-    thresh = tl.load(params_ptr + 2)
-    beta = tl.load(params_ptr + 3)
-    k = tl.load(params_ptr + 4)
-    gamma = tl.load(params_ptr + 5)
-    inv_beta = tl.load(params_ptr + 6)
 
     x = tl.load(x_ptr + offs, mask=mask, other=0)
-    has_next = offs < n - 1
-    xn = tl.load(x_ptr + offs + 1, mask=has_next, other=0)
-    hit = has_next & (xn - x >= thresh)
-    tl.atomic_max(flag_ptr, tl.max(hit.to(tl.int32), axis=0))
-
     idx = tl.load(perm_ptr + offs, mask=mask, other=0)
     q = tl.load(q_ptr + offs, mask=mask, other=0)
     y = tl.load(y_ptr + idx, mask=mask, other=0)
-    ld, dld = _loss_grad(x - q, beta, inv_beta, k, gamma, LOSS)
-    ls, dls = _loss_grad(x - y, beta, inv_beta, k, gamma, LOSS)
+    ld, dld = _loss_grad(x - q, beta, inv_beta, gamma, LOSS)
+    ls, dls = _loss_grad(x - y, beta, inv_beta, gamma, LOSS)
     if HAS_W:
         wk = tl.load(w_ptr + idx, mask=mask, other=0)
         ls = ls * wk
@@ -125,6 +136,10 @@ def _dist_loss_fwd_kernel(
     tl.store(partial_ptr + 2 * pid, tl.sum(tl.where(mask, ld, 0.0), axis=0))
     tl.store(partial_ptr + 2 * pid + 1, tl.sum(tl.where(mask, ls, 0.0), axis=0))
     tl.store(grad_ptr + idx, lam_s * dld + scale * dls, mask=mask)
+    has_next = offs < n - 1
+    xn = tl.load(x_ptr + offs + 1, mask=has_next, other=0)
+    hit = has_next & (xn - x >= thresh)
+    tl.atomic_max(flag_ptr, tl.max(hit.to(tl.int32), axis=0))
 
 
 @triton.jit
@@ -137,24 +152,24 @@ def _dist_loss_pool_prep_kernel(x_ptr, shat_ptr, bs_ptr, flag_ptr, n, BLOCK: tl.
     tl.store(bs_ptr + offs, offs, mask=mask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["lam_s", "beta", "gamma", "inv_beta"])
 def _dist_loss_pooled_dist_kernel(
-    shat_ptr, perm_ptr, q_ptr, w_ptr, params_ptr, partial_ptr, gs_ptr, flag_ptr, n,
+    shat_ptr, perm_ptr, q_ptr, w_ptr, partial_ptr, gs_ptr, flag_ptr, n,
+    lam_s, beta, gamma, inv_beta,  # by value
     LOSS: tl.constexpr, WEIGHTING: tl.constexpr, HAS_W: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """Flag set: distance partials and ``g_ŝ`` from the PAV output ``ŝ``; else nothing."""
+    lam_s = _arg(lam_s, shat_ptr)
+    beta = _arg(beta, shat_ptr)
+    gamma = _arg(gamma, shat_ptr)
+    inv_beta = _arg(inv_beta, shat_ptr)
     pid = tl.program_id(0).to(tl.int64)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     active = tl.load(flag_ptr) != 0
     mask = (offs < n) & active
-    lam_s = tl.load(params_ptr)
-    beta = tl.load(params_ptr + 3)
-    k = tl.load(params_ptr + 4)
-    gamma = tl.load(params_ptr + 5)
-    inv_beta = tl.load(params_ptr + 6)
     s = tl.load(shat_ptr + offs, mask=mask, other=0)
     q = tl.load(q_ptr + offs, mask=mask, other=0)
-    ld, dld = _loss_grad(s - q, beta, inv_beta, k, gamma, LOSS)
+    ld, dld = _loss_grad(s - q, beta, inv_beta, gamma, LOSS)
     if HAS_W:
         if WEIGHTING == 1:
             idx = tl.load(perm_ptr + offs, mask=mask, other=0)
@@ -169,45 +184,49 @@ def _dist_loss_pooled_dist_kernel(
     tl.store(gs_ptr + offs, lam_s * dld, mask=mask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["scale", "beta", "gamma", "inv_beta"])
 def _dist_loss_pooled_grad_kernel(
-    x_ptr, perm_ptr, y_ptr, w_ptr, gx_ptr, params_ptr, grad_ptr, flag_ptr, n,
+    x_ptr, perm_ptr, y_ptr, w_ptr, gx_ptr, grad_ptr, flag_ptr, n,
+    scale, beta, gamma, inv_beta,  # by value
     LOSS: tl.constexpr, HAS_W: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """Flag set: ``grad[perm_i] = gx_i + s·w_k ℓ'(x_i − y_k)``; else nothing."""
+    scale = _arg(scale, x_ptr)
+    beta = _arg(beta, x_ptr)
+    gamma = _arg(gamma, x_ptr)
+    inv_beta = _arg(inv_beta, x_ptr)
     pid = tl.program_id(0).to(tl.int64)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = (offs < n) & (tl.load(flag_ptr) != 0)
-    scale = tl.load(params_ptr + 1)
-    beta = tl.load(params_ptr + 3)
-    k = tl.load(params_ptr + 4)
-    gamma = tl.load(params_ptr + 5)
-    inv_beta = tl.load(params_ptr + 6)
     x = tl.load(x_ptr + offs, mask=mask, other=0)
     idx = tl.load(perm_ptr + offs, mask=mask, other=0)
     y = tl.load(y_ptr + idx, mask=mask, other=0)
     gx = tl.load(gx_ptr + offs, mask=mask, other=0)
-    _, dls = _loss_grad(x - y, beta, inv_beta, k, gamma, LOSS)
+    _, dls = _loss_grad(x - y, beta, inv_beta, gamma, LOSS)
     if HAS_W:
         dls = dls * tl.load(w_ptr + idx, mask=mask, other=0)
     tl.store(grad_ptr + idx, gx + scale * dls, mask=mask)
 
 
 # ------------------------------------------------------------------------------------------------
-# registry
+# registry: pointers in the compute dtype unless named; scalars fp32, or i64 bit patterns for fp64
 
 
-def _sig(dtype, names_fp, names_i64=(), names_i32=(), ints=("n",)):
+def _sig(dtype, args, i64_ptrs=("perm_ptr",), i32_ptrs=("flag_ptr",), consts=()):
     t = TRITON_DTYPE[dtype]
     sig = {}
-    for name in names_fp:
-        sig[name] = f"*{t}"
-    for name in names_i64:
-        sig[name] = "*i64"
-    for name in names_i32:
-        sig[name] = "*i32"
-    for name in ints:
-        sig[name] = "i64"
+    for a in args:
+        if a in i64_ptrs:
+            sig[a] = "*i64"
+        elif a in i32_ptrs:
+            sig[a] = "*i32"
+        elif a.endswith("_ptr"):
+            sig[a] = f"*{t}"
+        elif a == "n":
+            sig[a] = "i64"
+        else:  # a by-value scalar
+            sig[a] = "i64" if dtype == "float64" else "fp32"
+    sig.update({c: "constexpr" for c in consts})
     return sig
 
 
@@ -216,44 +235,33 @@ def _weight_modes():
     return [(False, 0), (True, 0), (True, 1), (True, 2)]
 
 
-_FWD_ARGS = ["x_ptr", "perm_ptr", "y_ptr", "q_ptr", "w_ptr", "params_ptr", "partial_ptr", "grad_ptr",
-             "flag_ptr", "n"]
-
-
 def _fwd_config(dtype, loss, has_w, weighting):
-    sig = _sig(dtype, ["x_ptr", "y_ptr", "q_ptr", "w_ptr", "params_ptr", "partial_ptr", "grad_ptr"],
-               ["perm_ptr"], ["flag_ptr"])
-    sig = {a: sig[a] for a in _FWD_ARGS}
-    sig.update(LOSS="constexpr", WEIGHTING="constexpr", HAS_W="constexpr", BLOCK="constexpr")
+    sig = _sig(dtype, ["x_ptr", "perm_ptr", "y_ptr", "q_ptr", "w_ptr", "partial_ptr", "grad_ptr",
+                       "flag_ptr", "n", *SCALARS], consts=("LOSS", "WEIGHTING", "HAS_W", "BLOCK"))
     return KernelConfig(key=(dtype, loss, has_w, weighting), signature=sig,
                         constexprs={"LOSS": loss, "WEIGHTING": weighting, "HAS_W": has_w,
                                     "BLOCK": BLOCK[dtype]}, num_warps=NUM_WARPS)
 
 
 def _prep_config(dtype):
-    t = TRITON_DTYPE[dtype]
-    return KernelConfig(key=(dtype,),
-                        signature={"x_ptr": f"*{t}", "shat_ptr": f"*{t}", "bs_ptr": "*i64",
-                                   "flag_ptr": "*i32", "n": "i64", "BLOCK": "constexpr"},
-                        constexprs={"BLOCK": BLOCK[dtype]}, num_warps=NUM_WARPS)
+    sig = _sig(dtype, ["x_ptr", "shat_ptr", "bs_ptr", "flag_ptr", "n"], i64_ptrs=("bs_ptr",),
+               consts=("BLOCK",))
+    return KernelConfig(key=(dtype,), signature=sig, constexprs={"BLOCK": BLOCK[dtype]},
+                        num_warps=NUM_WARPS)
 
 
 def _pooled_dist_config(dtype, loss, has_w, weighting):
-    t = TRITON_DTYPE[dtype]
-    sig = {"shat_ptr": f"*{t}", "perm_ptr": "*i64", "q_ptr": f"*{t}", "w_ptr": f"*{t}",
-           "params_ptr": f"*{t}", "partial_ptr": f"*{t}", "gs_ptr": f"*{t}", "flag_ptr": "*i32",
-           "n": "i64", "LOSS": "constexpr", "WEIGHTING": "constexpr", "HAS_W": "constexpr",
-           "BLOCK": "constexpr"}
+    sig = _sig(dtype, ["shat_ptr", "perm_ptr", "q_ptr", "w_ptr", "partial_ptr", "gs_ptr", "flag_ptr",
+                       "n", "lam_s", "beta", "gamma", "inv_beta"],
+               consts=("LOSS", "WEIGHTING", "HAS_W", "BLOCK"))
     return KernelConfig(key=(dtype, loss, has_w, weighting), signature=sig,
                         constexprs={"LOSS": loss, "WEIGHTING": weighting, "HAS_W": has_w,
                                     "BLOCK": BLOCK[dtype]}, num_warps=NUM_WARPS)
 
 
 def _pooled_grad_config(dtype, loss, has_w):
-    t = TRITON_DTYPE[dtype]
-    sig = {"x_ptr": f"*{t}", "perm_ptr": "*i64", "y_ptr": f"*{t}", "w_ptr": f"*{t}",
-           "gx_ptr": f"*{t}", "params_ptr": f"*{t}", "grad_ptr": f"*{t}", "flag_ptr": "*i32",
-           "n": "i64", "LOSS": "constexpr", "HAS_W": "constexpr", "BLOCK": "constexpr"}
+    sig = _sig(dtype, ["x_ptr", "perm_ptr", "y_ptr", "w_ptr", "gx_ptr", "grad_ptr", "flag_ptr", "n",
+                       "scale", "beta", "gamma", "inv_beta"], consts=("LOSS", "HAS_W", "BLOCK"))
     return KernelConfig(key=(dtype, loss, has_w), signature=sig,
                         constexprs={"LOSS": loss, "HAS_W": has_w, "BLOCK": BLOCK[dtype]},
                         num_warps=NUM_WARPS)
@@ -276,31 +284,47 @@ def _dt(t: torch.Tensor) -> str:
     return str(t.dtype).split(".")[-1]
 
 
-@functools.lru_cache(maxsize=64)
-def _params_cached(device, dtype, values):
-    return torch.tensor(values, dtype=dtype, device=device)
+class Scalars(NamedTuple):
+    """The kernels' scalars, already in their by-value form (see :func:`scalars`)."""
+
+    lam_s: object
+    scale: object
+    thresh: object
+    beta: object
+    gamma: object
+    inv_beta: object
 
 
-def params(device, dtype, n: int, reduction: str, lam: float, eps: float, loss: str, beta: float,
-           gamma: float) -> torch.Tensor:
-    """``[7]`` compute-dtype tensor ``[λs, s, thresh, β, k, γ, 1/β]`` on ``device`` (cached: no
-    host-to-device copy per step for a repeated configuration)."""
+def _by_value(v: float, dtype: torch.dtype):
+    if dtype != torch.float64:
+        return float(v)
+    # 0.0's bit pattern is the int 0, which the JIT types i32 (a second compilation that the AOT tier
+    # never sees); -0.0 (bits -2^63, typed i64) equals it in every comparison and product here
+    return fp64_bits(v if v != 0.0 else -0.0)
+
+
+def scalars(dtype: torch.dtype, n: int, reduction: str, lam: float, eps: float, beta: float,
+            gamma: float) -> Scalars:
+    """``λs, s, thresh = (1/eps)(1 − 1e-6), β, γ, 1/β`` (``s`` = 1/N or 1) by value for kernels of
+    ``dtype`` (fp32: Python floats; fp64: int64 bit patterns). Host arithmetic only: no tensor, no
+    host-to-device copy, nothing to cache."""
     s = 1.0 / n if reduction == "mean" else 1.0
-    thresh = (1.0 / eps) * (1.0 - MARGIN)
-    return _params_cached(device, dtype, (lam * s, s, thresh, beta, beta, gamma, 1.0 / beta))
+    vals = (lam * s, s, (1.0 / eps) * (1.0 - MARGIN), beta, gamma, 1.0 / beta)
+    return Scalars(*(_by_value(v, dtype) for v in vals))
 
 
-def _grid(n, dtype):
+def grid(n: int, dtype: str) -> tuple:
+    """1-D grid of ``cdiv(n, BLOCK)`` programs (at least one) on axis 0 (limit 2³¹ − 1)."""
     return (max(triton.cdiv(n, BLOCK[dtype]), 1),)
 
 
-def dist_loss_fwd(x, perm, y, q, w, params, *, loss: int, weighting: int):
-    """Launch the fused kernel.
+def dist_loss_fwd(x, perm, y, q, w, sc: Scalars, *, loss: int, weighting: int):
+    """Launch the fused kernel on ``x``'s device.
 
     Args:
         x: ``[N]`` sorted predictions, fp32/fp64, contiguous; perm ``[N]`` int64.
         y, q: ``[N]`` in ``x``'s dtype (batch order / sorted); w: ``None`` or ``[N]`` in that dtype.
-        params: from :func:`params`.
+        sc: :func:`scalars` for ``x``'s dtype.
     Returns:
         ``(partials [programs, 2], grad [N], flag [1] int32)`` (grad and partials in ``x``'s dtype).
     """
@@ -308,13 +332,14 @@ def dist_loss_fwd(x, perm, y, q, w, params, *, loss: int, weighting: int):
     d = _dt(x)
     has_w = w is not None
     cfg = pick(_dist_loss_fwd_kernel, (d, loss, has_w, weighting if has_w else 0))
-    grid = _grid(n, d)
-    partials = torch.zeros((grid[0], 2), dtype=x.dtype, device=x.device)
+    g = grid(n, d)
+    partials = torch.zeros((g[0], 2), dtype=x.dtype, device=x.device)
     grad = torch.empty_like(x)
     flag = torch.zeros(1, dtype=torch.int32, device=x.device)
     if n:
-        _dist_loss_fwd_kernel[grid](x, perm, y, q, w if has_w else x, params, partials, grad, flag, n,
-                                    num_warps=cfg.num_warps, **cfg.constexprs)
+        with device_guard(x):
+            _dist_loss_fwd_kernel[g](x, perm, y, q, w if has_w else x, partials, grad, flag, n, *sc,
+                                     num_warps=cfg.num_warps, **cfg.constexprs)
     return partials, grad, flag
 
 
@@ -327,12 +352,13 @@ def pool_prep(x, flag):
     s_hat = torch.empty_like(x)
     bs = torch.empty(n, dtype=torch.int64, device=x.device)
     if n:
-        _dist_loss_pool_prep_kernel[_grid(n, d)](x, s_hat, bs, flag, n, num_warps=cfg.num_warps,
-                                                 **cfg.constexprs)
+        with device_guard(x):
+            _dist_loss_pool_prep_kernel[grid(n, d)](x, s_hat, bs, flag, n, num_warps=cfg.num_warps,
+                                                    **cfg.constexprs)
     return s_hat, bs
 
 
-def pooled_dist(s_hat, perm, q, w, params, partials, flag, *, loss: int, weighting: int):
+def pooled_dist(s_hat, perm, q, w, sc: Scalars, partials, flag, *, loss: int, weighting: int):
     """When ``*flag != 0``: overwrite ``partials[:, 0]`` and return ``g_ŝ [N]`` (else untouched/unset)."""
     n = s_hat.numel()
     d = _dt(s_hat)
@@ -340,19 +366,21 @@ def pooled_dist(s_hat, perm, q, w, params, partials, flag, *, loss: int, weighti
     cfg = pick(_dist_loss_pooled_dist_kernel, (d, loss, has_w, weighting if has_w else 0))
     gs = torch.empty_like(s_hat)
     if n:
-        _dist_loss_pooled_dist_kernel[_grid(n, d)](s_hat, perm, q, w if has_w else s_hat, params,
-                                                   partials, gs, flag, n, num_warps=cfg.num_warps,
-                                                   **cfg.constexprs)
+        with device_guard(s_hat):
+            _dist_loss_pooled_dist_kernel[grid(n, d)](
+                s_hat, perm, q, w if has_w else s_hat, partials, gs, flag, n, sc.lam_s, sc.beta,
+                sc.gamma, sc.inv_beta, num_warps=cfg.num_warps, **cfg.constexprs)
     return gs
 
 
-def pooled_grad(x, perm, y, w, gx, params, grad, flag, *, loss: int):
+def pooled_grad(x, perm, y, w, gx, sc: Scalars, grad, flag, *, loss: int):
     """When ``*flag != 0``: ``grad[perm_i] = gx_i + s·w_k ℓ'(x_i − y_k)`` in place."""
     n = x.numel()
     d = _dt(x)
     has_w = w is not None
     cfg = pick(_dist_loss_pooled_grad_kernel, (d, loss, has_w))
     if n:
-        _dist_loss_pooled_grad_kernel[_grid(n, d)](x, perm, y, w if has_w else x, gx, params, grad,
-                                                   flag, n, num_warps=cfg.num_warps,
-                                                   **cfg.constexprs)
+        with device_guard(x):
+            _dist_loss_pooled_grad_kernel[grid(n, d)](
+                x, perm, y, w if has_w else x, gx, grad, flag, n, sc.scale, sc.beta, sc.gamma,
+                sc.inv_beta, num_warps=cfg.num_warps, **cfg.constexprs)

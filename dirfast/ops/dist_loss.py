@@ -5,7 +5,8 @@ The loss is a scalar, so the forward computes the closed-form gradient of spec �
 (``N`` values); the backward op ``dirfast::dist_loss_bwd`` only scales it by ``grad_output`` — nothing
 else (no permutation, no PAV blocks) is kept. Every path:
 
-1. ``x, perm = torch.sort(preds, stable=True)`` in the compute dtype (fp32; fp64 for fp64 inputs);
+1. ``x, perm = torch.sort(preds, stable=True)`` in the compute dtype (fp32; fp64 for fp64 inputs;
+   stable: tied predictions keep their batch order on every path — dirfast's tie rule);
 2. the soft sort ``ŝ`` of ``x``: the hard sort itself unless some gap ``x_{i+1} − x_i ≥ 1/eps``
    (spec §2.3), else the PAV (``dirfast._C.pav`` / the CUDA PAV / the Python stack PAV);
 3. one fused pass over the sorted positions ``i`` (``k = perm_i``)::
@@ -25,14 +26,16 @@ Paths (``backend`` resolved by :func:`dirfast.dist_loss`):
   gradient pass — the same stages as the Triton kernels. No OpenMP region below 32k elements.
 * ``cpu_torch``: torch.sort + vectorised torch (a dozen O(N) ops), a vectorised gap test and the
   Python stack PAV only when it fires.
-* ``triton``: torch.sort + :func:`dirfast.kernels.dist_loss.dist_loss_fwd` (one kernel: both loss
-  terms' per-program partials, the gradient scattered by ``perm`` — a permutation, no atomics — and
+* ``triton`` / ``cuda``: torch.sort + :func:`dirfast.kernels.dist_loss.dist_loss_fwd` (one kernel:
+  both loss terms' per-program partials, the gradient scattered by ``perm`` — a permutation, no atomics — and
   the device flag "some gap ≥ 1/eps"), then the pooling stage, always launched and exiting on the flag
   (no host sync) when ``dirfast._C_cuda`` is built: prefill → CUDA PAV → recompute the distance term and
   ``g_ŝ`` from ``ŝ`` → CUDA block mean → rewrite the gradient. On a GPU without ``dirfast._C_cuda`` the
   flag is read on the host (one 4-byte sync per call) and pooled batches take the CPU PAV; under
-  ``TRITON_INTERPRET=1`` on CPU tensors likewise (free). Partial sums are reduced by ``torch.sum`` in a
-  fixed order: deterministic.
+  ``TRITON_INTERPRET=1`` on CPU tensors likewise (free). ``cuda`` is the same route with
+  ``dirfast._C_cuda`` required (the README's CUDA C++ column: the PAV and block mean are CUDA C++).
+  Partial sums are reduced by ``torch.sum`` in a fixed order: deterministic. Every launch runs on the
+  tensors' device and its current stream (``device_guard``); scalars go to the kernels by value.
 
 Op arguments are checked and flattened by :func:`dirfast.dist_loss`: ``preds``, ``targets`` ``[N]``
 (N ≥ 1) of one floating dtype, ``pseudo_labels [N]`` in the compute dtype, ``weights`` ``None`` or
@@ -46,10 +49,12 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .. import _ext
+from .. import _backend, _ext
+from .._backend import default_backend, resolve_backend
+from ..kernels._launch import device_guard
 from ..reference.dist_loss import DEFAULT_BETA, loss_and_grad
 from ..reference.soft_sort import MODE_SORT
-from .soft_sort import _block_mean_host, _host_pav
+from .soft_sort import _block_mean_host, _cuda_stream, _host_pav
 
 #: dist_weighting -> code used by the Triton kernels
 WEIGHTING_CODES = {"none": 0, "by_rank": 1, "official": 2}
@@ -58,6 +63,30 @@ LOSS_CODES = {"l2": 0, "l1": 1, "huber": 2, "focal_l1": 3}
 
 def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _dtname(t: Tensor) -> str:
+    return "float64" if t.dtype == torch.float64 else "float32"
+
+
+@torch.compiler.assume_constant_result
+def resolve_path(backend: Optional[str], device: torch.device) -> str:
+    """The path ``backend`` (a user's request; None = ``DIRFAST_BACKEND`` or ``"auto"``) runs on
+    ``device``: ``dirfast._backend``'s rule, where ``"cuda"`` is the Triton route with the CUDA C++
+    PAV of ``dirfast._C_cuda`` and so needs triton too (``"auto"`` then falls back to the reference).
+
+    A trace-time constant for ``torch.compile`` (it asks ``dirfast._C_cuda`` for devices, a pybind
+    call dynamo cannot trace): the compiled graph holds only the registered ops."""
+    fn = "dirfast.dist_loss"
+    path = resolve_backend(backend, device, op=fn, has_cuda_kernel=True)
+    if path == "cuda" and not _backend.triton_available():
+        if (backend or default_backend()) == "cuda":
+            raise RuntimeError(
+                f"{fn}: backend='cuda' runs the Triton kernels with the CUDA C++ PAV, but triton is "
+                "unavailable; install it with `pip install triton==3.6.0` (or `pip install "
+                "dirfast[triton]`)")
+        path = "reference"
+    return path
 
 
 def _scale(n: int, reduction: str) -> float:
@@ -90,7 +119,7 @@ def _soft_sort_host(x: Tensor, eps: float, use_ext: bool) -> Tuple[Tensor, Optio
         if not mod.pav(name, MODE_SORT, x.data_ptr(), 1, n, float(eps), out.data_ptr(), 0, 0, False,
                        threads):
             return x, None
-        bs = torch.empty(n, dtype=torch.int64)
+        bs = torch.empty(n, dtype=torch.int64, device=x.device)
         mod.pav(name, MODE_SORT, x.data_ptr(), 1, n, float(eps), out.data_ptr(), bs.data_ptr(), 0,
                 False, threads)
         return out, bs
@@ -98,7 +127,7 @@ def _soft_sort_host(x: Tensor, eps: float, use_ext: bool) -> Tuple[Tensor, Optio
     if not bool((gap >= flag_threshold(eps)).any()):
         return x, None
     out = x.clone()
-    bs = torch.arange(n, dtype=torch.int64)
+    bs = torch.arange(n, dtype=torch.int64, device=x.device)
     pooled = _host_pav(x[None], eps, MODE_SORT, out[None], bs[None])
     if not pooled:
         return x, None
@@ -165,13 +194,13 @@ def _fwd_cpu(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps
     scale = _scale(n, reduction)
     cfg = (n, LOSS_CODES[loss], WEIGHTING_CODES[dist_weighting], lam * scale, scale,
            flag_threshold(eps), beta, beta, gamma)
-    grad = torch.empty(n, dtype=dt) if need_grad else None
+    grad = torch.empty(n, dtype=dt, device=x.device) if need_grad else None
     gp = 0 if grad is None else grad.data_ptr()
     dist, samp, hit = mod.dist_loss_pass(name, 0, x.data_ptr(), perm.data_ptr(), y.data_ptr(),
                                          q.data_ptr(), wp, 0, gp, *cfg)
     if hit:
         s_hat = torch.empty_like(x)
-        bs = torch.empty(n, dtype=torch.int64)
+        bs = torch.empty(n, dtype=torch.int64, device=x.device)
         if mod.pav(name, MODE_SORT, x.data_ptr(), 1, n, float(eps), s_hat.data_ptr(), bs.data_ptr(),
                    0, False, 1 if n <= 32768 else 0):
             gs = torch.empty_like(x)
@@ -181,7 +210,7 @@ def _fwd_cpu(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps
                 gx = _block_mean_host(gs[None], bs[None])[0].contiguous()
                 mod.dist_loss_pass(name, 2, x.data_ptr(), perm.data_ptr(), y.data_ptr(), 0, wp,
                                    gx.data_ptr(), gp, *cfg)
-    out = torch.tensor((lam * dist + samp) * scale, dtype=preds.dtype)
+    out = torch.tensor((lam * dist + samp) * scale, dtype=preds.dtype, device=preds.device)
     return out, (grad.to(preds.dtype) if need_grad else preds.new_empty(0))
 
 
@@ -193,8 +222,27 @@ def _fwd_cpu_torch(*args):
 # Triton path
 
 
+def _cuda_pav(cu, x, eps, s_hat, bs, flag, ws):
+    """``dirfast._C_cuda.pav`` (mode 0, one row) on ``x``'s device and its current stream."""
+    with device_guard(x):
+        cu.pav(_dtname(x), MODE_SORT, x.data_ptr(), 1, x.numel(), float(eps), s_hat.data_ptr(),
+               bs.data_ptr(), 0, flag.data_ptr(), ws.data_ptr(), _cuda_stream(x.device))
+
+
+def _cuda_block_mean(cu, gs, bs, flag, ws):
+    """``dirfast._C_cuda.pav_block_mean`` of ``gs [N]`` (a copy of ``gs`` when the flag is 0), on
+    ``gs``' device and its current stream."""
+    gx = torch.empty_like(gs)
+    with device_guard(gs):
+        cu.pav_block_mean(_dtname(gs), gs.data_ptr(), bs.data_ptr(), 1, gs.numel(), gx.data_ptr(),
+                          flag.data_ptr(), ws.data_ptr(), _cuda_stream(gs.device))
+    return gx
+
+
 def _fwd_triton(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps, dist_weighting,
-                reduction, need_grad):
+                reduction, need_grad, cuda_pav: Optional[bool] = None):
+    """The Triton route; ``cuda_pav``: pool with ``dirfast._C_cuda`` (True: required — the ``cuda``
+    path; None: when built and the tensors are on a GPU — the ``triton`` path)."""
     from ..kernels import dist_loss as K
 
     dt = _acc_dtype(preds.dtype)
@@ -204,39 +252,37 @@ def _fwd_triton(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, 
     y = targets.to(dt).contiguous()
     q = pseudo_labels.to(dt).contiguous()
     w = None if weights is None else weights.to(dt).contiguous()
-    wcode = WEIGHTING_CODES[dist_weighting]
-    params = K.params(x.device, dt, n, reduction, lam, eps, loss, beta, gamma)
-    partials, grad, flag = K.dist_loss_fwd(x, perm, y, q, w, params, loss=LOSS_CODES[loss],
-                                           weighting=wcode)
-    if x.is_cuda and _ext.cuda_available():
-        cu = _ext.require_cuda("dirfast::dist_loss")
-        stream = torch.cuda.current_stream(x.device).cuda_stream
-        s_hat, bs = K.pool_prep(x, flag)  # exits at once when *flag == 0
+    lcode, wcode = LOSS_CODES[loss], WEIGHTING_CODES[dist_weighting]
+    sc = K.scalars(dt, n, reduction, lam, eps, beta, gamma)
+    partials, grad, flag = K.dist_loss_fwd(x, perm, y, q, w, sc, loss=lcode, weighting=wcode)
+    if cuda_pav is None:
+        cuda_pav = x.is_cuda and _ext.cuda_available()
+    if cuda_pav:  # always launched, every stage exits on the device flag: no host sync
+        cu = _ext.require_cuda("dirfast::dist_loss (its CUDA PAV)")
+        s_hat, bs = K.pool_prep(x, flag)
         ws = torch.empty(max(int(cu.pav_workspace_bytes(1, n, 0)), 1), dtype=torch.uint8,
                          device=x.device)
-        name = "float64" if dt == torch.float64 else "float32"
-        cu.pav(name, MODE_SORT, x.data_ptr(), 1, n, float(eps), s_hat.data_ptr(), bs.data_ptr(), 0,
-               flag.data_ptr(), ws.data_ptr(), stream)
-        gs = K.pooled_dist(s_hat, perm, q, w, params, partials, flag, loss=LOSS_CODES[loss],
-                           weighting=wcode)
-        gx = torch.empty_like(gs)  # written in full by the block mean when the flag is set
-        cu.pav_block_mean(name, gs.data_ptr(), bs.data_ptr(), 1, n, gx.data_ptr(), flag.data_ptr(),
-                          ws.data_ptr(), stream)
-        K.pooled_grad(x, perm, y, w, gx, params, grad, flag, loss=LOSS_CODES[loss])
+        _cuda_pav(cu, x, eps, s_hat, bs, flag, ws)
+        gs = K.pooled_dist(s_hat, perm, q, w, sc, partials, flag, loss=lcode, weighting=wcode)
+        gx = _cuda_block_mean(cu, gs, bs, flag, ws)
+        K.pooled_grad(x, perm, y, w, gx, sc, grad, flag, loss=lcode)
     elif bool(flag.item()):  # CPU tensors (interpreter): free; a GPU without _C_cuda: one sync
         s_hat, bs = _soft_sort_host(x.cpu(), eps, False)
         if bs is not None:
             s_hat, bs = s_hat.to(x.device), bs.to(x.device)
-            gs = K.pooled_dist(s_hat, perm, q, w, params, partials, flag, loss=LOSS_CODES[loss],
-                               weighting=wcode)
+            gs = K.pooled_dist(s_hat, perm, q, w, sc, partials, flag, loss=lcode, weighting=wcode)
             gx = _block_mean_host(gs[None].cpu(), bs[None].cpu())[0].to(x.device)
-            K.pooled_grad(x, perm, y, w, gx, params, grad, flag, loss=LOSS_CODES[loss])
+            K.pooled_grad(x, perm, y, w, gx, sc, grad, flag, loss=lcode)
     scale = _scale(n, reduction)
     out = (partials[:, 0].sum() * lam + partials[:, 1].sum()) * scale
     return out.to(preds.dtype), grad.to(preds.dtype) if need_grad else preds.new_empty(0)
 
 
-_PATHS = {"cpu": _fwd_cpu, "cpu_torch": _fwd_cpu_torch, "triton": _fwd_triton}
+def _fwd_cuda(*args):
+    return _fwd_triton(*args, cuda_pav=True)
+
+
+_PATHS = {"cpu": _fwd_cpu, "cpu_torch": _fwd_cpu_torch, "triton": _fwd_triton, "cuda": _fwd_cuda}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -341,4 +387,4 @@ class DistLossFunction(torch.autograd.Function):
 
 
 __all__ = ["dist_loss_op", "dist_loss_bwd", "DistLossFunction", "DEFAULT_BETA", "LOSS_CODES",
-           "WEIGHTING_CODES", "flag_threshold"]
+           "WEIGHTING_CODES", "flag_threshold", "resolve_path"]

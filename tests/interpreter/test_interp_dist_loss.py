@@ -1,10 +1,14 @@
 """Interpreter tier: the Dist Loss Triton kernels (fused pass, flag, pooling stage) on CPU tensors
-against the fp64 reference and the literal official oracle (``backend="triton"``)."""
+against the fp64 reference and the literal official oracle (``backend="triton"``), and the ``cuda``
+route with ``dirfast._C_cuda`` emulated on the host."""
+
+import ctypes
 
 import pytest
 import torch
 
 import dirfast
+from dirfast import _ext
 from dirfast.kernels import dist_loss as K
 from dirfast.ops.dist_loss import LOSS_CODES, WEIGHTING_CODES
 from dirfast.testing import assert_close_verbose
@@ -71,19 +75,111 @@ def test_flag_and_pooling_stage_exit_when_flag_is_zero():
     for heavy in (False, True):
         p, y, q, w = batch(n, heavy=heavy, scale=1.0 if not heavy else 15.0)
         x, perm = torch.sort(p, stable=True)
-        params = K.params(x.device, F64, n, "mean", 1.0, eps, "l1", 1.0, 1.0)
-        partials, grad, flag = K.dist_loss_fwd(x, perm, y, q, w, params, loss=LOSS_CODES["l1"],
+        sc = K.scalars(F64, n, "mean", 1.0, eps, 1.0, 1.0)
+        partials, grad, flag = K.dist_loss_fwd(x, perm, y, q, w, sc, loss=LOSS_CODES["l1"],
                                                weighting=WEIGHTING_CODES["by_rank"])
         assert int(flag.item()) == int(pooled(p, eps * (1 + 1e-6))), heavy
     zero = torch.zeros(1, dtype=torch.int32)
     s_hat = torch.full_like(x, 7.0)
     bs = torch.full((n,), -1, dtype=torch.int64)
-    K._dist_loss_pool_prep_kernel[K._grid(n, "float64")](x, s_hat, bs, zero, n, BLOCK=K.BLOCK["float64"])
+    K._dist_loss_pool_prep_kernel[K.grid(n, "float64")](x, s_hat, bs, zero, n, BLOCK=K.BLOCK["float64"])
     assert bool((s_hat == 7.0).all()) and bool((bs == -1).all())
     before = (partials.clone(), grad.clone())
-    gs = K.pooled_dist(x, perm, q, w, params, partials, zero, loss=1, weighting=1)
-    K.pooled_grad(x, perm, y, w, torch.zeros_like(x), params, grad, zero, loss=1)
+    gs = K.pooled_dist(x, perm, q, w, sc, partials, zero, loss=1, weighting=1)
+    K.pooled_grad(x, perm, y, w, torch.zeros_like(x), sc, grad, zero, loss=1)
     assert torch.equal(partials, before[0]) and torch.equal(grad, before[1])
     del gs
     s_hat, bs = K.pool_prep(x, torch.ones(1, dtype=torch.int32))
     assert torch.equal(s_hat, x) and torch.equal(bs, torch.arange(n))
+
+
+# -------------------------------------------------------------------------------------------------
+# issue 12 §4: backend="cuda" (Triton + the CUDA C++ PAV) with dirfast._C_cuda emulated on the host;
+# devices; ties
+
+
+class HostCudaPav:
+    """``dirfast._C_cuda``'s PAV API on CPU pointers: ``pav`` runs the GPU decomposition simulated by
+    ``dirfast._C.pav(grid=True)`` and sets the flag as the gap kernel does; ``pav_block_mean`` copies
+    ``g`` when the flag is 0, as the CUDA kernels' early exit does. Records the calls."""
+
+    def __init__(self):
+        self.calls = []
+        self.cpu = _ext.require("the host _C_cuda stand-in")
+
+    def device_count(self):
+        return 1
+
+    def pav_workspace_bytes(self, rows, n, chunk=0):
+        return 256
+
+    def pav(self, dtype, mode, x, rows, n, eps, out, block_start, chunk, flag, workspace, stream):
+        self.calls.append("pav")
+        pooled = self.cpu.pav(dtype, mode, x, rows, n, eps, out, block_start, chunk, True, 1)
+        ctypes.c_int32.from_address(flag).value = 1 if pooled else 0
+
+    def pav_block_mean(self, dtype, g, block_start, rows, n, out, flag, workspace, stream):
+        self.calls.append("pav_block_mean")
+        if ctypes.c_int32.from_address(flag).value == 0:
+            ctypes.memmove(out, g, rows * n * (8 if dtype == "float64" else 4))
+        else:
+            self.cpu.pav_block_mean(dtype, g, block_start, rows, n, out, 1)
+
+
+@pytest.mark.parametrize("heavy", [False, True], ids=["no-pool", "pooled"])
+@pytest.mark.parametrize("dtype", [F64, torch.float32])
+@pytest.mark.parametrize("loss", ["l1", "focal_l1"])
+def test_cuda_route_with_host_c_cuda(heavy, dtype, loss, monkeypatch):
+    """The ``cuda`` path (what ``backend="cuda"``/``"auto"`` run on a GPU with dirfast._C_cuda): the
+    Triton kernels in the interpreter, every pooling stage always launched, the PAV and block mean
+    from the stand-in; against the reference."""
+    import dirfast.ops.dist_loss as D
+
+    cu = HostCudaPav()
+    monkeypatch.setattr(_ext, "require_cuda", lambda what: cu)
+    monkeypatch.setattr(D, "_cuda_stream", lambda device: 0)
+    p, y, q, w = batch(1500, heavy=heavy, ties=True)
+    assert pooled(p, 0.1) == heavy
+    cast = lambda t: t.to(dtype)
+    x = cast(p).requires_grad_()
+    out = D.DistLossFunction.apply(x, cast(y), q.to(dtype), cast(w), loss, D.DEFAULT_BETA[loss], 1.0,
+                                   0.7, 0.1, "by_rank", "mean", "cuda", True)
+    (g,) = torch.autograd.grad(out, x)
+    assert cu.calls == ["pav", "pav_block_mean"]
+    xr = p.clone().requires_grad_()
+    want = dirfast.dist_loss(xr, y, q, w, loss=loss, lam=0.7, eps=0.1, backend="reference")
+    (gw,) = torch.autograd.grad(want, xr)
+    rtol = 1e-10 if dtype == F64 else 1e-5
+    tag = f"cuda route {dtype} {loss} heavy={heavy}"
+    assert_close_verbose(out.double(), want, tag=tag, rtol=rtol)
+    assert_close_verbose(g.double(), gw, tag=tag + " grad", rtol=rtol, scale="max")
+
+
+def test_triton_route_creates_tensors_on_the_inputs_device():
+    p, y, q, w = batch(700, heavy=True)
+    assert pooled(p, 0.1)
+    x = p.clone().requires_grad_()
+    want = torch.autograd.grad(dirfast.dist_loss(x, y, q, w, backend="triton"), x)[0]
+    with torch.device("meta"):
+        got = torch.autograd.grad(dirfast.dist_loss(x, y, q, w, backend="triton"), x)[0]
+    assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("eps", [0.01, 2.0])
+def test_integer_ties_match_the_cpu_paths(eps):
+    """Integer predictions with signed zeros, distinct pseudo-labels: triton, cpu and the reference
+    give the same elementwise gradient (stable sort on every path)."""
+    g = torch.Generator().manual_seed(0)
+    p = torch.randint(-5, 6, (2001,), generator=g).double()
+    p = torch.where((p == 0) & (torch.rand(2001, generator=g) < 0.5), torch.tensor(-0.0, dtype=F64), p)
+    y = torch.randn(2001, generator=g, dtype=F64)
+    q = torch.linspace(-6, 6, 2001, dtype=F64)
+    res = {}
+    for backend in ("triton", "cpu", "reference"):
+        x = p.clone().requires_grad_()
+        out = dirfast.dist_loss(x, y, q, loss="l2", eps=eps, backend=backend)
+        res[backend] = (out.detach(), torch.autograd.grad(out, x)[0])
+    for backend, (out, gx) in res.items():
+        assert_close_verbose(out, res["reference"][0], tag=f"{backend} ties", rtol=1e-12)
+        assert_close_verbose(gx, res["reference"][1], tag=f"{backend} ties grad", rtol=1e-12,
+                             atol=1e-15, scale="max")
