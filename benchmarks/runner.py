@@ -31,9 +31,10 @@ computed from them); ``wall_ms`` is reported beside them. **Inputs are rotated**
 least 50 MB — capped at 64 copies and 8 GiB / a quarter of free memory) and every call takes the
 next copy, so consecutive calls (of any provider) do not find their inputs in L2. Cases with state
 that must not be duplicated set ``Case.rotate=False``. **Launches**: once per provider and case,
-after warm-up, two calls run under ``torch.profiler`` (CPU + CUDA activity) and the kernels the GPU
-ran (device-side kernel events; memcpy/memset not counted) are divided by 2 (``launches``); the same
-calls give ``peak_extra_mb`` (``torch.cuda.max_memory_allocated`` above what was allocated before).
+after warm-up, two calls (one under ``--sizes check`` and for slow providers) run under
+``torch.profiler`` (CPU + CUDA activity) and the kernels the GPU ran (device-side kernel events;
+memcpy/memset not counted) are divided by the calls (``launches``); the same calls give
+``peak_extra_mb`` (``torch.cuda.max_memory_allocated`` above what was allocated before).
 
 Results: a table (min, median, gpu/wall min/median, launches, ×floor, ×naive, ×official, GB/s) with
 the conditions (threads, affinity, versions, CPU/GPU model, load average before/after, dtype and
@@ -126,7 +127,8 @@ class Provider:
     ``available()`` returning False skips the provider (with a note); ``skip(case)`` returning a
     reason string skips it for one case; ``devices`` lists where it runs (others: skipped with a
     note). ``max_rounds``: a slow provider (official Python loops) is timed in the first
-    ``max_rounds`` rounds only, one call per sample (still interleaved). ``warmup``: minimum warm-up
+    ``max_rounds`` rounds only (1 under ``--sizes check``), one call per sample, no calibration call
+    (still interleaved). ``warmup``: minimum warm-up
     calls (e.g. 3 for ``torch.compile(mode="reduce-overhead")``, which records its CUDA graph late).
     """
 
@@ -738,7 +740,7 @@ def _print_conditions(op, args, active, notes, cases, info, alloc, load_before, 
               f"(perf_counter + synchronize); inputs rotated over k copies with k*working set >= 2 x "
               f"max(L2, {L2_MIN_BYTES / 2**20:.0f} MB) (cap {MAX_COPIES} copies, "
               f"{COPY_BUDGET_BYTES / 2**30:.0f} GiB){'' if args.copies is None else f', --copies {args.copies}'}; "
-              f"launches: {'off' if args.no_launches else f'kernels per call under torch.profiler ({LAUNCH_CALLS} calls)'}",
+              f"launches: {'off' if args.no_launches else 'kernels per call under torch.profiler (2 calls; 1 for slow providers or --sizes check)'}",
               file=file)
     print(f"dirfast backend: cpu 'auto' -> {info['cpu_auto']}; cuda 'auto' -> {info.get('cuda_auto', '-')}; "
           f"dirfast._C {info['ext']}; DIRFAST_BACKEND={info['env']}", file=file)
@@ -749,7 +751,7 @@ def _print_conditions(op, args, active, notes, cases, info, alloc, load_before, 
           f"provider, samples >= {args.min_sample_ms} ms; floor: {', '.join(floor_names) or 'none'}", file=file)
     for p in active:
         if p.description:
-            extra = f" [timed in the first {p.max_rounds} rounds only]" if p.max_rounds else ""
+            extra = f" [timed in the first {_max_rounds(p, args)} round(s) only]" if p.max_rounds else ""
             print(f"  {p.name}: {p.description}{extra}", file=file)
     for c in cases:
         print(f"case {c.name}: " + ", ".join(f"{k}={v}" for k, v in c.params.items()), file=file)
@@ -761,6 +763,11 @@ def _print_conditions(op, args, active, notes, cases, info, alloc, load_before, 
 def _error(exc: BaseException) -> str:
     msg = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {msg[0] if msg else ''}"
+
+
+def _max_rounds(p: Provider, args: argparse.Namespace) -> int:
+    """Timed rounds of a slow provider: its ``max_rounds``, 1 under ``--sizes check``."""
+    return 1 if args.sizes == "check" else int(p.max_rounds)
 
 
 def _free_device(device: str) -> None:
@@ -842,13 +849,15 @@ def run(
             r.copies = len(pool.copies)
             try:
                 timer.calls(r.provider, pool, max(args.warmup, r.provider.warmup, 1))
-                one, _ = timer.calls(r.provider, pool, 1)
-                if r.provider.max_rounds:
+                slow = bool(r.provider.max_rounds)
+                if slow:  # one call per sample: no calibration call
                     r.calls_per_sample = 1
                 else:
+                    one, _ = timer.calls(r.provider, pool, 1)
                     r.calls_per_sample = min(100_000, max(1, math.ceil(args.min_sample_ms * 1e6 / max(one, 1))))
                 if device == "cuda" and not args.no_launches:
-                    r.launches, r.peak_extra_mb = profile_calls(r.provider, pool)
+                    n_prof = 1 if (slow or args.sizes == "check") else LAUNCH_CALLS
+                    r.launches, r.peak_extra_mb = profile_calls(r.provider, pool, n_prof)
             except Exception as exc:  # report, keep benchmarking the others
                 r.error = _error(exc)
                 _free_device(device)
@@ -861,7 +870,8 @@ def run(
             for rnd in range(args.rounds):
                 order = runnable[rnd % k:] + runnable[:rnd % k] if k else []
                 for r in order:
-                    if r.error is not None or (r.provider.max_rounds and len(r.samples_ns) >= r.provider.max_rounds):
+                    if r.error is not None or (r.provider.max_rounds and
+                                               len(r.samples_ns) >= _max_rounds(r.provider, args)):
                         continue
                     try:
                         wall, gpu = timer.calls(r.provider, pool, r.calls_per_sample)
