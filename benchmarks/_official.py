@@ -14,6 +14,21 @@ from types import ModuleType
 
 import torch
 
+_DIST_Q = {}
+
+
+def dist_pseudo_labels(n: int):
+    """The official Dist Loss pseudo-labels of the AgeDB-DIR training ages for batch size ``n``
+    (``official_label_distribution`` + ``official_batch_labels``; a NumPy float64 array, cached per
+    ``n`` as the official code builds them once per batch size)."""
+    if n not in _DIST_Q:
+        from .runner import agedb_train
+
+        off = load("distloss")
+        dens = off.official_label_distribution(agedb_train().numpy())
+        _DIST_Q[n] = off.official_batch_labels(dens, n)
+    return _DIST_Q[n]
+
 TESTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
 
 

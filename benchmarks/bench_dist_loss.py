@@ -73,16 +73,6 @@ SIZES = {
     ("cuda", "quick"): [(0, N_QUICK)],
     ("cuda", "check"): [(0, N_FULL), (0, 256)],
 }
-_OFFICIAL_Q: Dict[int, np.ndarray] = {}
-
-
-def _official_q(n: int) -> np.ndarray:
-    """The official pseudo-labels of the AgeDB training ages for batch size n (cached per n)."""
-    if n not in _OFFICIAL_Q:
-        off = _official_mod.load("distloss")
-        dens = off.official_label_distribution(runner.agedb_train().numpy())
-        _OFFICIAL_Q[n] = off.official_batch_labels(dens, n)
-    return _OFFICIAL_Q[n]
 
 _CRIT: Dict[str, "dirfast.nn.DistLoss"] = {}
 
@@ -103,7 +93,7 @@ def _setup(n: int, kind: str, dtype: torch.dtype, variant: str, seed: int = 0):
         q = _crit(variant).pseudo_labels(n, dtype=dtype)
         x = {"pred": pred, "target": target, "weight": weight, "q": q, "variant": variant}
         if _official_mod.available("distloss"):
-            x["q_official"] = torch.from_numpy(_official_q(n)).reshape(-1, 1)
+            x["q_official"] = torch.from_numpy(_official_mod.dist_pseudo_labels(n)).reshape(-1, 1)
         return x
 
     return setup

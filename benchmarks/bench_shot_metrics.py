@@ -74,13 +74,6 @@ def build_cases(sizes="default", device: str = "cpu") -> List[Case]:
     return cases
 
 
-def _floor(x):
-    with torch.no_grad():
-        for k in ("preds", "labels", "train"):
-            torch.sum(x[k])
-        x["kbuf"].copy_(x["ksrc"])
-
-
 def _dirfast(variant: str):
     def fn(x):
         return shot_metrics(x["preds"], x["labels"], x["train"], x["bins"], variant=variant, validate=False)
@@ -111,8 +104,7 @@ def _official(x):
 
 def build_providers() -> List[Provider]:
     return [
-        Provider("floor", _floor, kind="floor",
-                 description="memory floor: sum(preds) + sum(labels) + sum(train) + copy_ of a [K] tensor"),
+        runner.memory_floor(("preds", "labels", "train"), "ksrc", "kbuf"),
         Provider("dirfast", _dirfast("default"), description="dirfast.shot_metrics (vectorised)"),
         Provider("dirfast_official", _dirfast("official"), description="dirfast.shot_metrics(variant='official')"),
         Provider("reference", lambda x: shot_metrics_ref(x["preds"], x["labels"], x["train"], x["bins"]),

@@ -201,9 +201,7 @@ def _method_state(impl: str, inputs: Dict[str, Any], net: _Net) -> Dict[str, Any
     elif method == "dist" and impl != "vanilla":
         n = y.shape[0]
         if impl == "official":
-            from .bench_dist_loss import _official_q
-
-            st["q"] = torch.from_numpy(_official_q(n)).reshape(-1, 1).to(dev)
+            st["q"] = torch.from_numpy(_official_mod.dist_pseudo_labels(n)).reshape(-1, 1).to(dev)
         else:
             crit = dirfast.nn.DistLoss(inputs["train"].cpu(), eps=EPS).to(dev)
             st["crit"] = crit

@@ -148,10 +148,13 @@ def _get(inputs: Any, key: Any) -> Any:
     return inputs[key] if isinstance(inputs, Mapping) else getattr(inputs, key)
 
 
-def memory_floor(reads: Sequence[str], write_src: str, write_buf: str, *, name: str = "floor") -> Provider:
+def memory_floor(reads: Sequence[str], write_src: str, write_buf: str, *, name: str = "floor",
+                 more_writes: Sequence[Tuple[str, str]] = ()) -> Provider:
     """The memory floor of conventions.md: ``torch.sum`` over each input ``reads`` plus
     ``inputs[write_buf].copy_(inputs[write_src])`` (``write_buf`` preallocated by ``setup``, the size
-    of the op's output)."""
+    of the op's output) and one more ``copy_`` per ``(src, buf)`` of ``more_writes`` (ops with several
+    outputs, e.g. a forward output and an input gradient)."""
+    writes = [(write_src, write_buf), *more_writes]
 
     def fn(inputs):
         # no_grad: inputs may require grad (e.g. pred); without it every call would record a
@@ -159,9 +162,10 @@ def memory_floor(reads: Sequence[str], write_src: str, write_buf: str, *, name: 
         with torch.no_grad():
             for key in reads:
                 torch.sum(_get(inputs, key))
-            _get(inputs, write_buf).copy_(_get(inputs, write_src))
+            for src, buf in writes:
+                _get(inputs, buf).copy_(_get(inputs, src))
 
-    desc = " + ".join(f"sum({k})" for k in reads) + f" + {write_buf}.copy_({write_src})"
+    desc = " + ".join([f"sum({k})" for k in reads] + [f"{buf}.copy_({src})" for src, buf in writes])
     return Provider(name, fn, kind="floor", description=f"memory floor: {desc}")
 
 
@@ -406,58 +410,48 @@ def _setup_inputs(case: Case, device: str) -> Any:
     return to_device(x, device)
 
 
-def to_device(obj: Any, device: str, memo: Optional[Dict[int, Any]] = None) -> Any:
-    """``obj`` with every CPU tensor moved to ``device`` (containers rebuilt, a tensor shared in two
-    places stays shared, a leaf keeps ``requires_grad``, ``nn.Module``s are moved in place, other
-    objects — numpy arrays, Python lists, ``Bins`` — are left as they are)."""
+def _map_inputs(obj: Any, on_tensor: Callable[[torch.Tensor], torch.Tensor],
+                on_module: Callable[[torch.nn.Module], torch.nn.Module], memo: Dict[int, Any]) -> Any:
+    """``obj`` with ``on_tensor``/``on_module`` applied to every tensor/module inside dicts, lists and
+    tuples (rebuilt; an object reached twice maps to one result, so sharing is kept); other objects —
+    numpy arrays, Python lists of numbers, ``Bins`` — are returned as they are."""
+    if id(obj) in memo:
+        return memo[id(obj)]
+    if isinstance(obj, torch.Tensor):
+        out = on_tensor(obj)
+    elif isinstance(obj, torch.nn.Module):
+        out = on_module(obj)
+    elif isinstance(obj, dict):
+        out = type(obj)((k, _map_inputs(v, on_tensor, on_module, memo)) for k, v in obj.items())
+    elif isinstance(obj, (list, tuple)) and any(isinstance(v, (torch.Tensor, torch.nn.Module, dict, list, tuple))
+                                                for v in obj):
+        vals = [_map_inputs(v, on_tensor, on_module, memo) for v in obj]
+        out = type(obj)(*vals) if hasattr(obj, "_fields") else type(obj)(vals)
+    else:
+        out = obj
+    memo[id(obj)] = out
+    return out
+
+
+def _leaf_like(src: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    return out.requires_grad_(True) if src.requires_grad else out
+
+
+def to_device(obj: Any, device: str) -> Any:
+    """``obj`` with every tensor not on ``device`` moved there (a leaf keeps ``requires_grad``;
+    ``nn.Module``s are moved in place); see :func:`_map_inputs`."""
     if device == "cpu":
         return obj
-    memo = {} if memo is None else memo
-    if id(obj) in memo:
-        return memo[id(obj)]
-    if isinstance(obj, torch.Tensor):
-        if obj.device.type == torch.device(device).type:
-            out = obj
-        else:
-            out = obj.detach().to(device)
-            if obj.requires_grad:
-                out.requires_grad_(True)
-    elif isinstance(obj, torch.nn.Module):
-        out = obj.to(device)
-    elif isinstance(obj, dict):
-        out = type(obj)((k, to_device(v, device, memo)) for k, v in obj.items())
-    elif isinstance(obj, (list, tuple)) and any(isinstance(v, (torch.Tensor, torch.nn.Module, dict, list, tuple))
-                                                for v in obj):
-        vals = [to_device(v, device, memo) for v in obj]
-        out = type(obj)(vals) if not hasattr(obj, "_fields") else type(obj)(*vals)
-    else:
-        out = obj
-    memo[id(obj)] = out
-    return out
+    kind = torch.device(device).type
+    return _map_inputs(
+        obj, lambda t: t if t.device.type == kind else _leaf_like(t, t.detach().to(device)),
+        lambda m: m.to(device), {})
 
 
-def clone_inputs(obj: Any, memo: Optional[Dict[int, Any]] = None) -> Any:
+def clone_inputs(obj: Any) -> Any:
     """A copy of ``obj`` with fresh storage for every tensor (leaves keep ``requires_grad``;
     ``nn.Module``s deep-copied); other objects are shared."""
-    memo = {} if memo is None else memo
-    if id(obj) in memo:
-        return memo[id(obj)]
-    if isinstance(obj, torch.Tensor):
-        out = obj.detach().clone()
-        if obj.requires_grad:
-            out.requires_grad_(True)
-    elif isinstance(obj, torch.nn.Module):
-        out = copy.deepcopy(obj)
-    elif isinstance(obj, dict):
-        out = type(obj)((k, clone_inputs(v, memo)) for k, v in obj.items())
-    elif isinstance(obj, (list, tuple)) and any(isinstance(v, (torch.Tensor, torch.nn.Module, dict, list, tuple))
-                                                for v in obj):
-        vals = [clone_inputs(v, memo) for v in obj]
-        out = type(obj)(vals) if not hasattr(obj, "_fields") else type(obj)(*vals)
-    else:
-        out = obj
-    memo[id(obj)] = out
-    return out
+    return _map_inputs(obj, lambda t: _leaf_like(t, t.detach().clone()), copy.deepcopy, {})
 
 
 def working_set_bytes(obj: Any, device: Optional[str] = None) -> int:
