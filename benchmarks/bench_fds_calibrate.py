@@ -42,6 +42,7 @@ import torch
 
 import dirfast
 from dirfast import _ext
+
 from . import _official as _official_mod
 from . import runner
 from .runner import Case, Provider
