@@ -67,3 +67,18 @@ def test_prebuilt_hash_covers_csrc_and_setup(tmp_path, monkeypatch):
     h1 = gpu_check.csrc_hash()
     (tmp_path / "csrc" / "a.cpp").write_text("int b;")
     assert gpu_check.csrc_hash() != h1
+
+
+def test_whole_gpu_tier_dry_run_on_cpu(tmp_path):
+    """Every GPU-tier test (not only the quick subset) runs on CPU tensors at small sizes: the tier's
+    own logic (inputs, references, tolerances) is checked in CI although CI has no GPU."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["DIRFAST_GPU_TIER_DEVICE"] = "cpu"
+    xml = tmp_path / "tier.xml"
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/gpu",
+                          "-m", "gpu", f"--junitxml={xml}"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    counts = gpu_check.test_results(str(xml))
+    assert {op for op, c in counts.items() if c[0] > 0} >= OPS, counts
+    assert sum(c[1] for c in counts.values()) == 0, counts
