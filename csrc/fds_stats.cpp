@@ -198,8 +198,9 @@ void validate(const Args& a) {
   if (a.d < 1) throw std::invalid_argument("fds_bin_stats: d must be >= 1, got " + std::to_string(a.d));
   if (a.num_bins < 1)
     throw std::invalid_argument("fds_bin_stats: num_bins must be >= 1, got " + std::to_string(a.num_bins));
-  if (a.stride < a.d)
-    throw std::invalid_argument("fds_bin_stats: stride must be >= d, got " + std::to_string(a.stride));
+  // any row stride >= 0: rows may overlap (expand: 0, unfold: 1..d-1); x is only read
+  if (a.stride < 0)
+    throw std::invalid_argument("fds_bin_stats: stride must be >= 0, got " + std::to_string(a.stride));
   struct P { const char* name; std::uintptr_t p; std::size_t align; bool needed; };
   const P ptrs[] = {{"x", a.x, es, a.n > 0}, {"bins", a.bins, 8, a.n > 0}, {"count", a.count, 8, true},
                     {"mean", a.mean, es, true}, {"m2", a.m2, es, true}};

@@ -1,7 +1,8 @@
 // dirfast — FDS per-bin feature statistics (count, mean, M2), CPU implementation. Torch-free.
 //
-// Semantics (dirfast/reference/fds_stats.py): for x [n, d] (row stride `stride`, unit column
-// stride) and bin ids [n] (int64), every bin b in [0, num_bins) gets count[b] = #rows with id b,
+// Semantics (dirfast/reference/fds_stats.py): for x [n, d] (any row stride >= 0 — rows may overlap,
+// e.g. 0 for an expanded row or 1 for an unfolded signal: x is only read —, unit column stride) and
+// bin ids [n] (int64), every bin b in [0, num_bins) gets count[b] = #rows with id b,
 // mean[b, :] and m2[b, :] = sum of squared deviations from mean[b, :] (0, 0 for an empty bin).
 // Rows with id < 0 or id >= num_bins are ignored.
 //
@@ -30,7 +31,7 @@ enum class DType : int { kFloat32 = 0, kFloat64 = 1 };
 struct Args {
   DType dtype;
   std::uintptr_t x;      // [n, d] elements of dtype, row stride `stride` (elements)
-  std::int64_t stride;   // >= d
+  std::int64_t stride;   // >= 0 (rows may overlap: < d, or 0 for an expanded row)
   std::uintptr_t bins;   // [n] int64
   std::int64_t n, d, num_bins;
   std::uintptr_t count;  // [num_bins] int64 (out)

@@ -123,9 +123,14 @@ def fds_bin_stats(features: Tensor, bin_idx: Tensor, num_bins: int, *,
     """Per-bin count, mean and M2 of ``features`` grouped by ``bin_idx`` (FDS statistics).
 
     Args:
-        features: ``[N, D]`` float16/bfloat16/float32/float64 (any row stride). Higher ranks are not
-            flattened here (the FDS module does that): rank != 2 raises. May require grad: the
-            statistics are computed on ``features.detach()`` and carry no gradient.
+        features: ``[N, D]`` float16/bfloat16/float32/float64. Read in place (no copy) with unit
+            column stride and **any row stride >= 0**, rows that overlap included (``expand``: row
+            stride 0; ``unfold(0, D, step)``: row stride ``step < D``; row slices); any other layout
+            (column stride != 1: transposed, column-sliced, expanded columns) is copied to contiguous
+            once (D = 1 never is). On ``"cpu"`` fp16/bf16 are converted to fp32 first, touching only
+            the stored elements of overlapping views. Higher ranks are not flattened here (the FDS
+            module does that): rank != 2 raises. May require grad: the statistics are computed on
+            ``features.detach()`` and carry no gradient.
         bin_idx: ``[N]`` int64 or int32, same device. Rows with ``bin_idx < 0`` are ignored (the FDS
             module marks rows to skip with -1). ``bin_idx >= num_bins`` raises ``ValueError`` under
             validation (``validate=True`` or ``DIRFAST_VALIDATE=1``), otherwise those rows are ignored
@@ -134,7 +139,10 @@ def fds_bin_stats(features: Tensor, bin_idx: Tensor, num_bins: int, *,
         backend: ``"auto" | "reference" | "cpu" | "triton"`` (see ``dirfast._backend``): CPU tensors
             use the C++ kernel of ``dirfast._C`` (vectorised PyTorch without it), CUDA tensors the
             Triton kernels.
-        validate: value checks (host sync): bin ids ``< num_bins`` and finite features.
+        validate: value checks (host sync): bin ids ``< num_bins`` and finite features. With
+            validation off, a NaN (or ±inf) feature makes ``mean`` and ``m2`` NaN in its own (bin,
+            column) only (``"reference"`` may give ±inf for the mean of an inf column); other bins
+            and columns, and ``count``, are unaffected.
 
     Returns:
         :class:`BinStats` with ``count [B]`` int64, ``mean``/``m2`` ``[B, D]`` fp32 (fp64 for fp64

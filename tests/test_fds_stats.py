@@ -16,10 +16,11 @@ import torch
 
 import dirfast
 from dirfast import BinStats, _ext, fds_bin_stats
-from dirfast.ops.fds_stats import fds_bin_stats_op
+from dirfast.ops.fds_stats import _to_dtype_keep_layout, fds_bin_stats_op
 from dirfast.reference import fds_bin_stats_ref
 from dirfast.testing import assert_close_verbose
 
+from _fds_layouts import layouts
 from _paths import CPU_PATHS, require_ext
 
 def stats(path, x, b, num_bins, monkeypatch=None, **kw):
@@ -134,6 +135,67 @@ def test_empty_batch_and_int32_ids_and_strides(path):
     check(stats(path, view, b.to(torch.int32), 7), x, b, 7, tag=f"{path} strided int32")
     xt = x.t().contiguous().t()  # column stride != 1
     check(stats(path, xt, b, 7), x, b, 7, tag=f"{path} transposed")
+
+
+def check_layout(got: BinStats, v, b, num_bins, *, tag):
+    """``got`` against the fp64 oracle of ``v.contiguous()``. Constant bins (expanded rows) have
+    m2 = 0, where the oracle's own rounding (~n·eps²·|x|²) is all there is: m2 gets an absolute floor
+    ``rtol·1e-6·n·max|x|²`` besides the relative test."""
+    x = v.contiguous()
+    c, m, q = fds_bin_stats_ref(x.double(), b, num_bins)
+    assert torch.equal(got.count, c), f"[{tag}] counts"
+    acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+    assert got.mean.dtype == acc and got.m2.dtype == acc and got.mean.is_contiguous(), tag
+    rtol = 1e-10 if acc == torch.float64 else 1e-5
+    top_m = m.abs().max().item()
+    floor = rtol * 1e-6 * x.shape[0] * x.double().abs().max().item() ** 2
+    assert_close_verbose(got.mean, m, tag=f"{tag} mean", rtol=rtol, atol=rtol * 0.1 * top_m)
+    assert_close_verbose(got.m2, q, tag=f"{tag} m2", rtol=rtol,
+                         atol=max(rtol * 1e-3 * q.abs().max().item(), floor))
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
+@pytest.mark.parametrize("n,d", [(1, 1), (7, 1), (9, 5), (300, 40)])
+def test_every_layout(path, n, d):
+    """Expanded, unfolded (overlapping rows), transposed, sliced, stride-0 rows and columns: the
+    statistics of the view equal those of its contiguous copy (fp64 oracle), on every CPU path."""
+    g = torch.Generator().manual_seed(n + d)
+    b = torch.randint(-1, 4, (n,), generator=g)
+    for dtype in (torch.float32, torch.float64, torch.float16):
+        for name, v, _ in layouts(n, d, dtype):
+            check_layout(stats(path, v, b, 4), v, b, 4, tag=f"{path} {dtype} {name} {n}x{d}")
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference", None])
+def test_expanded_rows_issue_example(path):
+    """The issue's example: one row expanded to 3 rows, one bin -> that row, m2 exactly 0 (was
+    ``[[0.5, -0.667]]`` on "cpu" / the default backend: reads past the 2-element storage)."""
+    x = torch.tensor([[1.5, -2.0]]).expand(3, 2)
+    for _ in range(3):  # the out-of-bounds read varied between runs
+        if path is None:
+            s = fds_bin_stats(x, torch.zeros(3, dtype=torch.long), 1)
+        else:
+            s = stats(path, x, torch.zeros(3, dtype=torch.long), 1)
+        assert s.count.tolist() == [3]
+        assert s.mean.tolist() == [[1.5, -2.0]] and s.m2.tolist() == [[0.0, 0.0]], (path, s)
+
+
+@pytest.mark.parametrize("path", ["cpu", None])
+def test_expanded_rows_large_no_copy(path):
+    """``ones(1, 64).expand(2_000_000, 64)`` with one bin segfaulted; the C++ kernel now reads the
+    one stored row 2M times (no [N, D] copy)."""
+    if path == "cpu" or (path is None and _ext.available()):
+        require_ext()
+    x = torch.ones(1, 64).expand(2_000_000, 64)
+    s = fds_bin_stats(x, torch.zeros(2_000_000, dtype=torch.long), 1, backend=path, validate=False)
+    assert s.count.tolist() == [2_000_000]
+    assert (s.mean == 1).all() and (s.m2 == 0).all()
+    # fp16: the fp32 conversion converts the 64 stored elements, keeping the strides
+    x16 = torch.full((1, 64), 0.5, dtype=torch.float16).expand(2_000_000, 64)
+    conv = _to_dtype_keep_layout(x16, torch.float32)
+    assert conv.stride() == (0, 1) and conv.untyped_storage().nbytes() == 64 * 4
+    s = fds_bin_stats(x16, torch.zeros(2_000_000, dtype=torch.long), 1, backend=path, validate=False)
+    assert (s.mean == 0.5).all() and (s.m2 == 0).all()
 
 
 @pytest.mark.parametrize("path", CPU_PATHS)
@@ -286,8 +348,8 @@ def test_raw_extension_rejects_bad_arguments():
     cnt = torch.zeros(3, dtype=torch.int64)
     with pytest.raises(ValueError, match="dtype"):
         C.fds_bin_stats("float16", 0, 4, 0, 0, 4, 3, cnt.data_ptr(), out.data_ptr(), out.data_ptr())
-    with pytest.raises(ValueError, match="stride"):
-        C.fds_bin_stats("float32", 0, 2, 0, 0, 4, 3, cnt.data_ptr(), out.data_ptr(), out.data_ptr())
+    with pytest.raises(ValueError, match="stride must be >= 0"):  # any row stride >= 0 is taken
+        C.fds_bin_stats("float32", 0, -1, 0, 0, 4, 3, cnt.data_ptr(), out.data_ptr(), out.data_ptr())
     with pytest.raises(ValueError, match="null pointer x"):
         C.fds_bin_stats("float32", 0, 4, 8, 5, 4, 3, cnt.data_ptr(), out.data_ptr(), out.data_ptr())
 
@@ -339,3 +401,18 @@ def test_cuda_device_mismatch_names_both_devices(monkeypatch, other):
     msg = device_mismatch_error(
         monkeypatch, lambda T: fds_bin_stats(T(6, 2), T(6, dtype=torch.int64, device=other), 3))
     assert "features on cuda:1" in msg and f"bin_idx on {other}" in msg, msg
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
+def test_nan_without_validation_stays_in_its_bin_and_column(path):
+    """The documented rule with validation off: NaN/inf poison only their own (bin, column)."""
+    x, b = make(60, 4, 3)
+    i0, i1 = int((b == 0).nonzero()[0]), int((b == 1).nonzero()[0])
+    x[i0, 0] = float("nan")
+    x[i1, 2] = float("inf")
+    s = stats(path, x, b, 3, validate=False)
+    bad = torch.zeros(3, 4, dtype=torch.bool)
+    bad[0, 0] = bad[1, 2] = True
+    assert torch.isnan(s.m2[bad]).all() and torch.isfinite(s.m2[~bad]).all()
+    assert not torch.isfinite(s.mean[bad]).any() and torch.isfinite(s.mean[~bad]).all()
+    assert torch.equal(s.count, torch.bincount(b, minlength=3))

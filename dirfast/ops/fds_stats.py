@@ -65,32 +65,54 @@ def _stats_torch(features: Tensor, bin_idx: Tensor, num_bins: int):
     return count[:num_bins], mean[:num_bins].contiguous(), m2[:num_bins].contiguous()
 
 
+def _unit_columns(x: Tensor) -> Tensor:
+    """``x`` with unit column stride, the one layout constraint of the kernels: any row stride >= 0
+    is read as-is (rows may overlap: expanded rows, ``unfold`` windows); a column stride != 1
+    (transposed, column-sliced, expanded columns) costs one contiguous copy. D = 1 never copies."""
+    return x if x.shape[1] <= 1 or x.stride(1) == 1 else x.contiguous()
+
+
+def _to_dtype_keep_layout(x: Tensor, dtype: torch.dtype) -> Tensor:
+    """``x.to(dtype)`` without expanding overlapping rows: when the view covers fewer storage
+    elements than it has (expanded / unfolded rows), only that storage span is converted and the
+    same strides are laid over the result (``ones(1, 64).expand(2e6, 64)`` converts 64 elements,
+    not 128 M). Otherwise a plain ``to`` (which keeps dense strides)."""
+    if x.dtype == dtype or x.numel() == 0:
+        return x if x.dtype == dtype else x.to(dtype)
+    span = 1 + sum((size - 1) * stride for size, stride in zip(x.shape, x.stride()))
+    if span >= x.numel():
+        return x.to(dtype)
+    flat = torch.as_strided(x, (span,), (1,), x.storage_offset()).to(dtype)
+    return torch.as_strided(flat, x.shape, x.stride(), 0)
+
+
 def _stats_cpu(features: Tensor, bin_idx: Tensor, num_bins: int):
     """C++ kernel (counting sort + Welford per 256-row chunk of a bin + Chan merge, OpenMP, GIL
-    released). fp16/bf16 features are converted to fp32 first (one extra pass)."""
+    released). Reads any row stride >= 0 in place (overlapping rows included); a column stride != 1
+    costs a copy. fp16/bf16 features are converted to fp32 first (one extra pass over the stored
+    elements)."""
     acc = _acc_dtype(features.dtype)
-    x = features.to(acc)
-    if x.shape[1] > 0 and x.stride(1) != 1:
-        x = x.contiguous()
+    x = _unit_columns(_to_dtype_keep_layout(features, acc))
     n, d = x.shape
     bins = bin_idx.to(torch.int64).contiguous()
     count = torch.empty(num_bins, dtype=torch.int64)
     mean = torch.empty(num_bins, d, dtype=acc)
     m2 = torch.empty(num_bins, d, dtype=acc)
     _ext.require("dirfast::fds_bin_stats backend='cpu'").fds_bin_stats(
-        str(acc).split(".")[-1], x.data_ptr(), max(x.stride(0), d), bins.data_ptr(), n, d, num_bins,
+        str(acc).split(".")[-1], x.data_ptr(), x.stride(0), bins.data_ptr(), n, d, num_bins,
         count.data_ptr(), mean.data_ptr(), m2.data_ptr(),
     )
     return count, mean, m2
 
 
 def _stats_triton(features: Tensor, bin_idx: Tensor, num_bins: int):
+    """Triton kernels: any row stride >= 0 as-is (they only read the features), a column stride != 1
+    costs a copy."""
     if features.shape[0] == 0:
         return _empty(features, num_bins)
     from ..kernels.fds_stats import fds_bin_stats_fwd
 
-    x = features if features.stride(1) == 1 else features.contiguous()
-    return fds_bin_stats_fwd(x, _keys(bin_idx, num_bins), num_bins)
+    return fds_bin_stats_fwd(_unit_columns(features), _keys(bin_idx, num_bins), num_bins)
 
 
 def _stats_reference(features: Tensor, bin_idx: Tensor, num_bins: int):

@@ -12,6 +12,8 @@ from dirfast.kernels.fds_stats import CHUNK, TILES
 from dirfast.reference import fds_bin_stats_ref
 from dirfast.testing import assert_close_verbose
 
+from _fds_layouts import layouts
+
 pytestmark = pytest.mark.interpreter
 
 
@@ -105,3 +107,34 @@ def test_auto_never_picks_the_interpreter(monkeypatch):
     x, b = make(10, 3, 2, torch.float32)
     fds_bin_stats(x, b, 2)
     assert calls == []
+
+
+@pytest.mark.parametrize("n,d", [(1, 1), (9, 5), (CHUNK + 3, 40)])
+def test_triton_every_layout(n, d):
+    """Expanded (row / column stride 0), unfolded (overlapping rows), transposed, sliced views: the
+    kernels read any row stride >= 0 in place, a column stride != 1 is copied (issue 13 item 1)."""
+    g = torch.Generator().manual_seed(n + d)
+    b = torch.randint(-1, 4, (n,), generator=g)
+    for dtype in (torch.float32, torch.float64):
+        for name, v, _ in layouts(n, d, dtype):
+            tag = f"{dtype} {name} {n}x{d}"
+            got = fds_bin_stats(v, b, 4, backend="triton")
+            c, m, q = fds_bin_stats_ref(v.contiguous().double(), b, 4)
+            assert torch.equal(got.count, c), tag
+            rtol = 1e-10 if dtype == torch.float64 else 1e-5
+            # constant bins (expanded rows): m2 = 0, the oracle's rounding is ~n·eps²·|x|²
+            floor = rtol * 1e-6 * n * v.double().abs().max().item() ** 2
+            assert_close_verbose(got.mean, m, tag=f"{tag} mean", rtol=rtol,
+                                 atol=rtol * 0.1 * m.abs().max().item())
+            assert_close_verbose(got.m2, q, tag=f"{tag} m2", rtol=rtol,
+                                 atol=max(rtol * 1e-4 * q.abs().max().item(), floor))
+
+
+def test_triton_expanded_rows_issue_example():
+    x = torch.tensor([[1.5, -2.0]]).expand(3, 2)
+    s = fds_bin_stats(x, torch.zeros(3, dtype=torch.long), 1, backend="triton")
+    assert s.count.tolist() == [3] and s.mean.tolist() == [[1.5, -2.0]] and s.m2.tolist() == [[0, 0]]
+    x = torch.ones(1, 64).expand(2 * CHUNK + 7, 64)  # one stored row read by every chunk program
+    s = fds_bin_stats(x, torch.zeros(2 * CHUNK + 7, dtype=torch.long), 2, backend="triton",
+                      validate=False)
+    assert s.count.tolist() == [2 * CHUNK + 7, 0] and (s.mean[0] == 1).all() and (s.m2 == 0).all()
