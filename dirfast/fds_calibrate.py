@@ -138,7 +138,12 @@ def fds_calibrate(
     :math:`(z - \mu_b)\sqrt{\mathrm{clamp}(\tilde\sigma^2_b/\sigma^2_b, lo, hi)} + \tilde\mu_b`.
 
     Args:
-        features: ``[N, D]``, float16/bfloat16/float32/float64, any strides (rank > 2: flatten first).
+        features: ``[N, D]``, float16/bfloat16/float32/float64, any strides (rank > 2: flatten first):
+            ``"triton"``/``"cuda"`` read it in place through both strides (stride 0 and overlapping
+            rows from ``expand``/``unfold``, transposed and sliced views alike); ``"cpu"`` (C++)
+            takes contiguous fp32/fp64 as-is and copies anything else once to a contiguous
+            fp32/fp64 ``[N, D]`` (no larger than the output); ``"cpu_torch"``/``"reference"`` are
+            PyTorch ops (any layout).
         bin_idx: ``[N]`` int64 or int32. Rows with ``bin_idx < 0`` are returned unchanged (bit for bit;
             the FDS module uses ``-1`` for rows the official code leaves uncalibrated). ``bin_idx >= B``
             raises under validation (``validate=True`` / ``DIRFAST_VALIDATE=1``); with validation off
@@ -149,9 +154,13 @@ def fds_calibrate(
         backend: ``"auto" | "reference" | "cpu" | "triton" | "cuda"`` (see ``dirfast._backend``);
             ``"cpu"`` is the C++ kernel (OpenMP over rows), vectorised PyTorch without the extension.
         validate: value checks needing a host sync (``bin_idx < B``, finite features/scale/shift).
+            With validation off, NaN/±inf propagate element-wise by IEEE arithmetic: a NaN feature
+            gives NaN in the same output element, a NaN in ``scale``/``shift`` row ``b`` gives NaN in
+            that column of bin ``b``'s rows; nothing else is touched (identity rows stay bit-exact).
 
     Returns:
-        ``[N, D]`` contiguous, dtype of ``features``; arithmetic in fp32 (fp64 for fp64 features). Never
+        ``[N, D]`` contiguous on every backend (whatever the layout of ``features``), dtype of
+        ``features``; arithmetic in fp32 (fp64 for fp64 features). Never
         aliases or modifies ``features``. Differentiable w.r.t. ``features``:
         ``d features = grad_output·scale[bin_idx]`` (identity rows: ``grad_output``). Under
         ``torch.autocast`` the op is not autocast-registered: it runs in the dtype of ``features``.

@@ -13,6 +13,7 @@ from dirfast.reference.fds_calibrate import (fds_calibrate_loop_ref, fds_calibra
                                              fds_calibrate_stats_ref)
 from dirfast.testing import assert_close_verbose
 
+from _fds_layouts import check_calibrate_layouts
 from _paths import CPU_PATHS
 from _fds_calibrate_cases import (check_against_reference, check_gradcheck, check_identity_bits,
                                   check_non_contiguous, check_not_mutated, make_features, make_stats)
@@ -137,6 +138,34 @@ def test_gradcheck(route, path):
 @pytest.mark.parametrize("path", CPU_PATHS)
 def test_non_contiguous(route, path):
     check_non_contiguous(route(path))
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_every_layout_contiguous_result(route, path, dtype):
+    """Expanded, unfolded (overlapping rows), transposed, sliced, stride-0 rows and columns: every
+    backend returns a contiguous [N, D] (issue 13 item 8: "reference" returned a transposed result)."""
+    check_calibrate_layouts("reference" if path == "reference" else route(path), dtype)
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
+def test_nan_without_validation_is_elementwise(route, path):
+    """The documented rule: a NaN feature -> that output element; NaN in scale/shift[b, c] -> column
+    c of bin b's rows; nothing else."""
+    backend = "reference" if path == "reference" else route(path)
+    s, t = dirfast.fds_scale_shift(*make_stats(4, 6, torch.float32, degenerate=False))
+    z, idx = make_features(40, 6, 4, torch.float32)
+    z[3, 2] = float("nan")
+    s[1, 4] = float("nan")
+    t[2, 0] = float("inf")
+    y = dirfast.fds_calibrate(z, idx, s, t, backend=backend, validate=False)
+    want_nan = torch.zeros(40, 6, dtype=torch.bool)
+    want_nan[3, 2] = True
+    want_nan[idx == 1, 4] = True
+    assert torch.equal(torch.isnan(y), want_nan)
+    inf = torch.zeros(40, 6, dtype=torch.bool)
+    inf[idx == 2, 0] = True
+    assert torch.isinf(y[inf]).all() and torch.isfinite(y[~inf & ~want_nan]).all()
 
 
 @pytest.mark.parametrize("path", CPU_PATHS + ["reference"])

@@ -99,15 +99,16 @@ def _row_valid(bin_idx: Tensor, num_bins: int) -> Tuple[Tensor, Tensor]:
 def fds_calibrate_ref(features: Tensor, bin_idx: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
     """``features·scale[bin_idx] + shift[bin_idx]`` (``[N, D]``), out of place; rows with
     ``bin_idx < 0`` or ``>= B`` are returned unchanged. Computed in fp32 (fp64 for fp64 features),
-    returned in the dtype of ``features``; autograd flows to ``features`` (and to scale/shift if
-    they require grad — the fast paths treat them as constants)."""
+    returned in the dtype of ``features``, contiguous ``[N, D]`` whatever the layout of ``features``
+    (transposed, expanded, overlapping rows), like the fast paths; autograd flows to ``features``
+    (and to scale/shift if they require grad — the fast paths treat them as constants)."""
     dt = torch.float64 if features.dtype == torch.float64 else torch.float32
     if scale.shape[0] == 0:
-        return features.clone()
+        return features.clone(memory_format=torch.contiguous_format)
     valid, b = _row_valid(bin_idx, scale.shape[0])
     z = features.to(dt)
     y = z * scale.to(dt)[b] + shift.to(dt)[b]
-    return torch.where(valid, y, z).to(features.dtype)
+    return torch.where(valid, y, z).to(features.dtype).contiguous()
 
 
 def fds_calibrate_stats_ref(

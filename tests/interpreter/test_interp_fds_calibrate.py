@@ -11,6 +11,7 @@ from dirfast.testing import assert_close_verbose
 from _fds_calibrate_cases import (check_against_reference, check_gradcheck, check_identity_bits,
                                   check_non_contiguous, check_not_mutated, make_features, make_stats,
                                   run)
+from _fds_layouts import check_calibrate_layouts
 
 pytestmark = pytest.mark.interpreter
 
@@ -55,6 +56,13 @@ def test_triton_gradcheck():
 
 def test_triton_non_contiguous():
     check_non_contiguous("triton")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_triton_every_layout_contiguous_result(dtype):
+    """Expanded (row / column stride 0), unfolded (overlapping rows), transposed, sliced: the kernel
+    reads z through both strides in place and writes a contiguous [N, D] (issue 13 items 1, 8)."""
+    check_calibrate_layouts("triton", dtype, sizes=((1, 1), (9, 5), (150, 70)))
 
 
 def test_triton_identity_rows_bit_exact():
