@@ -7,10 +7,13 @@ With per-sample errors :math:`e_i = \hat y_i - y_i` (computed in float64) over a
     \mathrm{MAE}_G = \frac1{|G|}\sum_{i\in G} |e_i|, \quad
     \mathrm{GM}_G = \exp\Big(\frac1{|G|}\sum_{i\in G}\log\max(|e_i|, \varepsilon)\Big)
 
-(sample-weighted, as officially). Groups: ``all``; ``many`` (the sample's bin has
-:math:`n_\text{train} > \text{many}`), ``few`` (:math:`n_\text{train} < \text{few}`, **zero-shot
-included**, as officially), ``medium`` (otherwise, ``few ≤ n_train ≤ many``), and ``zero``
-(:math:`n_\text{train} = 0`, also reported alone). An empty group gives NaN (never an exception).
+(sample-weighted, as officially). Groups, the official rule (spec §3.1) applied literally:
+``many`` if the sample's bin has :math:`n_\text{train} > \text{many}`, else ``few`` if
+:math:`n_\text{train} < \text{few}`, else ``medium`` (``few ≤ n_train ≤ many``); ``all``; and ``zero``
+(:math:`n_\text{train} = 0`, also reported alone). Zero-shot samples therefore count in ``few``
+whenever ``few ≥ 1`` (the usual case: "zero-shot falls into few", as officially) and in ``medium``
+for ``few = 0`` (no bin has fewer than 0 samples: ``few = 0`` means no few-shot group); ``many``,
+``medium`` and ``few`` always partition ``all``. An empty group gives NaN (never an exception).
 ``balanced_mae`` is the mean over the bins that contain test labels of the per-bin MAE.
 
 GM uses ``gm_eps = 1e-10`` by default (the STS-B-DIR code's constant; float64): an exact-zero error
@@ -132,14 +135,21 @@ def check_metric_inputs(fn: str, preds, labels, train_labels, bins, many, few, v
 
 
 def _finish(fn, sums, cnt, K, bin_shot, train_count, variant, gm_eps, many, few, device):
-    """sums: ``[K, 4, 3]`` float64 (|e|, e², log) by (bin, group 0 many/1 medium/2 few>0/3 zero);
-    cnt: ``[K, 4]`` int64. Returns a ShotMetrics (one host sync)."""
+    """sums: ``[K, 4, 3]`` float64 (|e|, e², log) by (bin, group 0 many/1 medium/2 few with
+    n_train > 0/3 zero-shot); cnt: ``[K, 4]`` int64. Zero-shot joins few if ``few >= 1`` (0 < few),
+    else medium (the rule; a Python decision on the thresholds, not on data). Returns a ShotMetrics
+    (one host sync)."""
     g_sum = sums.sum(0)                                  # [4, 3]
     g_cnt = cnt.sum(0)                                   # [4]
-    # groups: all, many, medium, few (= few>0 + zero), zero. Explicit sums, not a 0/1 matmul:
+    zf = few >= 1                                        # zero-shot is few (else medium)
+    # groups: all, many, medium, few, zero. Explicit sums, not a 0/1 matmul:
     # 0 * (-inf) would turn an exact-zero error's log into NaN.
-    G_sum = torch.stack([g_sum.sum(0), g_sum[0], g_sum[1], g_sum[2] + g_sum[3], g_sum[3]])   # [5, 3]
-    G_cnt = torch.stack([g_cnt.sum(), g_cnt[0], g_cnt[1], g_cnt[2] + g_cnt[3], g_cnt[3]]).to(torch.float64)
+    s_med = g_sum[1] if zf else g_sum[1] + g_sum[3]
+    s_few = g_sum[2] + g_sum[3] if zf else g_sum[2]
+    c_med = g_cnt[1] if zf else g_cnt[1] + g_cnt[3]
+    c_few = g_cnt[2] + g_cnt[3] if zf else g_cnt[2]
+    G_sum = torch.stack([g_sum.sum(0), g_sum[0], s_med, s_few, g_sum[3]])                   # [5, 3]
+    G_cnt = torch.stack([g_cnt.sum(), g_cnt[0], c_med, c_few, g_cnt[3]]).to(torch.float64)
     mean = G_sum / G_cnt[:, None]                        # NaN for empty groups
     mae, mse, gm = mean[:, 0], mean[:, 1], torch.exp(mean[:, 2])
     bin_test = cnt.sum(1)
@@ -147,8 +157,11 @@ def _finish(fn, sums, cnt, K, bin_shot, train_count, variant, gm_eps, many, few,
     present = bin_test > 0
     bal = torch.where(present, bin_mae, torch.zeros_like(bin_mae)).sum() / present.sum().to(torch.float64)
     g_bins = (cnt > 0).to(torch.int64).sum(0).to(torch.float64)          # [4]
-    G_bins = torch.stack([present.sum().to(torch.float64), g_bins[0], g_bins[1],
-                          ((cnt[:, 2] + cnt[:, 3]) > 0).sum().to(torch.float64), g_bins[3]])
+    # the group zero-shot joins counts the bins holding either part
+    joined = ((cnt[:, 2 if zf else 1] + cnt[:, 3]) > 0).sum().to(torch.float64)
+    b_med = g_bins[1] if zf else joined
+    b_few = joined if zf else g_bins[2]
+    G_bins = torch.stack([present.sum().to(torch.float64), g_bins[0], b_med, b_few, g_bins[3]])
     host = torch.cat([mse, mae, gm, G_cnt, G_bins, bal.reshape(1)]).tolist()  # the one sync
     n = len(GROUPS)
     parts = [host[i * n:(i + 1) * n] for i in range(5)]
@@ -166,15 +179,21 @@ def shot_metrics(preds: torch.Tensor, labels: torch.Tensor, train_labels: torch.
     r"""DIR evaluation: MSE / MAE / GM overall, per shot and zero-shot, plus balanced MAE.
 
     Args:
-        preds: ``[B]`` or ``[B, 1]`` floating predictions.
+        preds: ``[B]`` or ``[B, 1]`` floating predictions; may require grad (a model's output):
+            evaluated on ``preds.detach()``, no graph is built and nothing flows back.
         labels: ground truth, exactly ``preds``' shape (float or int dtype).
         train_labels: ``[N]`` or ``[N, 1]`` training labels (defines the per-bin training counts), N ≥ 1.
         bins: :class:`dirfast.Bins` (official AgeDB: ``Bins.official_age(121)``).
-        many, few: thresholds: many-shot if ``n_train > many``, few-shot if ``n_train < few``.
+        many, few: thresholds (ints >= 0, ``few <= many + 1``): many-shot if ``n_train > many``,
+            else few-shot if ``n_train < few``, else medium; zero-shot samples are few for
+            ``few >= 1`` and medium for ``few = 0`` (module docstring).
         variant: ``"default"`` or ``"official"`` (module docstring).
         gm_eps: GM floor ``max(|e|, gm_eps)``; default ``1e-10`` (official: 0).
         validate: value checks (NaN in preds/labels/train_labels, labels out of range with
-            ``out_of_range="error"``); default ``DIRFAST_VALIDATE``.
+            ``out_of_range="error"``); default ``DIRFAST_VALIDATE``. With validation off a NaN
+            prediction (or a NaN label, which lands in the last bin) makes NaN the MSE/MAE/GM of
+            every group holding that sample, its ``bin_mae`` and ``balanced_mae`` (counts are
+            unaffected); a NaN training label is counted in the last bin.
 
     Returns:
         :class:`ShotMetrics` (Python floats; per-bin tensors on the inputs' device). Errors are computed
@@ -182,6 +201,8 @@ def shot_metrics(preds: torch.Tensor, labels: torch.Tensor, train_labels: torch.
     """
     fn = "shot_metrics"
     gm_eps = check_metric_inputs(fn, preds, labels, train_labels, bins, many, few, variant, gm_eps)
+    # metrics build no graph: model outputs that require grad are read as values
+    preds, labels, train_labels = preds.detach(), labels.detach(), train_labels.detach()
     if validation_enabled(validate):
         check_finite_values(fn, preds=preds, train_labels=train_labels if train_labels.is_floating_point()
                             else None)

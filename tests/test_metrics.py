@@ -175,3 +175,77 @@ def test_shapes_and_int_labels():
     want, bal = oracle(preds.double(), test.double(), train, lambda y: min(120, int(y)))
     assert_matches(a, want, bal)
     assert a.count["zero"] == int((test >= 50).sum())
+
+
+def _assert_same(m, r, tag):
+    """Fast path and reference agree on every field (floats to 1e-12, NaN where NaN)."""
+    assert m.count == r.count, (tag, m.count, r.count)
+    assert m.num_bins == r.num_bins, (tag, m.num_bins, r.num_bins)
+    assert torch.equal(m.bin_shot, r.bin_shot) and torch.equal(m.bin_train_count, r.bin_train_count), tag
+    for name in ("mse", "mae", "gm"):
+        for g in GROUPS:
+            a, b = getattr(m, name)[g], getattr(r, name)[g]
+            assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-12), (tag, name, g)
+    assert m.balanced_mae == pytest.approx(r.balanced_mae, rel=1e-12, nan_ok=True), tag
+
+
+def test_few_zero_issue_example():
+    """Issue 13 item 5. The spec's rule (§3.1, official ``train.py``): many if n_train > many, else
+    few if n_train < few, else medium; zero-shot (n_train = 0) bins are reported alone in "zero" and
+    belong to whichever shot the rule gives n_train = 0: few for few >= 1 (the usual case, "zero-shot
+    falls into few"), medium for few = 0. The fast path put zero-shot into few even for few = 0."""
+    p, y, t = torch.tensor([0.5, 2.0]), torch.tensor([0.5, 2.5]), torch.tensor([0.5])
+    for variant in ("default", "official"):
+        m = shot_metrics(p, y, t, Bins(0, 1, 3), many=3, few=0, variant=variant)
+        r = shot_metrics_ref(p, y, t, Bins(0, 1, 3), many=3, few=0, variant=variant)
+        # official: shots per label value; 0.5 and 2.5 match no int-cast train label: both zero-shot
+        zero = 1 if variant == "default" else 2
+        want = {"all": 2, "many": 0, "medium": 2, "few": 0, "zero": zero}
+        assert m.count == want and r.count == want, (variant, m.count, r.count)
+        assert m.num_bins == r.num_bins == {"all": 2, "many": 0, "medium": 2, "few": 0, "zero": zero}
+        assert m.mae["medium"] == pytest.approx(0.25) and math.isnan(m.mae["few"])
+        assert m.bin_shot.tolist() == [1, 1, 1]  # n_train 0, 1, 0: none < 0, none > 3
+
+
+@pytest.mark.parametrize("variant", ["default", "official"])
+@pytest.mark.parametrize("many,few", [(3, 0), (0, 0), (0, 1), (4, 4), (4, 5), (2, 3), (100, 20)])
+def test_threshold_edges_fast_equals_reference_and_oracle(variant, many, few):
+    """few = 0, few = many, few = many + 1 (no medium), many = 0: fast path == reference == the
+    per-sample oracle of the literal rule, on bins with 0..9 training samples (zero-shot included)."""
+    g = torch.Generator().manual_seed(many * 10 + few)
+    counts = torch.randint(0, 10, (12,), generator=g)
+    counts[[2, 7]] = 0
+    train = torch.repeat_interleave(torch.arange(12), counts).double()
+    test = torch.randint(0, 12, (300,), generator=g).double()
+    preds = test + torch.randn(300, generator=g, dtype=torch.float64)
+    bins = Bins(0, 1, 12)
+    m = shot_metrics(preds, test, train, bins, many=many, few=few, variant=variant)
+    r = shot_metrics_ref(preds, test, train, bins, many=many, few=few, variant=variant)
+    tag = f"{variant} many={many} few={few}"
+    _assert_same(m, r, tag)
+    want, bal = oracle(preds, test, train, lambda v: min(11, int(v)), many=many, few=few,
+                       official=variant == "official", eps=0.0 if variant == "official" else 1e-10)
+    assert_matches(m, want, bal)
+    assert m.count["zero"] > 0
+    assert m.count["many"] + m.count["medium"] + m.count["few"] == m.count["all"], tag
+
+
+@pytest.mark.parametrize("variant", ["default", "official"])
+def test_preds_requiring_grad(variant):
+    """Issue 13 item 6: predictions straight from a model (requires_grad) are evaluated without a
+    graph (they raised "clamp_min(): functions with out=... arguments don't support automatic
+    differentiation"); the inputs are left as they were."""
+    g = torch.Generator().manual_seed(5)
+    train = torch.randint(0, 30, (500,), generator=g).float()
+    labels = torch.randint(0, 40, (200,), generator=g).float()
+    w = torch.randn(200, 1, generator=g, requires_grad=True)
+    preds = (labels[:, None] + w)  # non-leaf, requires grad
+    labels_g = labels[:, None].clone().requires_grad_()
+    bins = Bins(0, 1, 40)
+    m = shot_metrics(preds, labels_g, train, bins, many=20, few=10, variant=variant)
+    r = shot_metrics_ref(preds, labels_g, train, bins, many=20, few=10, variant=variant)
+    plain = shot_metrics(preds.detach(), labels[:, None], train, bins, many=20, few=10, variant=variant)
+    _assert_same(m, r, variant)
+    _assert_same(m, plain, variant)
+    assert not m.bin_mae.requires_grad and not r.bin_mae.requires_grad
+    assert w.grad is None and preds.requires_grad

@@ -1,7 +1,9 @@
 """Reference DIR shot metrics (spec lds_fds.md §3.1, §3.4), written plainly with boolean masks.
 
 Same semantics and result type as :func:`dirfast.shot_metrics` (see :mod:`dirfast.metrics` for the
-equations); every group is selected with a mask and reduced with ``torch.mean`` in float64.
+equations and the group rule: many ``n > many``, else few ``n < few``, else medium — so zero-shot
+samples are few for ``few >= 1``, medium for ``few = 0``); every group is selected with a mask and
+reduced with ``torch.mean`` in float64. No graph: inputs that require grad are detached.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ def shot_metrics_ref(preds: torch.Tensor, labels: torch.Tensor, train_labels: to
 
     fn = "shot_metrics_ref"
     gm_eps = check_metric_inputs(fn, preds, labels, train_labels, bins, many, few, variant, gm_eps)
+    preds, labels, train_labels = preds.detach(), labels.detach(), train_labels.detach()
     K = bins.num_bins
     f64 = torch.float64
     tb = bins._ids(train_labels, fn=fn, name="train_labels", backend="reference", validate=False).reshape(-1)
