@@ -6,13 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.dirfast-installed
 # torch: the CPU build (2.13.0) — never put torch in [build-system] requires
 DEPS := torch==2.13.0 triton==3.6.0 numpy scipy "pybind11>=2.12" "setuptools>=64" wheel \
-        pytest pytest-benchmark matplotlib tqdm
+        pytest pytest-benchmark matplotlib tqdm hypothesis
 # CUDA kernels (dirfast._C_cuda): fatal build when nvcc is on PATH, skipped (auto) otherwise
 DIRFAST_BUILD_CUDA ?= $(if $(shell command -v nvcc 2>/dev/null),1,auto)
 # triton reads these; set explicitly so kernels round the same way under every triton version
 export TRITON_DEFAULT_FP_FUSION ?= 1
 
-.PHONY: install test test-cpu test-interpret test-aot test-gpu bench demo gpu-check gpu-check-dry gpu-prebuilt clean
+.PHONY: install test test-cpu test-interpret test-aot test-gpu fuzz bench demo gpu-check gpu-check-dry gpu-prebuilt clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.cpp csrc/*.h csrc/*/*.cpp csrc/*/*.h csrc/*/*.cu)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test-cpu: install
 
 test-interpret: install
 	TRITON_INTERPRET=1 DIRFAST_REQUIRE_EXT=1 $(PY) -m pytest -q tests -m interpreter
+
+# property tier with the long hypothesis profile (tests/property/conftest.py): random seed, every
+# test's budget x25 = 29,000 generated examples per run (the default CI profile, derandomized, runs
+# 1,160 of them inside `make test-cpu`)
+fuzz: install
+	env -u TRITON_INTERPRET DIRFAST_REQUIRE_EXT=1 HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/property
 
 test-aot: install
 	env -u TRITON_INTERPRET $(PY) -m pytest -q tests -m aot

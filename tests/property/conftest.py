@@ -1,0 +1,41 @@
+"""Hypothesis profiles of the property tier (``tests/property``; issue 13).
+
+* ``ci`` (the default): bounded and **derandomized** (``derandomize=True``, no example database), so
+  CI runs the same examples every time; each test's ``max_examples`` is its ``budget(n)`` (between 4
+  and 40), 1,160 generated examples in all plus the explicit ``@example`` cases; the whole tier
+  takes about 2 minutes on the 2-core CI machine.
+* ``long`` (``HYPOTHESIS_PROFILE=long``, ``make fuzz``): random (a fresh seed per run; a failure
+  prints the seed and a ``@reproduce_failure`` blob), no database, every test's budget ×25:
+  **29,000 generated examples** per run.
+
+* ``generated`` (``HYPOTHESIS_PROFILE=generated``): the ``ci`` examples without the explicit
+  ``@example`` phase — hypothesis stops a test at a failing ``@example``, so while a known bug's
+  reproducer fails this shows whether the generated examples find anything else.
+
+Select with ``HYPOTHESIS_PROFILE=ci|long|generated``; a failure hypothesis finds becomes an ``@example`` on its
+property (see the ``_strategies`` module docstring).
+"""
+
+import os
+
+from hypothesis import HealthCheck, Phase, settings
+
+#: multiplier of every test's budget under the long profile (``make fuzz``)
+LONG_FACTOR = 25
+
+_COMMON = dict(
+    deadline=None,  # shared 2-core machines: timing is noise, not a property
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.filter_too_much],
+)
+settings.register_profile("ci", derandomize=True, max_examples=20, **_COMMON)
+settings.register_profile("long", derandomize=False, max_examples=20 * LONG_FACTOR, **_COMMON)
+settings.register_profile("generated", derandomize=True, max_examples=20,
+                          phases=[Phase.generate, Phase.shrink], **_COMMON)
+
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+if PROFILE not in ("ci", "long", "generated"):
+    raise ValueError(f"HYPOTHESIS_PROFILE must be 'ci', 'long' or 'generated', got {PROFILE!r}")
+settings.load_profile(PROFILE)
