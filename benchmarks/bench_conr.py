@@ -83,8 +83,7 @@ def _setup(m: int, d: int, prec: str = "fp32", seed: int = 0):
 
 def build_cases(sizes="default", device: str = "cpu") -> List[Case]:
     """``sizes``: ``"default" | "quick" | "check"`` (a bool is read as ``quick``, the old signature)."""
-    if isinstance(sizes, bool):
-        sizes = "quick" if sizes else "default"
+    sizes = runner.sizes_arg(sizes)
     cases = []
     for m, d, prec in SIZES[(device, sizes)]:
         dtype, tf32 = PREC[prec]
@@ -149,27 +148,9 @@ def build_providers() -> List[Provider]:
 
 def check_agreement(providers: Sequence[Provider], device: str = "cpu", m: int = 256, d: int = 64) -> List[str]:
     """Untimed, fp32 IEEE: every provider's loss and gradient against naive_torch (dense reference)."""
-    x = runner.to_device(_setup(m, d)(), device)
-    out = {}
-    lines = []
-    for p in runner.active_providers(providers, device):
-        if p.kind == "floor":
-            continue
-        _reset(x)
-        try:
-            loss = p.fn(x)
-        except Exception as exc:
-            lines.append(f"check M{m}_D{d}: {p.name} failed: {type(exc).__name__}: {exc}")
-            continue
-        out[p.name] = (float(loss.detach()), x["z"].grad.detach().clone())
-    if "naive_torch" not in out:
-        return lines
-    rl, rg = out["naive_torch"]
-    el = max(abs(v - rl) / abs(rl) for v, _ in out.values())
-    eg = max(float((g - rg).abs().max() / rg.abs().max()) for _, g in out.values())
-    ok = el < 1e-5 and eg < 1e-5
-    return lines + [f"check M{m}_D{d} fp32 ({device}): {', '.join(out)} agree with naive_torch: loss rel {el:.1e}, "
-                    f"grad rel {eg:.1e} -> {'ok' if ok else 'MISMATCH'}"]
+    return runner.check_against(providers, runner.to_device(_setup(m, d)(), device), device, "naive_torch",
+                                extract=runner.loss_and_grad("z"), label=f"M{m}_D{d}",
+                                head=f"M{m}_D{d} fp32 ({device})")
 
 
 # Peak RSS of the child's own address space: VmHWM from /proc/self/status. Not ru_maxrss: Linux folds
@@ -206,23 +187,11 @@ def peak_memory(m: int, d: int, backend: str) -> float:
     return json.loads(res.stdout.strip().splitlines()[-1])["extra_mb"]
 
 
-def main(argv: Optional[Sequence[str]] = None):
-    def extra(p):
-        p.add_argument("--memory", action="store_true", help="CPU: also measure peak extra RSS at M=4096, D=512")
-
-    args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0], extra=extra)
-    providers = build_providers()
-    # on CUDA at the timed D (the kernels' configs depend on D: no extra Triton compile for the check)
-    for line in check_agreement(providers, args.device, d=64 if args.device == "cpu" else 512):
-        print(line)
-    cases = build_cases(args.sizes, args.device)
-    for c in cases:
-        c.params["device"] = args.device
-    results = runner.run(OP, cases, providers, args)
-    print()
+def report(results, args, cases: Sequence[Case], file=sys.stdout) -> None:
+    print(file=file)
     if args.device == "cuda":
-        runner.print_summary(results, "dirfast")
-        return results
+        runner.print_summary(results, "dirfast", file=file)
+        return
     for c in cases:
         r = runner.ratio(results, c.name, "dirfast_cpu")
         rm = runner.ratio(results, c.name, "dirfast_cpu", stat="median")
@@ -231,13 +200,27 @@ def main(argv: Optional[Sequence[str]] = None):
                 f"naive_torch / gemm_floor = {rd:.2f}x")
         if c.name in ("M4096_D512", "M8192_D512"):
             line += f"  -> target <= {ACCEPT_RATIO}: {'PASS' if r <= ACCEPT_RATIO else 'FAIL'}"
-        print(line)
+        print(line, file=file)
     if args.memory:
         for backend in ("cpu", "reference"):
             mb = peak_memory(4096, 512, backend)
             print(f"peak extra RSS M=4096 D=512 backend={backend}: {mb:.0f} MB "
-                  f"(features + grad alone: {2 * 4096 * 512 * 4 / 2**20:.0f} MB)")
-    return results
+                  f"(features + grad alone: {2 * 4096 * 512 * 4 / 2**20:.0f} MB)", file=file)
+
+
+def main(argv: Optional[Sequence[str]] = None):
+    def extra(p):
+        p.add_argument("--memory", action="store_true", help="CPU: also measure peak extra RSS at M=4096, D=512")
+
+    args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0], extra=extra)
+    providers = build_providers()
+    # on CUDA at the timed D (the kernels' configs depend on D: no extra Triton compile for the check)
+    checks = check_agreement(providers, args.device, d=64 if args.device == "cpu" else 512)
+    cases = build_cases(args.sizes, args.device)
+    for c in cases:
+        c.params["device"] = args.device
+    return runner.run_checked(OP, args, cases, providers, before=checks,
+                              report=lambda results, args: report(results, args, cases))
 
 
 if __name__ == "__main__":

@@ -101,8 +101,7 @@ def _setup(n: int, kind: str, dtype: torch.dtype, variant: str, seed: int = 0):
 
 def build_cases(sizes="default", device: str = "cpu") -> List[Case]:
     """``sizes``: ``"default" | "quick" | "check"`` (a bool is read as ``quick``, the old signature)."""
-    if isinstance(sizes, bool):
-        sizes = "quick" if sizes else "default"
+    sizes = runner.sizes_arg(sizes)
     out = []
     for i, n in SIZES[(device, sizes)]:
         name, kind, dtype, variant = CASES[i]
@@ -194,27 +193,10 @@ def check_agreement(cases: Sequence[Case], providers: Sequence[Provider], n_chec
         x = runner.to_device(_setup(n_check, kind, dtype, c.params["variant"])(), device)
         if "q_official" in x:
             x["q_official"] = x["q"].reshape(-1, 1).double()
-        vals = {}
-        for p in runner.active_providers(providers, device):
-            if p.kind == "floor" or (p.name == "official" and c.params["variant"] != "official"):
-                continue
-            _reset(x)
-            try:
-                loss = p.fn(x)
-            except Exception as exc:
-                lines.append(f"check {c.name}: {p.name} failed: {type(exc).__name__}: {exc}")
-                continue
-            vals[p.name] = (float(loss.detach()), x["pred"].grad.clone())
-        if "naive_torch" not in vals:
-            continue
-        ref_l, ref_g = vals["naive_torch"]
-        worst = max(abs(l - ref_l) / max(abs(ref_l), 1e-30) for l, _ in vals.values())
-        gworst = max(float((g - ref_g).abs().max()) / max(float(ref_g.abs().max()), 1e-30)
-                     for _, g in vals.values())
-        tol = 1e-10 if dtype == torch.float64 else 1e-5
-        ok = worst < tol and gworst < tol
-        lines.append(f"check {c.name} (n={n_check}, {device}): {', '.join(vals)} agree with naive_torch: loss rel {worst:.1e}, "
-                     f"grad rel {gworst:.1e} -> {'ok' if ok else 'MISMATCH'}")
+        lines += runner.check_against(
+            providers, x, device, "naive_torch", extract=runner.loss_and_grad("pred"), label=c.name,
+            head=f"{c.name} (n={n_check}, {device})", tol=1e-10 if dtype == torch.float64 else 1e-5,
+            skip=lambda p, variant=c.params["variant"]: p.name == "official" and variant != "official")
     return lines
 
 
@@ -262,11 +244,8 @@ def main(argv: Optional[Sequence[str]] = None):
     args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
     cases = build_cases(args.sizes, args.device)
     providers = build_providers()
-    for line in check_agreement(cases, providers, device=args.device):
-        print(line)
-    results = runner.run(OP, cases, providers, args)
-    report(results, args)
-    return results
+    return runner.run_checked(OP, args, cases, providers, before=check_agreement(cases, providers, device=args.device),
+                              report=report)
 
 
 if __name__ == "__main__":

@@ -94,8 +94,7 @@ def _inputs(n: int, d: int, dtype: torch.dtype = torch.float32, seed: int = 0,
 
 def build_cases(sizes="default", device: str = "cpu", dtype: torch.dtype = torch.float32) -> List[Case]:
     """``sizes``: ``"default" | "quick" | "check"`` (a bool is read as ``quick``, the old signature)."""
-    if isinstance(sizes, bool):
-        sizes = "quick" if sizes else "default"
+    sizes = runner.sizes_arg(sizes)
     es = torch.finfo(dtype).bits // 8
     cases = []
     for n, d in SIZES[(device, sizes)]:
@@ -181,30 +180,10 @@ def check_agreement(providers: Sequence[Provider], n: int = 600, d: int = 96, de
     """Untimed: every provider's output and gradient against ``reference`` (the official provider on
     the rows with a bin: it calibrates the others with bin 0, see the module docstring)."""
     x = runner.to_device(_inputs(n, d, device=device), device)
-    out = {}
-    lines = []
-    for p in runner.active_providers(providers, device):
-        if p.kind == "floor":
-            continue
-        _reset(x)
-        try:
-            y = p.fn(x)
-        except Exception as exc:
-            lines.append(f"check ({n}x{d}): {p.name} failed: {type(exc).__name__}: {exc}")
-            continue
-        out[p.name] = (y.detach().clone(), x["z"].grad.clone())
-    if "reference" not in out:
-        return lines
-    ry, rg = out["reference"]
     rows = x["idx"] >= 0
-    worst = gworst = 0.0
-    for name, (y, g) in out.items():
-        sel = rows if name == "official" else slice(None)
-        worst = max(worst, float((y - ry)[sel].abs().max()) / float(ry.abs().max()))
-        gworst = max(gworst, float((g - rg)[sel].abs().max()) / float(rg.abs().max()))
-    ok = worst < 1e-5 and gworst < 1e-5
-    return lines + [f"check ({n}x{d}, {device}): {', '.join(out)} agree with reference: value rel {worst:.1e}, "
-                    f"grad rel {gworst:.1e} -> {'ok' if ok else 'MISMATCH'}"]
+    return runner.check_against(providers, x, device, "reference", extract=runner.value_and_grad("z"),
+                                label=f"({n}x{d})", head=f"({n}x{d}, {device})", what=("value", "grad"),
+                                sel=lambda name: rows if name == "official" else None)
 
 
 def triton_bytes_model(d: int = 2048, es: int = 4) -> Dict[str, float]:
@@ -253,11 +232,9 @@ def main(argv: Optional[Sequence[str]] = None):
     args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
     providers = build_providers()
     # on CUDA at the timed D (the kernels' configs depend on D: no extra Triton compile for the check)
-    for line in check_agreement(providers, d=96 if args.device == "cpu" else 2048, device=args.device):
-        print(line)
-    results = runner.run(OP, build_cases(args.sizes, args.device), providers, args)
-    report(results, args)
-    return results
+    checks = check_agreement(providers, d=96 if args.device == "cpu" else 2048, device=args.device)
+    return runner.run_checked(OP, args, build_cases(args.sizes, args.device), providers, before=checks,
+                              report=report)
 
 
 if __name__ == "__main__":

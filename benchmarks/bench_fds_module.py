@@ -98,8 +98,7 @@ def _setup(b: int, d: int, seed: int = 0):
 
 
 def build_cases(sizes="default", device: str = "cpu") -> List[Case]:
-    if isinstance(sizes, bool):
-        sizes = "quick" if sizes else "default"
+    sizes = runner.sizes_arg(sizes)
     cases = []
     for b, d in SIZES[(device, sizes)]:
         cases.append(Case(
@@ -169,38 +168,17 @@ def check_agreement(device: str = "cpu", b: int = 256, d: int = 64) -> List[str]
     (rows whose age is inside 3..99; the official code leaves the others uncalibrated unless the
     edge age is in the batch)."""
     x = runner.to_device(_setup(b, d, seed=2)(device), device)
-    out = {}
-    lines = []
-    for p in runner.active_providers(build_providers(), device):
-        if p.kind == "floor":
-            continue
-        _reset(x)
-        try:
-            y = p.fn(x)
-        except Exception as exc:
-            lines.append(f"check {b}x{d}: {p.name} failed: {type(exc).__name__}: {exc}")
-            continue
-        out[p.name] = (y.detach().clone(), x["z"].grad.clone())
-    if "dirfast" not in out:
-        return lines
     inside = (x["y"] >= 3) & (x["y"] <= 99)
-    ry, rg = out["dirfast"]
-    ev = max(float((y - ry)[inside].abs().max() / ry.abs().max()) for y, _ in out.values())
-    eg = max(float((g - rg)[inside].abs().max() / rg.abs().max()) for _, g in out.values())
-    ok = ev < 1e-5 and eg < 1e-5
-    return lines + [f"check {b}x{d} ({device}): {', '.join(out)} agree with dirfast (ages 3..99): value rel "
-                    f"{ev:.1e}, grad rel {eg:.1e} -> {'ok' if ok else 'MISMATCH'}"]
+    return runner.check_against(build_providers(), x, device, "dirfast", extract=runner.value_and_grad("z"),
+                                label=f"{b}x{d}", head=f"{b}x{d} ({device})", what=("value", "grad"),
+                                sel=lambda name: inside, ref_note=" (ages 3..99)")
 
 
 def main(argv: Optional[Sequence[str]] = None):
     args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
     # on CUDA at the timed D (the kernels' configs depend on D: no extra Triton compile for the check)
-    for line in check_agreement(args.device, d=64 if args.device == "cpu" else 2048):
-        print(line)
-    results = runner.run(OP, build_cases(args.sizes, args.device), build_providers(), args)
-    print()
-    runner.print_summary(results, "dirfast")
-    return results
+    checks = check_agreement(args.device, d=64 if args.device == "cpu" else 2048)
+    return runner.run_checked(OP, args, build_cases(args.sizes, args.device), build_providers(), before=checks)
 
 
 if __name__ == "__main__":

@@ -68,8 +68,7 @@ def _setup(n: int, d: int):
 
 def build_cases(sizes="default", device: str = "cpu") -> List[Case]:
     """``sizes``: ``"default" | "quick" | "check"`` (a bool is read as ``quick``, the old signature)."""
-    if isinstance(sizes, bool):
-        sizes = "quick" if sizes else "default"
+    sizes = runner.sizes_arg(sizes)
     cases = []
     for name, n, d in SIZES[(device, sizes)]:
         read = n * d * 4 + n * 8
@@ -129,6 +128,12 @@ def build_providers() -> List[Provider]:
     ]
 
 
+def _mean_var(out, x):
+    """The per-bin mean and variance a provider returns (a tuple ending with them, or BinStats), fp64 CPU."""
+    m, v = (out[-2], out[-1]) if isinstance(out, tuple) else (out.mean, out.var)
+    return m.double().cpu(), v.double().cpu()
+
+
 def check_agreement(cases: Sequence[Case], providers: Sequence[Provider], device: str = "cpu") -> List[str]:
     """Untimed: every provider's per-bin mean and variance against the fp64 reference (CPU)."""
     lines = []
@@ -137,37 +142,23 @@ def check_agreement(cases: Sequence[Case], providers: Sequence[Provider], device
         want = fds_bin_stats(x["x"].double().cpu(), x["b"].cpu(), NUM_BINS, backend="reference")
         present = want.count > 0
         wv = want.var
-        for p in runner.active_providers(providers, device):
-            if p.kind == "floor":
-                continue
-            try:
-                out = p.fn(x)
-            except Exception as exc:
-                lines.append(f"check {c.name}: {p.name} failed: {type(exc).__name__}: {exc}")
-                continue
-            if isinstance(out, tuple):
-                m, v = out[-2], out[-1]
-            else:
-                m, v = out.mean, out.var
-            m, v = m.double().cpu(), v.double().cpu()
+
+        def line(name, mv):  # called at once, inside this iteration
+            m, v = mv
             em = ((m - want.mean)[present].abs().max() / want.mean.abs().max()).item()
             ev = ((v - wv)[present].abs().max() / wv[present].abs().max()).item()
-            lines.append(f"check {c.name}: {p.name} vs fp64 reference: mean rel {em:.1e}, var rel {ev:.1e} "
-                         f"-> {'ok' if max(em, ev) < 1e-5 else 'MISMATCH'}")
+            return (f"check {c.name}: {name} vs fp64 reference: mean rel {em:.1e}, var rel {ev:.1e} "
+                    f"-> {'ok' if max(em, ev) < 1e-5 else 'MISMATCH'}")
+
+        lines += runner.provider_outputs(providers, x, device, _mean_var, label=c.name, each=line)[1]
     return lines
 
 
-def main(argv: Optional[Sequence[str]] = None):
-    args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
-    cases = build_cases(args.sizes, args.device)
-    providers = build_providers()
-    for line in check_agreement(cases[:1], providers, args.device):
-        print(line)
-    results = runner.run(OP, cases, providers, args)
+def report(results, args, cases: Sequence[Case]) -> None:
     print()
     if args.device == "cuda":
         runner.print_summary(results, "dirfast")
-        return results
+        return
     case = cases[0].name
     for prov in ("dirfast_cpu", "dirfast_cpu_torch", "naive_torch", "official", "reference"):
         r = runner.ratio(results, case, prov)
@@ -182,7 +173,14 @@ def main(argv: Optional[Sequence[str]] = None):
         print(line)
     print(f"statistics memory: {cases[0].params['stats_mb']} MB (count [B] + mean, m2 [B, D]); C++ scratch "
           f"(N/256 + B)·D·2 partials + [N] int64 permutation")
-    return results
+
+
+def main(argv: Optional[Sequence[str]] = None):
+    args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
+    cases = build_cases(args.sizes, args.device)
+    providers = build_providers()
+    return runner.run_checked(OP, args, cases, providers, before=check_agreement(cases[:1], providers, args.device),
+                              report=lambda results, args: report(results, args, cases))
 
 
 if __name__ == "__main__":

@@ -103,8 +103,7 @@ def _setup(n: int, kind: str, labels: str, seed: int = 0):
 
 def build_cases(sizes="default", device: str = "cpu") -> List[Case]:
     """``sizes``: ``"default" | "quick" | "check"`` (a bool is read as ``quick``, the old signature)."""
-    if isinstance(sizes, bool):
-        sizes = "quick" if sizes else "default"
+    sizes = runner.sizes_arg(sizes)
     cases = []
     for kind, labels, n in SIZES[(device, sizes)]:
         es = 4 if labels == "float" else 8
@@ -269,9 +268,7 @@ def report(results, args, file=None) -> None:
 
 def main(argv: Optional[Sequence[str]] = None):
     args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
-    results = runner.run(OP, build_cases(args.sizes, args.device), build_providers(), args)
-    report(results, args)
-    return results
+    return runner.run_checked(OP, args, build_cases(args.sizes, args.device), build_providers(), report=report)
 
 
 if __name__ == "__main__":

@@ -61,8 +61,7 @@ def _setup(n: int, seed: int = 0):
 
 
 def build_cases(sizes="default", device: str = "cpu") -> List[Case]:
-    if isinstance(sizes, bool):
-        sizes = "quick" if sizes else "default"
+    sizes = runner.sizes_arg(sizes)
     cases = []
     for n in SIZES[(device, sizes)]:
         reads = 4 * (2 * n + 12_208)
@@ -132,13 +131,8 @@ def check_agreement(device: str = "cpu", n: int = 16_384) -> List[str]:
 
 def main(argv: Optional[Sequence[str]] = None):
     args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
-    if _official_mod.available("lds"):
-        for line in check_agreement(args.device):
-            print(line)
-    results = runner.run(OP, build_cases(args.sizes, args.device), build_providers(), args)
-    print()
-    runner.print_summary(results, "dirfast")
-    return results
+    checks = check_agreement(args.device) if _official_mod.available("lds") else []
+    return runner.run_checked(OP, args, build_cases(args.sizes, args.device), build_providers(), before=checks)
 
 
 if __name__ == "__main__":

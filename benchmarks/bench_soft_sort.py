@@ -76,8 +76,7 @@ def _setup(rows: int, n: int, seed: int = 0):
 
 def build_cases(sizes="default", device: str = "cpu") -> List[Case]:
     """``sizes``: ``"default" | "quick" | "check"`` (a bool is read as ``quick``, the old signature)."""
-    if isinstance(sizes, bool):
-        sizes = "quick" if sizes else "default"
+    sizes = runner.sizes_arg(sizes)
     cases = []
     for rows, n in SIZES[(device, sizes)]:
         cases.append(Case(
@@ -176,6 +175,13 @@ def build_providers() -> List[Provider]:
     ]
 
 
+def _values_grad(out, x):
+    """A provider's values and input gradient, on the CPU (scipy returns both as NumPy arrays)."""
+    if isinstance(out, tuple):
+        return torch.from_numpy(out[0]), torch.from_numpy(out[1])
+    return out.cpu(), x["x"].grad.cpu()
+
+
 def check_agreement(providers: Sequence[Provider], device: str = "cpu") -> List[str]:
     """Untimed: every provider's values and gradient against dirfast's fp64 reference (CPU) on a small
     pooled case."""
@@ -183,25 +189,15 @@ def check_agreement(providers: Sequence[Provider], device: str = "cpu") -> List[
     x64 = x["x"].detach().double().requires_grad_()
     want = dirfast.soft_sort(x64, EPS, backend="reference")
     (gw,) = torch.autograd.grad(want, x64, x["g"].double())
-    x = runner.to_device(x, device)
-    lines = []
-    for p in runner.active_providers(providers, device):
-        if p.kind == "floor":
-            continue
-        _reset(x)
-        try:
-            out = p.fn(x)
-        except Exception as exc:
-            lines.append(f"check {p.name} ({device}): failed: {type(exc).__name__}: {exc}")
-            continue
-        if isinstance(out, tuple):  # scipy: (values, grad) numpy
-            y, gr = torch.from_numpy(out[0]), torch.from_numpy(out[1])
-        else:
-            y, gr = out.detach().cpu(), x["x"].grad.cpu()
+
+    def line(name, yg):
+        y, gr = yg
         ev = float((y.double() - want.detach()).abs().max())
         eg = float((gr.double() - gw).abs().max() / gw.abs().max())
-        lines.append(f"check {p.name} ({device}): max |value - ref| {ev:.1e}, grad rel {eg:.1e}")
-    return lines
+        return f"check {name} ({device}): max |value - ref| {ev:.1e}, grad rel {eg:.1e}"
+
+    return runner.provider_outputs(providers, runner.to_device(x, device), device, _values_grad, each=line,
+                                   failed="check {name} ({device}): failed: {error}")[1]
 
 
 def report(results, args, file=sys.stdout) -> None:
@@ -226,11 +222,8 @@ def report(results, args, file=sys.stdout) -> None:
 def main(argv: Optional[Sequence[str]] = None):
     args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
     providers = build_providers()
-    for line in check_agreement(providers, args.device):
-        print(line)
-    results = runner.run(OP, build_cases(args.sizes, args.device), providers, args)
-    report(results, args)
-    return results
+    return runner.run_checked(OP, args, build_cases(args.sizes, args.device), providers,
+                              before=check_agreement(providers, args.device), report=report)
 
 
 if __name__ == "__main__":

@@ -108,8 +108,7 @@ def _setup(method: str, b: int, seed: int = 0):
 
 
 def build_cases(sizes="default", device: str = "cpu") -> List[Case]:
-    if isinstance(sizes, bool):
-        sizes = "quick" if sizes else "default"
+    sizes = runner.sizes_arg(sizes)
     cases = []
     bs = SIZES[(device, sizes)]
     for b in bs:
@@ -363,15 +362,10 @@ def check_first_step(device: str = "cpu", b: int = 32) -> List[str]:
 
 def main(argv: Optional[Sequence[str]] = None):
     args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
-    if args.device == "cpu" or args.sizes != "check":
-        for line in check_first_step(args.device):
-            print(line)
+    before = check_first_step(args.device) if args.device == "cpu" or args.sizes != "check" else []
     if args.device == "cpu":
-        print("note: torch.compile providers run on CUDA only (cold CPU compiles take many seconds each)")
-    results = runner.run(OP, build_cases(args.sizes, args.device), build_providers(), args)
-    print()
-    runner.print_summary(results, "dirfast")
-    return results
+        before.append("note: torch.compile providers run on CUDA only (cold CPU compiles take many seconds each)")
+    return runner.run_checked(OP, args, build_cases(args.sizes, args.device), build_providers(), before=before)
 
 
 if __name__ == "__main__":

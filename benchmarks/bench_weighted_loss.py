@@ -81,8 +81,7 @@ def _setup(n: int, dtype: torch.dtype, loss: str, seed: int = 0):
 
 def build_cases(sizes="default", device: str = "cpu", dtype: torch.dtype = torch.float32) -> List[Case]:
     """``sizes``: ``"default" | "quick" | "check"`` (a bool is read as ``quick``, the old signature)."""
-    if isinstance(sizes, bool):
-        sizes = "quick" if sizes else "default"
+    sizes = runner.sizes_arg(sizes)
     es = torch.finfo(dtype).bits // 8
     cases = []
     for loss, n in SIZES[(device, sizes)]:
@@ -194,27 +193,9 @@ def check_agreement(cases: Sequence[Case], providers: Sequence[Provider], n_chec
                     device: str = "cpu") -> List[str]:
     lines = []
     for c in cases:
-        x = _setup(n_check, torch.float32, c.params["loss"])(device)
-        vals = {}
-        for p in runner.active_providers(providers, device):
-            if p.kind == "floor":
-                continue
-            _reset(x)
-            try:
-                loss = p.fn(x)
-            except Exception as exc:  # the timing run reports it too
-                lines.append(f"check {c.name}: {p.name} failed: {type(exc).__name__}: {exc}")
-                continue
-            vals[p.name] = (float(loss.detach()), x["pred"].grad.clone())
-        if "reference" not in vals:
-            continue
-        ref_l, ref_g = vals["reference"]
-        worst = max(abs(l - ref_l) / max(abs(ref_l), 1e-30) for l, _ in vals.values())
-        gworst = max(float((g - ref_g).abs().max()) / max(float(ref_g.abs().max()), 1e-30)
-                     for _, g in vals.values())
-        ok = worst < 1e-5 and gworst < 1e-5
-        lines.append(f"check {c.name} (n={n_check}): providers agree with reference: loss rel "
-                     f"{worst:.1e}, grad rel {gworst:.1e} -> {'ok' if ok else 'MISMATCH'}")
+        lines += runner.check_against(providers, _setup(n_check, torch.float32, c.params["loss"])(device), device,
+                                      "reference", extract=runner.loss_and_grad("pred"), label=c.name,
+                                      head=f"{c.name} (n={n_check})", who="providers")
     return lines
 
 
@@ -274,11 +255,8 @@ def main(argv: Optional[Sequence[str]] = None):
     args = runner.parse_args(OP, argv, description=__doc__.splitlines()[0])
     cases = build_cases(args.sizes, args.device)
     providers = build_providers()
-    for line in check_agreement(cases, providers, device=args.device):
-        print(line)
-    results = runner.run(OP, cases, providers, args)
-    report(results, args)
-    return results
+    return runner.run_checked(OP, args, cases, providers, before=check_agreement(cases, providers, device=args.device),
+                              report=report)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,13 @@ A benchmark module's ``main(argv)`` is typically::
 
     def main(argv=None):
         args = runner.parse_args(OP, argv)
-        results = runner.run(OP, build_cases(args.sizes, args.device), build_providers(), args)
+        providers = build_providers()
+        return runner.run_checked(OP, args, build_cases(args.sizes, args.device), providers,
+                                  before=check_agreement(providers, args.device), report=report)
+
+with ``check_agreement`` an untimed check of every provider's output against a yardstick provider
+(:func:`check_against`, or :func:`provider_outputs` for other comparisons) and ``report`` the op's own
+summary lines (default: :func:`print_summary` of ``dirfast``).
 """
 
 from __future__ import annotations
@@ -1026,6 +1032,12 @@ def upsert_csv(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
 # helpers for benchmark modules
 
 
+def sizes_arg(sizes: Any) -> str:
+    """A ``build_cases`` ``sizes`` argument: ``"default" | "quick" | "check"`` as given, a bool read as
+    ``"quick"`` / ``"default"`` (the old ``quick`` signature)."""
+    return ("quick" if sizes else "default") if isinstance(sizes, bool) else sizes
+
+
 def size_name(n: int) -> str:
     """Short case-name form of a size: 16777216 -> '16M', 1000000 -> '1M', 65536 -> '64k', 256 -> '256'."""
     if n >= 2**20 and n % 2**20 == 0:
@@ -1055,6 +1067,99 @@ def print_summary(results: Sequence[Result], main: str, file=sys.stdout) -> None
             if ref.get(key) is not None:
                 parts.append(f"{_ratio(r, ref[key]):.2f}x {label if key != 'floor' else ref[key].provider.name}")
         print("; ".join(parts), file=file)
+
+
+def run_checked(op: str, args: argparse.Namespace, cases: Sequence[Case], providers: Sequence[Provider], *,
+                before: Iterable[str] = (),
+                report: Optional[Callable[[List[Result], argparse.Namespace], Any]] = None) -> List[Result]:
+    """The usual tail of a benchmark module's ``main``: print the lines ``before`` (its agreement
+    checks, notes), :func:`run`, then ``report(results, args)`` — by default a blank line and
+    :func:`print_summary` of ``dirfast``. Returns the results."""
+    for line in before:
+        print(line)
+    results = run(op, cases, providers, args)
+    if report is None:
+        print()
+        print_summary(results, "dirfast")
+    else:
+        report(results, args)
+    return results
+
+
+# ------------------------------------------------------------------------------------------------
+# agreement checks (untimed, printed before the timing run)
+
+
+def loss_and_grad(key: str) -> Callable[[Any, Any], Tuple[float, Optional[torch.Tensor]]]:
+    """An ``extract`` for :func:`provider_outputs`: the scalar loss a provider returns (as a float)
+    and ``inputs[key].grad``."""
+    return lambda out, x: (float(out.detach()), _get(x, key).grad)
+
+
+def value_and_grad(key: str) -> Callable[[Any, Any], Tuple[torch.Tensor, Optional[torch.Tensor]]]:
+    """An ``extract`` for :func:`provider_outputs`: the tensor a provider returns and ``inputs[key].grad``."""
+    return lambda out, x: (out, _get(x, key).grad)
+
+
+def provider_outputs(providers: Sequence[Provider], inputs: Any, device: str,
+                     extract: Callable[[Any, Any], Sequence[Any]], *, label: str = "",
+                     skip: Optional[Callable[[Provider], bool]] = None,
+                     each: Optional[Callable[[str, Tuple[Any, ...]], str]] = None,
+                     failed: str = "check {label}: {name} failed: {error}",
+                     ) -> Tuple[Dict[str, Tuple[Any, ...]], List[str]]:
+    """Untimed: call every provider that runs on ``device`` here, floors and those ``skip(p)`` is True
+    for left out, once on ``inputs`` (its ``reset`` first) and keep ``extract(out, inputs)`` (a tuple,
+    tensors detached and cloned) by provider name, in provider order. Returns those and the check
+    lines: ``failed`` (formatted with ``label``, ``name``, ``device``, ``error``) for a provider that
+    raised, and, with ``each``, the line ``each(name, extracted)`` right after each provider ran."""
+    outs: Dict[str, Tuple[Any, ...]] = {}
+    lines: List[str] = []
+    for p in active_providers(providers, device):
+        if p.kind == "floor" or (skip is not None and skip(p)):
+            continue
+        if p.reset is not None:
+            p.reset(inputs)
+        try:
+            out = p.fn(inputs)
+        except Exception as exc:
+            lines.append(failed.format(label=label, name=p.name, device=device,
+                                       error=f"{type(exc).__name__}: {exc}"))
+            continue
+        outs[p.name] = tuple(t.detach().clone() if isinstance(t, torch.Tensor) else t for t in extract(out, inputs))
+        if each is not None:
+            lines.append(each(p.name, outs[p.name]))
+    return outs, lines
+
+
+def rel_err(a: Any, ref: Any, sel: Any = None) -> float:
+    """``max |a - ref|`` (over ``(a - ref)[sel]``) divided by ``max |ref|`` (at least 1e-30), for
+    tensors or floats."""
+    if isinstance(ref, torch.Tensor):
+        diff = a - ref if sel is None else (a - ref)[sel]
+        return float(diff.abs().max()) / max(float(ref.abs().max()), 1e-30)
+    return abs(a - ref) / max(abs(ref), 1e-30)
+
+
+def check_against(providers: Sequence[Provider], inputs: Any, device: str, ref: str, *,
+                  extract: Callable[[Any, Any], Sequence[Any]], label: str, head: str, tol: float = 1e-5,
+                  what: Sequence[str] = ("loss", "grad"), sel: Optional[Callable[[str], Any]] = None,
+                  skip: Optional[Callable[[Provider], bool]] = None, who: Optional[str] = None,
+                  ref_note: str = "") -> List[str]:
+    """Untimed agreement check of a benchmark's providers on ``inputs``: :func:`provider_outputs`
+    (``extract``, ``label``, ``skip``) and, if provider ``ref`` ran, one line ``check <head>: <names>
+    agree with <ref><ref_note>: <what[i]> rel <e_i>, ... -> ok|MISMATCH`` where ``e_i`` is the worst
+    :func:`rel_err` of the ``i``-th extracted item against ``ref``'s (over ``sel(name)`` where given)
+    and ``ok`` means every ``e_i < tol``; ``who`` replaces the provider names."""
+    outs, lines = provider_outputs(providers, inputs, device, extract, label=label, skip=skip)
+    if ref not in outs:
+        return lines
+    want = outs[ref]
+    errs = [max(rel_err(got[i], want[i], None if sel is None else sel(name)) for name, got in outs.items())
+            for i in range(len(what))]
+    ok = all(e < tol for e in errs)
+    return lines + [f"check {head}: {who or ', '.join(outs)} agree with {ref}{ref_note}: "
+                    + ", ".join(f"{w} rel {e:.1e}" for w, e in zip(what, errs))
+                    + f" -> {'ok' if ok else 'MISMATCH'}"]
 
 
 _AGEDB: Dict[str, torch.Tensor] = {}

@@ -1,6 +1,7 @@
 """Smoke test of the benchmark harness (CPU, ~30 s): ``run_all --device cpu --sizes check`` end to end
-(every ``bench_*.py``), ``--quick`` of three modules, ``--device cuda`` without CUDA, and the runner's
-pieces that the CUDA path uses (input copies, clones, kernel counting, CSV keys, CUDA-row plots)."""
+(every ``bench_*.py``), ``--quick`` of three modules, ``--device cuda`` without CUDA, the runner's pieces
+that the CUDA path uses (input copies, clones, kernel counting, CSV keys, CUDA-row plots) and the shared
+agreement check."""
 
 import csv
 import importlib.util
@@ -231,3 +232,46 @@ def test_official_dist_loss_roundtrip_path():
     b.backward()
     torch.testing.assert_close(a, b, rtol=1e-14, atol=0)
     torch.testing.assert_close(p1.grad, p2.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_check_against_lines():
+    """The shared agreement check: floors left out, ``reset`` before each call, a failing provider
+    reported by name, the worst relative error of each extracted item against the yardstick."""
+    calls = []
+
+    def loss(scale):
+        def fn(x):
+            calls.append(x["p"].grad is None)
+            out = (scale * x["p"] ** 2).sum()
+            out.backward()
+            return out
+        return fn
+
+    def boom(x):
+        raise ValueError("bad {x}")
+
+    def reset(x):
+        x["p"].grad = None
+
+    x = {"p": torch.tensor([1.0, 2.0], requires_grad=True)}
+    provs = [runner.memory_floor(("p",), "p", "p"), runner.Provider("ref", loss(1.0), reset=reset),
+             runner.Provider("boom", boom), runner.Provider("same", loss(1.0), reset=reset),
+             runner.Provider("off", loss(1.5), reset=reset)]
+    lines = runner.check_against(provs, x, "cpu", "ref", extract=runner.loss_and_grad("p"), label="c",
+                                 head="c (n=2)")
+    assert lines == ["check c: boom failed: ValueError: bad {x}",
+                     "check c (n=2): ref, same, off agree with ref: loss rel 5.0e-01, grad rel 5.0e-01 -> MISMATCH"]
+    assert calls == [True, True, True]
+    lines = runner.check_against(provs[:4], x, "cpu", "ref", extract=runner.value_and_grad("p"), label="c",
+                                 head="c", what=("value", "grad"), who="providers", ref_note=" (all)",
+                                 skip=lambda p: p.name == "boom")
+    assert lines == ["check c: providers agree with ref (all): value rel 0.0e+00, grad rel 0.0e+00 -> ok"]
+    outs, lines = runner.provider_outputs(provs[1:3], x, "cpu", runner.loss_and_grad("p"),
+                                          each=lambda name, o: f"{name} {o[0]:g}", failed="{name} ({device}): {error}")
+    assert list(outs) == ["ref"] and lines == ["ref 5", "boom (cpu): ValueError: bad {x}"]  # provider order
+    assert runner.rel_err(torch.tensor([1.0, 3.0]), torch.tensor([1.0, 2.0]), torch.tensor([True, False])) == 0.0
+    assert runner.rel_err(0.0, 0.0) == 0.0
+
+
+def test_sizes_arg_reads_the_old_bool():
+    assert [runner.sizes_arg(s) for s in (True, False, "check", "default")] == ["quick", "default", "check", "default"]
