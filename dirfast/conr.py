@@ -36,8 +36,8 @@ def _labels(fn, name, t, m):
                          f"features), got {describe(t)}")
     if t.dim() == 2 and t.shape[1] == 0:
         raise ValueError(f"{fn}: {name} must have d >= 1 label dimensions, got {describe(t)}")
-    # [M, 1] and [M] are the same labels
-    return t.reshape(m) if (t.dim() == 1 or t.shape[1] == 1) else t
+    # [M, 1] and [M] are the same labels; labels and predictions carry no gradient
+    return (t.reshape(m) if (t.dim() == 1 or t.shape[1] == 1) else t).detach()
 
 
 def conr_loss(
@@ -80,7 +80,8 @@ def conr_loss(
 
     Args:
         features: ``[M, D]`` floating, ``D ≥ 1``; differentiable (the only input with a gradient).
-        labels, preds: ``[M]`` / ``[M, 1]`` or ``[M, d]`` floating, same shape; ``preds`` is detached.
+        labels, preds: ``[M]`` / ``[M, 1]`` or ``[M, d]`` floating, same shape. Both only enter
+            masks and pushing weights: they are detached (no gradient, even if they require one).
         weights: ``None`` (all 1) or ``[M]`` / ``[M, 1]``, ≥ 0: treated as constants (no gradient).
         w: window ≥ 0; temperature: τ > 0; e: pushing power ≥ 0.
         reduction: ``"mean"`` (Σ r_i ℓ_i / M, all rows), ``"sum"``, ``"none"`` (``[M]``),
@@ -102,6 +103,12 @@ def conr_loss(
             ~fp32 accuracy). fp16/bf16 features always use tensor cores, fp64 is always exact; the
             CPU paths ignore it.
         validate: NaN/inf and negative-weight checks (host sync), on with ``DIRFAST_VALIDATE=1``.
+
+    Numerics: ``log D_i`` is a log-sum-exp over the row's included terms, shifted by their largest
+    logit on every path (streaming CPU, Triton kernels, online over column tiles, and the
+    reference), so any temperature (``s`` spans ±1/τ) and label scale is finite; the official
+    phantom ``exp(0)`` terms are added stably (``logaddexp``). fp32 results carry the conditioning of
+    ``s``: an absolute error of ~``eps·max|s|`` ≈ 1e-7/τ in the logits.
 
     Returns:
         The loss in ``features``' dtype (arithmetic in fp32, fp64 for fp64 inputs: fp16/bf16 never

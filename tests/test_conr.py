@@ -10,9 +10,10 @@ import torch
 import dirfast
 from dirfast.ops import conr as conr_ops
 from dirfast.reference import conr_loss_ref
-from dirfast.testing import assert_close_verbose
+from dirfast.testing import assert_close_verbose, assert_low_precision_close
 
-from _official_conr import official_conr
+from _official_conr import (TOY_F, TOY_P, TOY_Y, fp32_grad_rtol, fp32_loss_atol, low_tau_batch,
+                            lse_oracle, official_conr, toy_want)
 
 F64, F32 = torch.float64, torch.float32
 
@@ -214,6 +215,163 @@ def test_large_labels_and_fp16_no_overflow():
             assert_close_verbose(got.to(F64), want_l, tag=f"{dtype}", rtol=1e-2)
     # the reference in fp16 (no shift, fp16 exp) is what overflows without dirfast's handling
     assert torch.isfinite(dirfast.conr_loss(z.half() * 50, y.half(), yh.half(), variant="official"))
+
+
+# ------------------------------------------------------------------------------------------------
+# small temperatures (issue 13 item 2): log D is a log-sum-exp shifted by the row's largest included
+# logit on every path; the fp64 oracle is tests/_official_conr.lse_oracle (row by row, logsumexp)
+
+LOW_TAU_BACKENDS = ["cpu", "reference"]
+
+
+@pytest.mark.parametrize("backend", LOW_TAU_BACKENDS)
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("tau", [1e-2, 1e-3])
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_small_temperature_toy_closed_form(backend, dtype, tau, variant):
+    """The issue's reproducer: fp32 at τ = 0.01 gave [100.047, 100.042, 0] (exact 100.030, 100.025),
+    fp64 at τ = 1e-3 gave −inf rows: the shift used the self-similarity 1/τ, so e^{s − 1/τ} underflowed
+    for every real term."""
+    x = torch.tensor(TOY_F, dtype=dtype, requires_grad=True)
+    y, p = torch.tensor(TOY_Y, dtype=dtype), torch.tensor(TOY_P, dtype=dtype)
+    out = dirfast.conr_loss(x, y, p, temperature=tau, reduction="none", variant=variant,
+                            backend=backend)
+    want = toy_want(tau, variant)
+    assert_close_verbose(out, want, tag=f"toy τ={tau} {variant} {backend} {dtype}",
+                         rtol=1e-5 if dtype == F32 else 1e-12)
+    if variant == "official":
+        return  # row 2's NaN (0/0) makes every gradient NaN, as in the official code
+    xo = torch.tensor(TOY_F, dtype=F64, requires_grad=True)
+    gw = _grad(lse_oracle(xo, y, p, t=tau).sum(), xo)
+    g = _grad(out.sum(), x)
+    assert torch.isfinite(g).all()
+    assert_close_verbose(g, gw, tag=f"toy grad τ={tau} {backend}",
+                         rtol=1e-5 if dtype == F32 else 1e-10, scale="max")
+
+
+@pytest.mark.parametrize("backend", LOW_TAU_BACKENDS)
+def test_small_temperature_seeded_reproducer(backend):
+    """τ = 0.005, labels [0, 3, 2], predictions 1.5: rows 1 and 2 were −inf (the official variant's
+    phantom terms made them NaN). Row 0 has no positive: 0 (paper), NaN (official, documented)."""
+    f = torch.randn(3, 2, generator=torch.Generator().manual_seed(0), dtype=F64).float()
+    y, p = torch.tensor([0.0, 3.0, 2.0]), torch.full((3,), 1.5)
+    for variant in ("paper", "official"):
+        x = f.clone().requires_grad_()
+        out = dirfast.conr_loss(x, y, p, temperature=0.005, reduction="none", variant=variant,
+                                backend=backend)
+        want = lse_oracle(f, y, p, t=0.005, variant=variant)
+        assert torch.isfinite(out[1:]).all() and (variant == "official") == bool(torch.isnan(out[0]))
+        assert_close_verbose(out, want, tag=f"seeded {variant} {backend}", rtol=1e-5, atol=1e-6)
+        if variant == "paper":
+            assert torch.isfinite(_grad(out.sum(), x)).all()
+
+
+@pytest.mark.parametrize("backend", LOW_TAU_BACKENDS)
+@pytest.mark.parametrize("dtype,tau", [(F32, 1e-3), (F64, 1e-3), (F32, 1e-2)])
+def test_one_anchor_small_temperature_finite(backend, dtype, tau):
+    """One anchor (no positive, no negative): 0 with a zero gradient. The reference computed
+    exp(s) = exp(1/τ) = inf on the diagonal and got a NaN gradient (inf·0)."""
+    x = torch.randn(1, 3, generator=torch.Generator().manual_seed(1), dtype=dtype, requires_grad=True)
+    for variant in ("paper", "official"):
+        out = dirfast.conr_loss(x, torch.zeros(1, dtype=dtype), torch.zeros(1, dtype=dtype),
+                                temperature=tau, variant=variant, backend=backend)
+        if variant == "paper":
+            assert out.item() == 0.0
+            assert torch.equal(_grad(out, x), torch.zeros_like(x))
+        else:  # no positive: NaN as the official code; the gradient stays finite
+            assert math.isnan(out.item())
+    # the paper variant with a twin (a positive, no negative): 0, finite zero gradient
+    x2 = torch.cat([x.detach(), -x.detach()]).requires_grad_()
+    out = dirfast.conr_loss(x2, torch.zeros(2, dtype=dtype), torch.zeros(2, dtype=dtype),
+                            temperature=tau, backend=backend)
+    assert out.item() == 0.0 and torch.equal(_grad(out, x2), torch.zeros_like(x2))
+
+
+TAUS = [1e-3, 3e-3, 1e-2, 0.07, 1.0, 10.0]
+
+
+def check_against_lse_oracle(backend, dtype, tau, variant, m=16, d=4, seed=0):
+    """Per-row losses and the gradient of Σ go_i ℓ_i against the fp64 oracle on the same (rounded)
+    features: fp64 1e-10; fp32 1e-5 + ``fp32_loss_atol(τ)`` on values, ``fp32_grad_rtol(τ)`` on
+    gradients (relative to the largest: 1e-5, or half an fp32 ulp of 1/τ for τ < 6e-3)."""
+    z, y, yh, a = low_tau_batch(m, d, seed)
+    zr = z.to(dtype).to(F64).requires_grad_()
+    want = lse_oracle(zr, y, yh, a, t=tau, variant=variant)
+    ok = ~torch.isnan(want)  # official: rows without a positive are NaN on every path
+    go = torch.where(ok, torch.linspace(0.5, 1.5, m, dtype=F64), 0.0)
+    gw = _grad((want[ok] * go[ok]).sum(), zr)
+    x = z.to(dtype).requires_grad_()
+    out = dirfast.conr_loss(x, y.to(dtype), yh.to(dtype), a.to(dtype), temperature=tau,
+                            variant=variant, reduction="none", backend=backend)
+    g = _grad(out, x, go.to(dtype))
+    tag = f"τ={tau} {variant} {backend} {dtype}"
+    assert out.dtype == g.dtype == dtype
+    rtol = 1e-10 if dtype == F64 else 1e-5
+    atol = 1e-10 if dtype == F64 else fp32_loss_atol(tau)
+    assert_close_verbose(out, want, tag=tag, rtol=rtol, atol=atol)
+    assert torch.isfinite(g).all(), tag
+    grtol = 1e-10 if dtype == F64 else fp32_grad_rtol(tau)
+    assert_close_verbose(g, gw, tag=tag + " grad", rtol=grtol, scale="max")
+
+
+@pytest.mark.parametrize("tau", TAUS)
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("variant", ["paper", "official"])
+@pytest.mark.parametrize("backend", LOW_TAU_BACKENDS)
+def test_temperature_sweep_against_lse_oracle(backend, variant, dtype, tau):
+    check_against_lse_oracle(backend, dtype, tau, variant)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("tau", [1e-3, 1e-2, 0.07])
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_low_precision_small_temperature_two_x_rule(dtype, tau, variant):
+    """fp16/bf16 features (computed in fp32): error against the fp64 oracle on the rounded features
+    ≤ 2× the error of the reference run on the same low-precision inputs (+ 1 ulp of the output),
+    loss rows and gradient (``assert_low_precision_close``: fixed rtol 1e-2 if the baseline itself is
+    off by > 1e-2 relative)."""
+    z, y, yh, a = low_tau_batch(24, 8, seed=3)
+    zl = z.to(dtype)
+    want = lse_oracle(zl.to(F64).requires_grad_(), y, yh, a, t=tau, variant=variant)
+    ok = ~torch.isnan(want)
+    go = ok.to(F64)
+    zr = zl.to(F64).requires_grad_()
+    gw = _grad((lse_oracle(zr, y, yh, a, t=tau, variant=variant)[ok]).sum(), zr)
+    res = {}
+    for backend in ("cpu", "reference"):
+        x = zl.clone().requires_grad_()
+        out = dirfast.conr_loss(x, y.to(dtype), yh.to(dtype), a.to(dtype), temperature=tau,
+                                variant=variant, reduction="none", backend=backend)
+        assert out.dtype == dtype
+        res[backend] = (out.detach(), _grad(out, x, go.to(dtype)))
+    (out, g), (base, gb) = res["cpu"], res["reference"]
+    assert torch.equal(torch.isnan(out), ~ok) and torch.isfinite(g).all()
+    tag = f"{dtype} τ={tau} {variant}"
+    assert_low_precision_close(out[ok], base[ok], want[ok].detach(), tag=tag + " loss")
+    assert_low_precision_close(g, gb, gw, tag=tag + " grad")
+
+
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+@pytest.mark.parametrize("norm", ["l1", "l2"])
+def test_labels_requiring_grad_get_no_gradient(backend, norm):
+    """Labels/predictions/weights are constants: with ``[M, 2]`` labels that require grad and
+    ``norm="l2"`` the reference gave the labels a NaN gradient (sqrt at Δy = 0); they are detached."""
+    g = torch.Generator().manual_seed(6)
+    m = 12
+    z = torch.randn(m, 5, generator=g, dtype=F64, requires_grad=True)
+    y = torch.randn(m, 2, generator=g, dtype=F64).requires_grad_()
+    yh = (y.detach() + 0.5 * torch.randn(m, 2, generator=g, dtype=F64)).requires_grad_()
+    a = (torch.rand(m, generator=g, dtype=F64) + 0.5).requires_grad_()
+    out = dirfast.conr_loss(z, y, yh, a, w=0.8, norm=norm, backend=backend)
+    out.backward()
+    assert y.grad is None and yh.grad is None and a.grad is None
+    assert torch.isfinite(z.grad).all()
+    want = conr_loss_ref(z.detach().requires_grad_(), y.detach(), yh.detach(), a.detach(), w=0.8,
+                         norm=norm)
+    assert_close_verbose(out.detach(), want.detach(), tag=f"detached labels {backend} {norm}")
+    # the reference itself, called directly
+    ref = conr_loss_ref(z, y, yh, a, w=0.8, norm=norm)
+    assert not ref.requires_grad or torch.autograd.grad(ref, y, allow_unused=True)[0] is None
 
 
 # ------------------------------------------------------------------------------------------------

@@ -18,10 +18,14 @@ on the features' CUDA device (``device_guard``).
   across every column tile when D fits (``ONE_CHUNK``, ``FWD_HELD``: D ≤ 256 for fp16/bf16, 128 for
   TF32, 64 for IEEE fp32/fp64); wider anchors are re-read in ``BLOCK_D`` chunks per column tile (from
   L1/L2: at D = 2048 a held tile would be 256–512 KB, beyond registers and the 99 KB of shared
-  memory); column tiles of ``BLOCK_N`` rows are streamed. Per row it writes ``E_i = Σ_j exp(A_ij − c_i)`` (``A = s`` on positives,
-  ``s + log S_ij`` on negatives: ``log S = log a_i + e·Δy`` (``PUSH_EXP``) or ``log a_i + log(e·Δy)``;
-  ``c_i`` is the per-row shift of the spec's correction, computed by the launcher exactly as the CPU
-  path does), ``Σ_j P_ij s_ij``, ``|P_i|``, ``|N_i|`` (``[4, M]``).
+  memory); column tiles of ``BLOCK_N`` rows are streamed. Per row it writes the log-sum-exp
+  ``L_i = log Σ_j exp(A_ij)`` (``A = s`` on positives, ``s + log S_ij`` on negatives:
+  ``log S = log a_i + e·Δy`` (``PUSH_EXP``) or ``log a_i + log(e·Δy)``; ``−inf`` elsewhere), computed
+  online as flash-attention's softmax: a running max ``m_i`` of the row's *included* logits and a sum
+  ``l_i`` of ``exp(A_ij − m_i)`` rescaled by ``exp(m_old − m_new)`` when the max grows, so the largest
+  term is exp(0) and nothing over- or underflows at any τ (``s`` spans ±1/τ) or label scale;
+  ``L_i = m_i + log l_i`` (``−inf`` for a row without any term). Also ``Σ_j P_ij s_ij``, ``|P_i|``,
+  ``|N_i|`` (``[4, M]``).
 * ``_conr_bwd_kernel`` (grid: row blocks): per column tile it recomputes ``s`` over the whole D once,
   forms from the saved row statistics of **both** sides (``log D``, ``1/|P|``, the row factor ``g``)
   the symmetric ``H_ij = G_ij + G_ji`` with ``G_ij = g_i·[(P_ij + N_ij S_ij) e^{s_ij}/D_i −
@@ -168,7 +172,7 @@ def _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0, row_in
 
 @triton.jit(do_not_specialize=_SCALARS)
 def _conr_fwd_kernel(
-    z_ptr, inv_ptr, y_ptr, yh_ptr, loga_ptr, c_ptr, out_ptr,
+    z_ptr, inv_ptr, y_ptr, yh_ptr, loga_ptr, out_ptr,
     m, d, stride_z, w, inv_tau, e, keep_self,
     PUSH_EXP: tl.constexpr,
     ONE_CHUNK: tl.constexpr,
@@ -192,14 +196,15 @@ def _conr_fwd_kernel(
     y_i = tl.load(y_ptr + rows, mask=row_in, other=0.0)
     yh_i = tl.load(yh_ptr + rows, mask=row_in, other=0.0)
     loga_i = tl.load(loga_ptr + rows, mask=row_in, other=0.0)
-    c_i = tl.load(c_ptr + rows, mask=row_in, other=0.0)
     # the anchor tile, held across every column tile when D fits one chunk
     if ONE_CHUNK:
         a_tile = tl.load(z_ptr + rows[:, None] * stride_z + dk[None, :],
                          mask=row_in[:, None] & (dk < d)[None, :], other=0.0)
     else:
         a_tile = 0.0  # unused: _sim_tile re-reads the anchor rows per D chunk
-    big_e = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
+    # online log-sum-exp: running max of the included logits and the sum of exp(A - max)
+    run_max = tl.full([BLOCK_M], float("-inf"), dtype=inv_i.dtype)
+    run_sum = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
     sps = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
     npos = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
     nneg = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
@@ -216,12 +221,18 @@ def _conr_fwd_kernel(
         s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0,
                                             row_in, col_in, w, inv_tau, e, keep_self, PUSH_EXP)
         a = a + tl.where(neg, loga_i[:, None], 0.0)  # pushing weight a_i on negatives
-        big_e += tl.sum(tl.exp(a - c_i[:, None]), axis=1)
+        new_max = tl.maximum(run_max, tl.max(a, axis=1))
+        # a row with no term so far keeps max -inf: shift by 0 there (never exp(-inf - -inf)); an
+        # infinite logit (infinite label) gives +inf, as torch.logsumexp
+        shift = tl.where(tl.abs(new_max) < float("inf"), new_max, 0.0)
+        run_sum = run_sum * tl.exp(run_max - shift) + tl.sum(tl.exp(a - shift[:, None]), axis=1)
+        run_max = new_max
         sps += tl.sum(tl.where(pos, s, 0.0), axis=1)
         npos += tl.sum(pos.to(inv_i.dtype), axis=1)
         nneg += tl.sum(neg.to(inv_i.dtype), axis=1)
         j0 += BLOCK_N
-    tl.store(out_ptr + rows, big_e, mask=row_in)
+    lse = tl.log(run_sum) + tl.where(tl.abs(run_max) < float("inf"), run_max, 0.0)
+    tl.store(out_ptr + rows, lse, mask=row_in)
     tl.store(out_ptr + m + rows, sps, mask=row_in)
     tl.store(out_ptr + 2 * m + rows, npos, mask=row_in)
     tl.store(out_ptr + 3 * m + rows, nneg, mask=row_in)
@@ -285,10 +296,9 @@ def _conr_bwd_kernel(
         s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0,
                                             row_in, col_in, w, inv_tau, e, keep_self, PUSH_EXP)
         posf = pos.to(inv_i.dtype)
-        negf = neg.to(inv_i.dtype)
         # row side G_ij (anchor i) and column side G_ji (anchor j), as the CPU path
-        ar = a - logd_i[:, None] + negf * loga_i[:, None]
-        ac = a - logd_j[None, :] + negf * loga_j[None, :]
+        ar = a - logd_i[:, None] + tl.where(neg, loga_i[:, None], 0.0)
+        ac = a - logd_j[None, :] + tl.where(neg, loga_j[None, :], 0.0)
         h = (tl.exp(ar) - posf * q_i[:, None]) * g_i[:, None]
         h += (tl.exp(ac) - posf * q_j[None, :]) * g_j[None, :]
         h = tl.where(both, h, 0.0).to(z_ptr.dtype.element_ty)
@@ -364,7 +374,7 @@ def _fwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool) -> 
     return KernelConfig(
         key=(dtype, precision, push_exp, one_chunk),
         signature=_sig(dtype, ("PUSH_EXP", "ONE_CHUNK", "PRECISION", "BLOCK_M", "BLOCK_N", "BLOCK_D"),
-                       ("inv_ptr", "y_ptr", "yh_ptr", "loga_ptr", "c_ptr", "out_ptr")),
+                       ("inv_ptr", "y_ptr", "yh_ptr", "loga_ptr", "out_ptr")),
         constexprs={"PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk,
                     "PRECISION": _precision(dtype, precision),
                     "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_D": bd},
@@ -415,15 +425,16 @@ def _names(z, precision: str):
     return dt, (precision if dt == "float32" else "ieee")
 
 
-def conr_fwd(z, inv, y, yh, loga, c, *, w: float, temperature: float, e: float, push_exp: bool,
+def conr_fwd(z, inv, y, yh, loga, *, w: float, temperature: float, e: float, push_exp: bool,
              keep_self: bool, precision: str = "ieee"):
-    """Per-row sums ``[4, M]`` (fp32; fp64 for fp64 ``z``): ``(E, Σ P·s, |P|, |N|)``.
+    """Per-row statistics ``[4, M]`` (fp32; fp64 for fp64 ``z``): ``(log Σ_j e^{A_ij}, Σ P·s, |P|,
+    |N|)``.
 
     Args:
         z: ``[M, D]`` fp16/bf16/fp32/fp64, unit stride along D (the raw features, not normalised).
-        inv, y, yh, loga, c: ``[M]`` contiguous (fp32; fp64 for fp64 ``z``):
-            ``1/max(‖z_i‖, 1e-12)``, labels, detached predictions, ``log a_i`` (clamped; zeros
-            without weights), the per-row shift ``c_i``.
+        inv, y, yh, loga: ``[M]`` contiguous (fp32; fp64 for fp64 ``z``):
+            ``1/max(‖z_i‖, 1e-12)``, labels, detached predictions, ``log a_i`` (``−inf`` for a zero
+            weight; zeros without weights).
         precision: fp32 ``input_precision`` of the similarity dots (``"ieee"``, ``"tf32"``,
             ``"tf32x3"``); ignored for other dtypes.
     """
@@ -435,7 +446,7 @@ def conr_fwd(z, inv, y, yh, loga, c, *, w: float, temperature: float, e: float, 
     cfg = pick(_conr_fwd_kernel, (dt, prec, push_exp, d <= FWD_HELD[dt, prec][2]))
     grid = (triton.cdiv(m, cfg.constexprs["BLOCK_M"]),)
     with device_guard(z):
-        _conr_fwd_kernel[grid](z, inv, y, yh, loga, c, out, m, d, z.stride(0),
+        _conr_fwd_kernel[grid](z, inv, y, yh, loga, out, m, d, z.stride(0),
                                *_scalars(dt, w, temperature, e), int(keep_self),
                                num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
     return out

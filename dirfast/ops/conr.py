@@ -1,13 +1,15 @@
 """``dirfast::conr``: ConR as one registered op, streamed over row chunks (nothing ``M×M`` is stored).
 
-Forward (``_conr_fwd_stream``): for each chunk of ``CHUNK_ROWS`` anchor rows ``I``, the similarity
-block ``s_I = U_I·Uᵀ/τ`` (one ``torch.mm``), the masks from the labels and the (detached) predictions,
-and the per-row sums ``E_i = Σ_j (P_ij + N_ij·S_ij)·e^{s_ij − c_i}``, ``Σ_j P_ij s_ij``, ``|P_i|``,
-``|N_i|``. ``S_ij`` is folded into the exponent (``log S_ij = log a_i + e·Δy_ij``, or
-``log(e·a_i·Δy_ij)`` for linear pushing) and ``c_i`` is the per-row shift of the spec's correction
-(§1.10): ``c_i = 1/τ + max(0, log a_i + e·R_i)`` with ``R_i`` an O(M) upper bound of ``Δy_ij`` from the
-labels' range, so every term is ``exp(≤ 0)``: no overflow for labels in the thousands, and fp16/bf16
-inputs are computed in fp32. Then ``log D_i = c_i + log(E_i + phantom_i·e^{−c_i})``.
+Forward (``_conr_fwd_stream``): for each chunk of ``CHUNK_ROWS`` anchor rows ``I`` (every column at
+once), the similarity block ``s_I = U_I·Uᵀ/τ`` (one ``torch.mm``), the masks from the labels and the
+(detached) predictions, the logits ``A_ij = s_ij`` (positives), ``s_ij + log S_ij`` (negatives;
+``log S_ij = log a_i + e·Δy_ij``, or ``log(e·a_i·Δy_ij)`` for linear pushing), ``−inf`` elsewhere, and
+per row the log-sum-exp ``L_i = m_i + log Σ_j e^{A_ij − m_i}`` with ``m_i = max_j A_ij`` (the largest
+*included* logit: the largest term is exp(0) = 1, so nothing overflows or underflows at any τ or
+label scale; fp16/bf16 inputs are computed in fp32), ``Σ_j P_ij s_ij``, ``|P_i|``, ``|N_i|``. The
+Triton kernel computes the same ``L_i`` online over column tiles (flash-attention style: a running
+max and a sum rescaled when the max grows). The phantom ``exp(0)`` terms of the official variant are
+added in the O(M) epilogue as ``log D_i = logaddexp(L_i, log(M − |P_i|))`` (finite for any ``L_i``).
 
 Saved for the backward: ``stats [3, M]`` = (``log D_i``, ``1/|P_i|``, the row factor ``g_i``), O(M).
 
@@ -37,10 +39,6 @@ from torch import Tensor
 #: blocks of CHUNK_ROWS × M live at once; 5 MB each at M = 4096).
 CHUNK_ROWS = 256
 
-#: clamp of log(a_i) so that a zero weight gives exp(−1e4) = 0 and never 0·(−inf) = NaN
-_LOG_FLOOR = -1.0e4
-
-
 def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
@@ -55,17 +53,6 @@ def _dist(a: Tensor, b: Tensor, norm: str) -> Tensor:
     return diff.mul_(diff).sum(-1).sqrt_()
 
 
-def _range_bound(y: Tensor, norm: str) -> Tensor:
-    """``R_i ≥ max_j Δy_ij`` in O(M·d): distance to the farther end of the labels' range."""
-    if y.shape[0] == 0:
-        return y.new_zeros(0)
-    lo, hi = y.amin(0), y.amax(0)
-    r = torch.maximum(hi - y, y - lo)
-    if y.dim() == 1:
-        return r
-    return r.sum(-1) if norm == "l1" else r.pow(2).sum(-1).sqrt()
-
-
 def _prepare(features, labels, preds, weights):
     dt = _acc_dtype(features.dtype)
     z = features.to(dt)
@@ -73,7 +60,7 @@ def _prepare(features, labels, preds, weights):
     inv = 1.0 / norms.clamp_min(1e-12)
     u = z * inv[:, None]
     y, yh = labels.to(dt), preds.detach().to(dt)
-    loga = None if weights is None else torch.log(weights.to(dt)).clamp_min(_LOG_FLOOR)
+    loga = None if weights is None else torch.log(weights.to(dt))
     return dt, z, u, norms, inv, y, yh, loga
 
 
@@ -96,16 +83,12 @@ def _exponent(s, dy, pos, neg, e, pushing):
     return torch.where(pos, s, a)
 
 
-def _shift(y, loga, temperature, e, pushing, norm):
-    """Per-row shift of the spec's correction: ``c_i = 1/τ + max(0, log max_j S_ij)``."""
-    rb = _range_bound(y, norm)
-    if pushing == "exp":
-        lmax = rb * e
-    else:
-        lmax = torch.log(rb * e)
-    if loga is not None:
-        lmax = lmax + loga
-    return lmax.clamp_min(0.0) + 1.0 / temperature
+def _row_lse(a: Tensor) -> Tensor:
+    """``log Σ_j e^{A_ij}`` per row, shifted by the row's largest logit (``−inf`` for a row without
+    any term, never NaN; ``+inf`` if a logit is, as ``torch.logsumexp``)."""
+    mx = a.amax(1)
+    mx = torch.where(torch.isfinite(mx), mx, 0.0)
+    return a.sub_(mx[:, None]).exp_().sum(1).log_().add_(mx)
 
 
 def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
@@ -113,8 +96,7 @@ def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushin
     dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
     m = z.shape[0]
     dev = z.device
-    c = _shift(y, loga, temperature, e, pushing, norm)
-    big_e = torch.empty(m, dtype=dt, device=dev)
+    lse = torch.empty(m, dtype=dt, device=dev)
     sps = torch.empty(m, dtype=dt, device=dev)
     npos = torch.empty(m, dtype=dt, device=dev)
     nneg = torch.empty(m, dtype=dt, device=dev)
@@ -128,18 +110,18 @@ def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushin
         sps[s0:s1] = torch.where(pos, s, 0.0).sum(1)
         a = _exponent(s, dy, pos, neg, e, pushing)
         if loga is not None:
-            a = a + neg * loga[s0:s1, None]
-        big_e[s0:s1] = a.sub_(c[s0:s1, None]).exp_().sum(1)
-    return _fwd_epilogue(big_e, sps, npos, nneg, c, loga, m, dt, features.dtype, weight_final,
+            a = torch.where(neg, a + loga[s0:s1, None], a)
+        lse[s0:s1] = _row_lse(a)
+    return _fwd_epilogue(lse, sps, npos, nneg, loga, m, dt, features.dtype, weight_final,
                          phantom, reduction, variant)
 
 
-def _fwd_epilogue(big_e, sps, npos, nneg, c, loga, m, dt, out_dtype, weight_final, phantom,
+def _fwd_epilogue(lse, sps, npos, nneg, loga, m, dt, out_dtype, weight_final, phantom,
                   reduction, variant):
-    """O(M) tail of the forward shared by every path: row sums -> loss, valid count, saved stats."""
-    if phantom:
-        big_e = big_e + (m - npos) * torch.exp(-c)
-    logd = c + torch.log(big_e)
+    """O(M) tail of the forward shared by every path: row statistics (``lse`` = log-sum-exp of the
+    row's logits) -> loss, valid count, saved stats."""
+    # phantom exp(0) terms: log D = log(e^{lse} + (M − |P|)), stable for any lse (−inf included)
+    logd = torch.logaddexp(lse, torch.log(m - npos)) if phantom else lse
     hasneg = nneg > 0
     valid = (npos > 0) & hasneg
     if variant == "official":
@@ -189,8 +171,8 @@ def _conr_bwd_stream(grad_out, features, labels, preds, weights, stats, w, tempe
         ar = a - logd[s0:s1, None]
         ac = a.sub_(logd[None, s0:])
         if loga is not None:
-            ar.add_(neg * loga[s0:s1, None])
-            ac.add_(neg * loga[None, s0:])
+            ar = torch.where(neg, ar + loga[s0:s1, None], ar)
+            ac = torch.where(neg, ac + loga[None, s0:], ac)
         posf = pos.to(dt)
         h = ar.exp_().sub_(posf * q[s0:s1, None]).mul_(g[s0:s1, None])
         h.add_(ac.exp_().sub_(posf.mul_(q[None, s0:])).mul_(g[None, s0:]))
@@ -224,7 +206,7 @@ def _triton_inputs(features, labels, preds, weights):
     norms = z.to(dt).norm(dim=1)
     inv = 1.0 / norms.clamp_min(1e-12)
     y, yh = labels.to(dt).contiguous(), preds.detach().to(dt).contiguous()
-    loga = None if weights is None else torch.log(weights.to(dt)).clamp_min(_LOG_FLOOR)
+    loga = None if weights is None else torch.log(weights.to(dt))
     return dt, z, norms, inv, y, yh, loga
 
 
@@ -237,11 +219,10 @@ def _conr_fwd_triton(features, labels, preds, weights, w, temperature, e, pushin
 
     dt, z, norms, inv, y, yh, loga = _triton_inputs(features, labels, preds, weights)
     m = z.shape[0]
-    c = _shift(y, loga, temperature, e, pushing, norm)
     lg = torch.zeros_like(y) if loga is None else loga.contiguous()
-    rs = conr_fwd(z, inv, y, yh, lg, c.contiguous(), w=w, temperature=temperature, e=e,
+    rs = conr_fwd(z, inv, y, yh, lg, w=w, temperature=temperature, e=e,
                   push_exp=pushing == "exp", keep_self=denominator_self, precision=precision)
-    return _fwd_epilogue(rs[0], rs[1], rs[2], rs[3], c, loga, m, dt, features.dtype,
+    return _fwd_epilogue(rs[0], rs[1], rs[2], rs[3], loga, m, dt, features.dtype,
                          weight_final, phantom, reduction, variant)
 
 

@@ -13,6 +13,15 @@ enters masks, so it carries no gradient):
 * ``ℓ_i = log D_i − (1/|P_i|) Σ_j P_ij s_ij``;
 * row factor ``r_i = a_i`` if ``weight_final`` else 1.
 
+``log D_i`` is a log-sum-exp over the row's logits ``A_ij = s_ij`` (positives), ``s_ij + log S_ij``
+(negatives; ``log S = log a_i + e·Δy``, or ``log(e·a_i·Δy)``) and, with phantom terms, one more logit
+``log(M − |P_i|)``: ``torch.logsumexp`` shifts by the row's largest logit, so no term overflows or
+underflows at any temperature (``s`` reaches ±1/τ) nor for labels in the thousands. A row with no
+logit at all (no positive, no negative, no phantom) has ``log D = −inf`` and is never used.
+
+Labels, predictions and weights are constants: they enter masks and pushing weights only and are
+detached (no gradient; a label gradient through the ``l2`` distance would be NaN at Δy = 0).
+
 ``variant="official"`` (age code, spec §1.3): phantom on, ``weight_final`` on, exp pushing, ``ℓ_i``
 zeroed only for anchors without a negative (an anchor without a positive gives 0/0 = NaN, which
 poisons the loss exactly as the official code does: spec §1.7 Q9). ``variant="paper"`` (§1.2): no
@@ -26,6 +35,7 @@ and ≥ 1 negative. Computed in the features' dtype promoted to fp32 at least (f
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -78,8 +88,9 @@ def conr_loss_ref(
     dt = torch.promote_types(features.dtype, torch.float32)
     m = features.shape[0]
     z = features.to(dt)
-    y, yh = labels.to(dt), preds.detach().to(dt)
-    a = torch.ones(m, dtype=dt, device=z.device) if weights is None else weights.reshape(m).to(dt)
+    y, yh = labels.detach().to(dt), preds.detach().to(dt)
+    a = (torch.ones(m, dtype=dt, device=z.device) if weights is None
+         else weights.detach().reshape(m).to(dt))
     u = F.normalize(z, dim=1)
     s = u @ u.T / temperature
     dy = label_distance(y, y, norm)
@@ -89,24 +100,25 @@ def conr_loss_ref(
     if not denominator_self:
         pos = pos & ~eye
     neg = (dy > w) & (dyh <= w)
-    if pushing == "exp":
-        push = a[:, None] * torch.exp(e * dy)
-    else:
-        push = e * a[:, None] * dy
-    es = torch.exp(s)
-    den = (es * pos).sum(1) + (es * push * neg).sum(1)
+    loga = torch.log(a)[:, None]
+    logpush = loga + e * dy if pushing == "exp" else loga + torch.log(e * dy)
+    logits = torch.where(pos, s, torch.where(neg, s + logpush, -math.inf))
     npos = pos.sum(1).to(dt)
     nneg = neg.sum(1)
     if phantom:
-        den = den + (m - npos)
+        logits = torch.cat([logits, torch.log(m - npos)[:, None]], 1)
+    # log D by log-sum-exp; rows without any logit are given zeros (log D = -inf is restored below)
+    # so that their gradient is 0, not exp(-inf - (-inf)) = NaN
+    has = (logits > -math.inf).any(1)
+    logd = torch.logsumexp(torch.where(has[:, None], logits, 0.0), 1)
+    logd = torch.where(has, logd, -math.inf)
     valid = (npos > 0) & (nneg > 0)
     if variant == "official":
         # (1/|P|) Σ P (log D − s): 0/0 = NaN for an anchor without a positive, as the official code
-        ell = (pos * (torch.log(den)[:, None] - s)).sum(1) / npos
+        ell = (pos * (logd[:, None] - s)).sum(1) / npos
         ell = ell * (nneg > 0)
     else:
-        safe_den = torch.where(valid, den, torch.ones_like(den))
-        ell = torch.log(safe_den) - (pos * s).sum(1) / npos.clamp_min(1)
+        ell = logd - (pos * s).sum(1) / npos.clamp_min(1)
         ell = torch.where(valid, ell, torch.zeros_like(ell))
     if weight_final:
         ell = ell * a

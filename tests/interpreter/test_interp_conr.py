@@ -13,7 +13,8 @@ import torch
 import dirfast
 from dirfast.testing import assert_close_verbose, assert_low_precision_close
 
-from _official_conr import official_conr
+from _official_conr import (TOY_F, TOY_P, TOY_Y, fp32_grad_rtol, fp32_loss_atol, low_tau_batch,
+                            lse_oracle, official_conr, toy_want)
 
 pytestmark = pytest.mark.interpreter
 F64 = torch.float64
@@ -239,3 +240,110 @@ def test_fp64_features_with_fp32_labels(variant):
         return
     assert_close_verbose(out.detach(), want, tag=f"fp64/fp32-labels loss {variant}", rtol=1e-12)
     assert_close_verbose(g, gw, tag=f"fp64/fp32-labels grad {variant}", rtol=1e-12, scale="max")
+
+
+# ------------------------------------------------------------------------------------------------
+# small temperatures (issue 13 item 2): the forward kernel's online log-sum-exp (running max of the
+# row's included logits, sum rescaled when it grows) and the backward on the same statistics
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("tau", [1e-2, 1e-3])
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_small_temperature_toy_closed_form(dtype, tau, variant):
+    """The issue's reproducer (fp32 τ = 0.01: 100.047 instead of 100.030; fp64 τ = 1e-3: −inf)."""
+    x = torch.tensor(TOY_F, dtype=dtype, requires_grad=True)
+    y, p = torch.tensor(TOY_Y, dtype=dtype), torch.tensor(TOY_P, dtype=dtype)
+    out = dirfast.conr_loss(x, y, p, temperature=tau, reduction="none", variant=variant,
+                            backend="triton")
+    assert_close_verbose(out, toy_want(tau, variant), tag=f"toy τ={tau} {variant} {dtype}",
+                         rtol=1e-5 if dtype == torch.float32 else 1e-12)
+    if variant == "paper":  # (official: row 2's NaN makes every gradient NaN, as the official code)
+        g, = torch.autograd.grad(out.sum(), x)
+        xo = torch.tensor(TOY_F, dtype=F64, requires_grad=True)
+        gw, = torch.autograd.grad(lse_oracle(xo, y, p, t=tau).sum(), xo)
+        assert_close_verbose(g, gw, tag=f"toy grad τ={tau} {dtype}",
+                             rtol=1e-5 if dtype == torch.float32 else 1e-10, scale="max")
+
+
+def test_small_temperature_seeded_reproducer():
+    f = torch.randn(3, 2, generator=torch.Generator().manual_seed(0), dtype=F64).float()
+    y, p = torch.tensor([0.0, 3.0, 2.0]), torch.full((3,), 1.5)
+    for variant in ("paper", "official"):
+        out = dirfast.conr_loss(f, y, p, temperature=0.005, reduction="none", variant=variant,
+                                backend="triton")
+        assert torch.isfinite(out[1:]).all() and (variant == "official") == bool(torch.isnan(out[0]))
+        assert_close_verbose(out, lse_oracle(f, y, p, t=0.005, variant=variant),
+                             tag=f"seeded {variant}", rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("tau", [1e-3, 3e-3, 1e-2, 0.07, 1.0, 10.0])
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_temperature_sweep_against_lse_oracle(variant, dtype, tau):
+    """M = 40: two or three column tiles per row (BLOCK_N = 16/32), so the running max grows across
+    tiles. Against the fp64 oracle on the same rounded features: fp64 1e-10; fp32 1e-5 (+
+    ``fp32_loss_atol(τ)``) on values and ``fp32_grad_rtol(τ)`` on gradients (1e-5, or half an fp32
+    ulp of 1/τ below τ = 6e-3: at τ = 1e-3 the kernels' raw-dot logits ``(z_i·z_j)·inv_i·inv_j/τ``
+    measure 4e-5, the streaming CPU path 1.6e-5, within the 6e-5 that rounding s to fp32 allows)."""
+    z, y, yh, a = low_tau_batch(40, 6, seed=1)
+    zr = z.to(dtype).to(F64).requires_grad_()
+    want = lse_oracle(zr, y, yh, a, t=tau, variant=variant)
+    assert not torch.isnan(want).any()
+    go = torch.linspace(0.5, 1.5, 40, dtype=F64)
+    gw, = torch.autograd.grad(want, zr, go)
+    out, g = run("triton", z, y, yh, a, dtype, go=go.to(dtype), temperature=tau, variant=variant,
+                 reduction="none")
+    rtol = 1e-10 if dtype == F64 else 1e-5
+    atol = 1e-10 if dtype == F64 else fp32_loss_atol(tau)
+    grtol = 1e-10 if dtype == F64 else fp32_grad_rtol(tau)
+    assert_close_verbose(out, want.detach(), tag=f"τ={tau} {variant} {dtype}", rtol=rtol, atol=atol)
+    assert_close_verbose(g, gw, tag=f"τ={tau} {variant} {dtype} grad", rtol=grtol, scale="max")
+
+
+@pytest.mark.parametrize("late", [True, False])
+def test_online_max_grows_in_a_later_tile(late):
+    """Anchor 0 at τ = 1e-3 with a positive ``j`` and a negative ``k`` both near-parallel to it (their
+    logits ≈ 1/τ − O(1): comparable terms) among 67 random negatives (logits ≈ ±1/τ, terms down to
+    e^{−2/τ}). ``late``: ``k`` in the first column tile, the larger ``j`` in the last one, so the
+    running max grows in the last tile and the earlier sum is rescaled; else the order is reversed.
+    Rows ``j`` and ``k`` see the same from their side."""
+    m, tau = 70, 1e-3
+    g = torch.Generator().manual_seed(4)
+    z = torch.randn(m, 4, generator=g, dtype=F64)
+    y = 10.0 + 3.0 * torch.arange(m, dtype=F64)  # pairwise far apart: no positives ...
+    yh = torch.zeros(m, dtype=F64)                # ... and every pair a negative
+    j, k = (m - 1, 1) if late else (1, m - 1)
+    y[j] = y[0] + 0.5                             # ... but one positive pair (0, j)
+    z[j] = z[0] + 0.02 * torch.randn(4, generator=g, dtype=F64)
+    z[k] = z[0] + 0.04 * torch.randn(4, generator=g, dtype=F64)
+    for dtype in (torch.float32, F64):
+        out, gr = run("triton", z, y, yh, None, dtype, temperature=tau, reduction="none")
+        zr = z.to(dtype).to(F64).requires_grad_()
+        want = lse_oracle(zr, y, yh, t=tau)
+        gw, = torch.autograd.grad(want.sum(), zr)
+        assert want[0] > 0.1 and want[j] > 0.1  # the terms compete: not a saturated softmax
+        rtol = 1e-10 if dtype == F64 else 1e-5
+        atol = 1e-10 if dtype == F64 else fp32_loss_atol(tau)
+        grtol = 1e-10 if dtype == F64 else fp32_grad_rtol(tau)
+        assert torch.isfinite(out).all() and torch.isfinite(gr).all()
+        assert_close_verbose(out, want.detach(), tag=f"late={late} {dtype}", rtol=rtol, atol=atol)
+        assert_close_verbose(gr, gw, tag=f"late={late} {dtype} grad", rtol=grtol, scale="max")
+
+
+@pytest.mark.parametrize("tau", [1e-3, 1e-2])
+@pytest.mark.parametrize("variant", ["paper", "official"])
+def test_fp16_small_temperature(tau, variant):
+    """fp16 at small τ: the loss within 2× the error of the reference run on the same fp16 inputs
+    (+ 1 ulp); the gradient (``H`` and ``u`` rounded to fp16 for the tensor-core dot, as in
+    :func:`test_fp16`) within the fixed 2e-2 × max|grad| against fp64."""
+    z, y, yh, a = low_tau_batch(40, 16, seed=2)
+    out, g = run("triton", z, y, yh, a, torch.float16, temperature=tau, variant=variant,
+                 reduction="none")
+    base, _ = run("reference", z, y, yh, a, torch.float16, temperature=tau, variant=variant,
+                  reduction="none")
+    want, gw = oracle(z, y, yh, a, torch.float16, temperature=tau, variant=variant,
+                      reduction="none")
+    assert torch.isfinite(out).all() and torch.isfinite(g).all()
+    assert_low_precision_close(out, base, want, tag=f"fp16 τ={tau} {variant} loss")
+    assert_close_verbose(g.double(), gw, tag=f"fp16 τ={tau} {variant} grad", rtol=2e-2, scale="max")
