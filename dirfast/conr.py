@@ -80,9 +80,12 @@ def conr_loss(
 
     Args:
         features: ``[M, D]`` floating, ``D ≥ 1``; differentiable (the only input with a gradient).
-        labels, preds: ``[M]`` / ``[M, 1]`` or ``[M, d]`` floating, same shape. Both only enter
-            masks and pushing weights: they are detached (no gradient, even if they require one).
-        weights: ``None`` (all 1) or ``[M]`` / ``[M, 1]``, ≥ 0: treated as constants (no gradient).
+        labels, preds: ``[M]`` / ``[M, 1]`` (1-D labels: the two shapes mean the same and may be
+            mixed, e.g. labels ``[M]`` with preds ``[M, 1]``) or ``[M, d]`` with ``d > 1`` (then
+            both exactly ``[M, d]``), floating. Both only enter masks and pushing weights: they are
+            detached (no gradient, even if they require one).
+        weights: ``None`` (all 1) or ``[M]`` / ``[M, 1]`` (any other shape, e.g. ``[1, M]``, is a
+            ``ValueError``), ≥ 0: treated as constants (no gradient).
         w: window ≥ 0; temperature: τ > 0; e: pushing power ≥ 0.
         reduction: ``"mean"`` (Σ r_i ℓ_i / M, all rows), ``"sum"``, ``"none"`` (``[M]``),
             ``"valid_anchors"`` (divided by the number of anchors with ≥ 1 positive and ≥ 1
@@ -136,14 +139,16 @@ def conr_loss(
     labels = _labels(fn, "labels", labels, m)
     preds = _labels(fn, "preds", preds, m)
     if labels.shape != preds.shape:
-        raise ValueError(f"{fn}: preds must have the label shape {tuple(labels.shape)}, got "
+        # [M] and [M, 1] are both 1-D labels (reshaped to [M] above) and may be mixed
+        raise ValueError(f"{fn}: preds must have the labels' shape ([M] and [M, 1] may be mixed; "
+                         f"[M, d > 1] must match), got labels {tuple(labels.shape)} and "
                          f"{describe(preds)}")
     if weights is not None:
         check_tensor("weights", weights, fn=fn)
         check_float("weights", weights, fn=fn)
-        if weights.numel() != m or weights.dim() not in (1, 2):
-            raise ValueError(f"{fn}: weights must have shape [M] or [M, 1] with M = {m}, got "
-                             f"{describe(weights)}")
+        if tuple(weights.shape) not in ((m,), (m, 1)):
+            raise ValueError(f"{fn}: weights must have shape [M] or [M, 1] with M = {m} (the rows of "
+                             f"features), got {describe(weights)}")
         weights = weights.reshape(m).detach()
     device = check_same_device(fn, features=features, labels=labels, preds=preds, weights=weights)
     # every check on metadata first; the value checks below need a host sync

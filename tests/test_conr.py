@@ -3,6 +3,7 @@ reference, the streaming CPU path (chunks that do not divide M), gradcheck, edge
 fp16 / large labels, module, torch.compile."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -416,6 +417,44 @@ def test_bad_input():
         dirfast.nn.ConRLoss(input_precision="tf16")
 
 
+def test_weights_shape_must_be_m_or_m1():
+    """Issue 13 item 7: ``weights [1, M]`` (any shape but ``[M]`` / ``[M, 1]``) was accepted
+    silently (only its element count was checked); now a ValueError naming the argument and shape."""
+    z, y, yh = torch.randn(4, 3), torch.rand(4), torch.rand(4, 1)
+    for bad in ((1, 4), (2, 2), (4, 1, 1), (4, 2), (1, 1, 4)):
+        with pytest.raises(ValueError, match=r"weights must have shape \[M\] or \[M, 1\] with M = 4"
+                                             r".*shape " + re.escape(str(bad))):
+            dirfast.conr_loss(z, y, yh, torch.rand(bad))
+        with pytest.raises(ValueError, match="weights"):
+            dirfast.nn.ConRLoss()(z, y, yh, torch.rand(bad))
+    for good in ((4,), (4, 1)):
+        a = torch.rand(good) + 0.5
+        assert_close_verbose(dirfast.conr_loss(z, y, yh, a), dirfast.conr_loss(z, y, yh, a.reshape(4)),
+                             tag=f"weights {good}")
+    # M = 1: [1] and [1, 1] are both fine
+    for good in ((1,), (1, 1)):
+        dirfast.conr_loss(torch.randn(1, 3), torch.zeros(1), torch.zeros(1), torch.ones(good))
+
+
+def test_label_and_prediction_shapes():
+    """``[M]`` and ``[M, 1]`` both mean 1-D labels and may be mixed between labels and predictions
+    (same result as both ``[M]``); ``[M, d > 1]`` must match exactly."""
+    z, y, yh, a = two_view(24, 6, "float", seed=8)
+    want = dirfast.conr_loss(z, y, yh, a)
+    for ys, ps in ((y[:, None], yh), (y, yh[:, None]), (y[:, None], yh[:, None])):
+        for backend in ("cpu", "reference"):
+            assert_close_verbose(dirfast.conr_loss(z, ys, ps, a, backend=backend), want,
+                                 tag=f"labels {tuple(ys.shape)} preds {tuple(ps.shape)} {backend}")
+    y2, yh2 = torch.stack([y, -y], 1), torch.stack([yh, -yh], 1)
+    dirfast.conr_loss(z, y2, yh2, a)
+    for ys, ps in ((y2, yh2[:, :1]), (y2, yh), (y, yh2), (y[:, None], yh2),
+                   (y2, torch.cat([yh2, yh2[:, :1]], 1))):
+        with pytest.raises(ValueError, match=r"preds must have the labels' shape .*got labels "
+                                             + re.escape(str(tuple(ys.shape if ys.dim() == 2 and
+                                                                   ys.shape[1] > 1 else (24,))))):
+            dirfast.conr_loss(z, ys, ps, a)
+
+
 def test_inputs_not_modified_and_module():
     z, y, yh, a = two_view(32, 8, "int", dtype=F32)
     copies = [t.clone() for t in (z, y, yh, a)]
@@ -542,6 +581,8 @@ _BAD_CONR = {
     "labels int": lambda T: dirfast.conr_loss(T(8, 4), T(8, dtype=torch.int64), T(8)),
     "preds shape": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8, 2)),
     "weights shape": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8), T(5)),
+    "weights [1, M]": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8), T(1, 8)),
+    "labels [M, 2] vs preds [M]": lambda T: dirfast.conr_loss(T(8, 4), T(8, 2), T(8)),
     "labels not a tensor": lambda T: dirfast.conr_loss(T(8, 4), [1.0] * 8, T(8)),
     "w < 0": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8), w=-1.0),
     "temperature 0": lambda T: dirfast.conr_loss(T(8, 4), T(8), T(8), temperature=0.0),
