@@ -113,6 +113,12 @@ def conr_loss(
     phantom ``exp(0)`` terms are added stably (``logaddexp``). fp32 results carry the conditioning of
     ``s``: an absolute error of ~``eps·max|s|`` ≈ 1e-7/τ in the logits.
 
+    Double backward (``torch.autograd.grad(..., create_graph=True)`` then a backward of a function of
+    that gradient) is supported on every backend: when grad mode is on inside the backward, the
+    gradient is computed through the differentiable dense reference from the saved inputs (same
+    semantics; ``O(M²)`` memory for that call) so it carries a graph; the plain backward keeps the
+    streaming / kernel path.
+
     Returns:
         The loss in ``features``' dtype (arithmetic in fp32, fp64 for fp64 inputs: fp16/bf16 never
         overflow), and ``num_valid_anchors`` if ``return_valid``. Under ``torch.autocast`` the op is not

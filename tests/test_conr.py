@@ -376,6 +376,55 @@ def test_labels_requiring_grad_get_no_gradient(backend, norm):
 
 
 # ------------------------------------------------------------------------------------------------
+# double backward (issue 13 item 3): with create_graph=True the gradient is computed through the
+# differentiable reference from the saved inputs, so it carries a graph
+
+
+@pytest.mark.parametrize("variant", ["paper", "official"])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_double_backward_gradgradcheck(variant, reduction):
+    z, y, yh, a = two_view(8, 3, "float", seed=12, relu=False)
+    z.requires_grad_()
+    fn = lambda x: dirfast.conr_loss(x, y, yh, a, variant=variant, reduction=reduction,
+                                     backend="cpu")
+    assert torch.autograd.gradgradcheck(fn, (z,))
+
+
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+def test_double_backward_issue_scenario(backend):
+    """``grad(loss, x, create_graph=True)`` then the backward of a function of that gradient failed
+    with an unrelated 'modified by an inplace operation'; now it matches the reference, and the
+    first-order gradient equals the plain (streaming) backward's."""
+    z, y, yh, a = two_view(16, 5, "float", seed=13)
+    x = z.clone().requires_grad_()
+    loss = dirfast.conr_loss(x, y, yh, a, variant="official", backend=backend)
+    g, = torch.autograd.grad(loss, x, create_graph=True)
+    assert g.requires_grad and g.grad_fn is not None
+    g.pow(2).sum().backward()
+    xr = z.clone().requires_grad_()
+    gr, = torch.autograd.grad(conr_loss_ref(xr, y, yh, a, variant="official"), xr, create_graph=True)
+    gr.pow(2).sum().backward()
+    assert_close_verbose(g.detach(), gr.detach(), tag=f"first order {backend}", scale="max")
+    assert_close_verbose(x.grad, xr.grad, tag=f"second order {backend}", scale="max")
+    xp = z.clone().requires_grad_()
+    gp = _grad(dirfast.conr_loss(xp, y, yh, a, variant="official", backend=backend), xp)
+    assert not gp.requires_grad
+    assert_close_verbose(g.detach(), gp, tag=f"create_graph vs plain {backend}", scale="max")
+
+
+def test_double_backward_registered_op():
+    """The registered ``dirfast::conr`` (what torch.compile traces) double-differentiates the same
+    way in eager mode."""
+    from dirfast.ops.conr import conr_op
+
+    z, y, yh, a = two_view(10, 4, "float", seed=14, relu=False)
+    z.requires_grad_()
+    args = (y, yh, a, 1.0, 0.07, 0.01, "exp", False, False, False, "none", "l1", "paper",
+            "cpu_torch")
+    assert torch.autograd.gradgradcheck(lambda x: conr_op(x, *args)[0], (z,))
+
+
+# ------------------------------------------------------------------------------------------------
 # API
 
 
@@ -533,6 +582,32 @@ def test_compile_fullgraph():
     assert_close_verbose(got.detach(), want.detach(), tag="compiled conr")
     for a, b in zip(gc, (p.grad for p in model.parameters())):
         assert_close_verbose(a, b, tag="compiled conr grad", scale="max")
+
+
+def test_compiled_backward_keeps_the_streaming_op():
+    """The double-backward route (reference under grad mode) must not leak into a compiled training
+    step: AOT autograd traces the backward without grad mode, so its graph calls
+    ``dirfast::conr_bwd`` and no dense reference op."""
+    from functorch.compile import make_boxed_func
+    from torch._dynamo.backends.common import aot_autograd
+
+    torch._dynamo.reset()
+    graphs = {}
+
+    def record(name):
+        def compiler(g, _):
+            graphs[name] = str(g.graph)
+            return make_boxed_func(g.forward)
+        return compiler
+
+    backend = aot_autograd(fw_compiler=record("fw"), bw_compiler=record("bw"))
+
+    z, y, yh, a = two_view(24, 6, "float", seed=15, dtype=F32)
+    x = z.clone().requires_grad_()
+    step = lambda t: dirfast.conr_loss(t, y, yh, a, variant="official", validate=False)
+    torch.compile(step, fullgraph=True, backend=backend)(x).backward()
+    assert "dirfast.conr_bwd" in graphs["bw"] and "logsumexp" not in graphs["bw"], graphs["bw"]
+    torch._dynamo.reset()
 
 
 def test_training_matches_reference():

@@ -24,6 +24,12 @@ Memory: ``O(M·D)`` (U, dU) plus ``O(CHUNK_ROWS·M)`` per chunk temporaries; no 
 
 Eager calls use ``ConRFunction`` (same paths, no op dispatch cost); ``torch.compile`` traces the
 registered ``dirfast::conr`` and ``dirfast::conr_bwd``.
+
+Double backward: a backward run with grad mode on (``create_graph=True``) returns instead the
+gradient of the dense reference recomputed from the saved inputs under autograd
+(``_grad_differentiable``: same semantics, differentiable in the features and the incoming
+gradient, ``O(M²)`` memory), so it is never a constant without a graph. The plain backward (and the
+backward AOT autograd traces, without grad mode) keeps the streaming / kernel path.
 """
 
 from __future__ import annotations
@@ -318,24 +324,46 @@ def _(grad_out, features, labels, preds, weights, stats, w, temperature, e, push
     return torch.empty_like(features)
 
 
-def _save(ctx, w, temperature, e, pushing, denominator_self, norm, backend):
+def _save(ctx, w, temperature, e, pushing, denominator_self, weight_final, phantom, reduction, norm,
+          variant, backend):
     ctx.set_materialize_grads(False)
     ctx.args = (w, temperature, e, pushing, denominator_self, norm)
+    ctx.ref_kw = dict(w=w, temperature=temperature, e=e, pushing=pushing,
+                      denominator_self=denominator_self, weight_final=weight_final, phantom=phantom,
+                      reduction=reduction, norm=norm, variant=variant)
     ctx.backend = backend
 
 
 def _setup_context(ctx, inputs, output):
-    (features, labels, preds, weights, w, temperature, e, pushing, denominator_self, _wf, _ph,
-     _red, norm, _var, backend) = inputs
+    (features, labels, preds, weights, w, temperature, e, pushing, denominator_self, weight_final,
+     phantom, reduction, norm, variant, backend) = inputs
     ctx.mark_non_differentiable(output[1], output[2])
     ctx.save_for_backward(features, labels, preds, weights, output[2])
-    _save(ctx, w, temperature, e, pushing, denominator_self, norm, backend)
+    _save(ctx, w, temperature, e, pushing, denominator_self, weight_final, phantom, reduction, norm,
+          variant, backend)
+
+
+def _grad_differentiable(grad_out, features, labels, preds, weights, ref_kw):
+    """``dL/dfeatures`` with a graph (double backward, ``create_graph=True``): the gradient of the
+    dense reference (:func:`dirfast.reference.conr_loss_ref`, the same semantics, log-sum-exp
+    stable) recomputed from the saved inputs under autograd, so it is differentiable in ``features``
+    and ``grad_out``. Memory ``O(M²)`` (dense), once per double-backward call."""
+    from ..reference.conr import conr_loss_ref
+
+    with torch.enable_grad():
+        out = conr_loss_ref(features, labels, preds, weights, **ref_kw)
+        grad, = torch.autograd.grad(out, features, grad_out, create_graph=True)
+    return grad
 
 
 def _grad(ctx, grad_out, bwd):
     features, labels, preds, weights, stats = ctx.saved_tensors
     if grad_out is None or not ctx.needs_input_grad[0]:
         return None
+    if torch.is_grad_enabled():
+        # backward with create_graph=True: the streaming/kernel backward builds no graph, so the
+        # returned gradient would silently be a constant; take the differentiable route instead
+        return _grad_differentiable(grad_out, features, labels, preds, weights, ctx.ref_kw)
     return bwd(grad_out, features, labels, preds, weights, stats, *ctx.args, ctx.backend)
 
 
@@ -365,7 +393,8 @@ class ConRFunction(torch.autograd.Function):
                                                 reduction, norm, variant)
         ctx.mark_non_differentiable(nvalid)
         ctx.save_for_backward(features, labels, preds, weights, stats)
-        _save(ctx, w, temperature, e, pushing, denominator_self, norm, backend)
+        _save(ctx, w, temperature, e, pushing, denominator_self, weight_final, phantom, reduction,
+              norm, variant, backend)
         return out, nvalid
 
     @staticmethod
