@@ -106,6 +106,8 @@ def conr_loss(
             ~fp32 accuracy). fp16/bf16 features always use tensor cores, fp64 is always exact; the
             CPU paths ignore it.
         validate: NaN/inf and negative-weight checks (host sync), on with ``DIRFAST_VALIDATE=1``.
+            Off: a NaN/inf feature makes NaN every row paired with it, a NaN label (prediction)
+            compares false: never a positive or negative (never a negative), an inf label: inf/NaN.
 
     Numerics: ``log D_i`` is a log-sum-exp over the row's included terms, shifted by their largest
     logit on every path (streaming CPU, Triton kernels, online over column tiles, and the

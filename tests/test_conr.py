@@ -504,6 +504,38 @@ def test_label_and_prediction_shapes():
             dirfast.conr_loss(z, ys, ps, a)
 
 
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+def test_nan_inf_inputs_without_validation(backend):
+    """What the docstring promises with validation off: a NaN/inf feature row makes NaN the rows
+    that pair with it; a NaN label drops the sample from every mask (its own row: paper 0, official
+    NaN); a NaN prediction only from the negatives; an infinite label is an infinitely pushed
+    negative: the rows it is a negative of are inf (paper), not finite (official: inf on the fast
+    paths, NaN in the reference, which sums P·(log D − s) as the official code)."""
+    z = torch.randn(6, 3, generator=torch.Generator().manual_seed(0), dtype=F64)
+    y = torch.tensor([0.0, 0.5, 3.0, 3.2, 6.0, 6.3], dtype=F64)
+    yh = 0.1 * torch.arange(6, dtype=F64)  # every label pair far apart is a negative
+    kw = dict(reduction="none", backend=backend, validate=False)
+    for bad in (math.nan, math.inf):
+        zz = z.clone()
+        zz[2, 0] = bad
+        assert torch.isnan(dirfast.conr_loss(zz, y, yh, **kw)).all()
+    yy = y.clone()
+    yy[2] = math.nan
+    paper = dirfast.conr_loss(z, yy, yh, **kw)
+    assert torch.isfinite(paper).all() and paper[2] == 0 and paper[3] == 0  # 3 lost its positive
+    off = dirfast.conr_loss(z, yy, yh, variant="official", **kw)
+    assert torch.isnan(off[[2, 3]]).all() and torch.isfinite(off[[0, 1, 4, 5]]).all()
+    p = yh.clone()
+    p[2] = math.nan
+    assert torch.isfinite(dirfast.conr_loss(z, y, p, **kw)).all()
+    yy = y.clone()
+    yy[2] = math.inf
+    paper = dirfast.conr_loss(z, yy, yh, **kw)
+    assert torch.isinf(paper[[0, 1, 4, 5]]).all() and (paper[[2, 3]] == 0).all()
+    off = dirfast.conr_loss(z, yy, yh, variant="official", **kw)
+    assert not torch.isfinite(off).any() and torch.isnan(off[[2, 3]]).all()
+
+
 def test_inputs_not_modified_and_module():
     z, y, yh, a = two_view(32, 8, "int", dtype=F32)
     copies = [t.clone() for t in (z, y, yh, a)]
