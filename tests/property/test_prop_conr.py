@@ -46,6 +46,8 @@ def conr_cases(draw, max_m=140, low=True, min_m=0):
     else:
         jit = torch.randint(-2, 3, shape, generator=g).to(F64) * 0.25 * (1 if pmode == "near" else 40)
         preds = (labels.to(F64) + jit * lscale).to(dtype)
+    if ldim == 0 and draw(st.booleans()):
+        preds = preds.reshape(m, 1)  # [M] labels with [M, 1] predictions: the same 1-D labels
     wmode = draw(st.sampled_from(("none", "vec", "col", "zeros")))
     weights = None
     if wmode != "none":
@@ -90,8 +92,16 @@ _TAU_0005 = dict(features=_G, labels=torch.tensor([0., 3., 2.]), preds=torch.ful
 _TAU_0005_OFF = dict(_TAU_0005, kw=dict(_KW, temperature=0.005, variant="official"))
 
 
+# issue 13 item 2: the reference overflowed too (one anchor at τ = 1e-3 in fp64; fp32 at τ = 0.01)
+_ONE_ANCHOR = dict(features=torch.randn(1, 3, generator=torch.Generator().manual_seed(5), dtype=F64),
+                   labels=torch.zeros(1, dtype=F64), preds=torch.zeros(1, dtype=F64), weights=None,
+                   kw=dict(_KW, temperature=1e-3))
+
+
 @budget(40)
 @given(case=conr_cases(), path=paths)
+@example(case=_ONE_ANCHOR, path="cpu")
+@example(case=dict(_TAU_001, kw=dict(_KW, temperature=0.01, reduction="mean")), path="cpu_torch")
 @example(case=_TAU_001, path="cpu")
 @example(case=_TAU_1E3_F64, path="cpu")
 @example(case=_TAU_0005, path="cpu")
@@ -107,6 +117,9 @@ def test_matches_reference(case, path):
     ref, (gr,) = grad_of(lambda f: _ref(case, f), _d(feats))
     assert out.dtype == dtype and out.shape == ref.shape
     assert torch.isfinite(ref[~torch.isnan(ref)]).all(), "the fp64 reference itself overflowed"
+    if case["kw"]["variant"] == "paper":  # NaN only for the official variant's anchors without positives
+        assert not torch.isnan(ref).any() and torch.isfinite(gr).all(), "the reference gave NaN"
+        assert not torch.isnan(out).any() and torch.isfinite(gf).all(), "NaN/inf loss or gradient"
     low = dtype in LOW or (dtype == F32 and tau < 0.05)
     base = gbase = None
     if low:
@@ -115,7 +128,7 @@ def test_matches_reference(case, path):
                 atol=_value_noise(case, feats))
     if gf.numel() and not torch.isnan(ref).any():
         check_close(gf, gr, tag="grad", scale="max", baseline=gbase, dtype=F16 if low else None,
-                    atol=_grad_noise(case, feats) if feats.shape[1] == 1 else None)
+                    atol=_grad_noise(case, feats))
 
 
 F16 = torch.float16
@@ -140,19 +153,28 @@ def _value_noise(case, feats):
 def _grad_noise(case, feats):
     """Rounding noise of a gradient at its natural scale: ``∂ℓ_i/∂s`` is a softmax minus a mean
     (entries ≤ 1, whatever the pushing weights), ``∂s/∂f`` ≤ ``1/(τ·|f|)``; up to M rows add up and
-    the official variant multiplies each row by ``a_i``. Used for D = 1 only, where the true gradient
-    is 0 (the normalisation has no tangent) and both sides are this noise."""
+    the official variant multiplies each row by ``a_i``. Where the true gradient is 0 (D = 1: the
+    normalisation has no tangent; all rows parallel) both sides are this noise."""
     f = feats.detach().to(F64)
     norms = f.norm(dim=1)
     rmin = norms[norms > 0].min().item() if bool((norms > 0).any()) else 1.0
     w = case["weights"]
     wmax = max(1.0, w.detach().abs().max().item() if w is not None and w.numel() else 1.0)
     eps = torch.finfo(F64 if feats.dtype == F64 else F32).eps
-    return 64 * eps * wmax * max(1, f.shape[0]) / (case["kw"]["temperature"] * rmin)
+    rows = f.shape[0] if case["kw"]["reduction"] != "mean" else 1
+    return 64 * eps * wmax * max(1, rows) / (case["kw"]["temperature"] * rmin)
+
+
+# issue 13 item 2: labels that require grad got NaN gradients with [M, 2] labels and norm="l2"
+_L2_LABELS = dict(features=torch.randn(5, 3, generator=torch.Generator().manual_seed(2)),
+                  labels=torch.tensor([[0., 0.], [0., 0.], [1., 1.], [3., 0.], [0., 0.25]]),
+                  preds=torch.tensor([[0., 0.], [0.5, 0.], [1., 1.], [0., 0.], [0., 0.5]]), weights=None,
+                  kw=dict(w=1.0, temperature=0.07, e=0.01, variant="paper", reduction="mean", norm="l2"))
 
 
 @budget(20)
 @given(case=conr_cases(max_m=60), path=paths)
+@example(case=_L2_LABELS, path="cpu")
 def test_module_no_mutation_deterministic(case, path):
     """ConRLoss = conr_loss bit for bit (and its num_valid_anchors = return_valid); two calls
     bit-identical; no input modified; labels, predictions and weights that require grad get none."""
@@ -178,6 +200,8 @@ def test_module_no_mutation_deterministic(case, path):
         with on_path(path) as backend:
             loss = dirfast.conr_loss(f, lab, preds, w, backend=backend, validate=False, **case["kw"])
         loss.sum().backward()
+        assert f.grad is not None and (torch.isfinite(f.grad).all() or torch.isnan(loss).any()), \
+            "non-finite feature gradient"
         for name, t in (("labels", lab), ("preds", preds), ("weights", w)):
             assert t is None or not t.requires_grad or t.grad is None or not t.grad.any(), \
                 f"{name} received a gradient"
@@ -248,6 +272,8 @@ BAD = [
 
 @budget(30)
 @given(case=conr_cases(max_m=12, low=False, min_m=2), bad=st.sampled_from(BAD))
+@example(case=dict(features=torch.randn(4, 3), labels=torch.rand(4), preds=torch.rand(4, 1), weights=None,
+                   kw=dict(_KW, temperature=0.07)), bad=BAD[0])  # issue 13 item 7: weights [1, M]
 def test_bad_input_raises(case, bad):
     name, mutate = bad
     m = case["features"].shape[0]
@@ -258,5 +284,7 @@ def test_bad_input_raises(case, bad):
         pass
     raises_naming(lambda: dirfast.conr_loss(kw.pop("features"), kw.pop("labels"), kw.pop("preds"),
                                             kw.pop("weights"), **kw), name)
-    if name not in ("features", "labels", "preds", "weights"):
+    # the module checks names and values at construction (the backend only per call: it depends on
+    # the tensors' device)
+    if name not in ("features", "labels", "preds", "weights", "backend"):
         raises_naming(lambda: dirfast.nn.ConRLoss(**{name: mutate(case, m)[name]}), name)

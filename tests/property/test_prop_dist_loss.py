@@ -5,7 +5,7 @@ both CPU paths. Gradients (w.r.t. preds) are compared away from the kinks: an L1
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import dirfast
@@ -239,8 +239,17 @@ def tiny_dist(draw):
                         reduction=draw(st.sampled_from(("mean", "sum"))), variant="default"))
 
 
+_DB = torch.tensor([0.3, -1.2, 2.0], dtype=F64)
+
+
 @budget(10)
 @given(case=tiny_dist(), path=paths)
+@example(case=dict(preds=_DB, targets=_DB + 0.5, q=torch.tensor([-4.0, -3.0, -2.0], dtype=F64), weights=None,
+                   kw=dict(loss="l1", lam=1.0, eps=0.1, dist_weighting=None, reduction="mean",
+                           variant="default")), path="cpu")
+@example(case=dict(preds=_DB, targets=_DB + 0.5, q=torch.tensor([-4.0, -3.0, -2.0], dtype=F64), weights=None,
+                   kw=dict(loss="l2", lam=1.0, eps=0.1, dist_weighting=None, reduction="mean",
+                           variant="default")), path="cpu_torch")
 def test_double_backward(case, path):
     """issue 13 item 3: dist_loss's gradient had no graph with create_graph=True."""
     if _near_kink(case):

@@ -175,3 +175,15 @@ def test_bad_input_raises(case, bad):
     kw.update(mutate(f, i.to(torch.int64), case["num_bins"]))
     raises_naming(lambda: dirfast.fds_bin_stats(kw.pop("features"), kw.pop("bin_idx"), kw.pop("num_bins"),
                                                 **kw), name)
+
+
+def test_two_million_expanded_rows():
+    """issue 13 item 1: ``torch.ones(1, 64).expand(2_000_000, 64)`` with one bin crashed (read past
+    the storage); every CPU path must give count 2e6, mean 1, m2 0 (no reference: it would copy 1 GB)."""
+    x = torch.ones(1, 64).expand(2_000_000, 64)
+    idx = torch.zeros(2_000_000, dtype=torch.int64)
+    for path in ("cpu", "cpu_torch"):
+        with on_path(path) as backend:
+            st_ = dirfast.fds_bin_stats(x, idx, 1, backend=backend, validate=False)
+        assert int(st_.count[0]) == 2_000_000, path
+        assert bool((st_.mean == 1).all()) and bool((st_.m2 == 0).all()), path

@@ -131,9 +131,12 @@ def test_module_equals_functional_no_mutation_deterministic(case, path):
         runs = [grad_of(lambda p: FNS[case["loss"]](p, target, weight, backend=backend, **kw), pred)
                 for _ in range(2)]
         runs.append(grad_of(lambda p: mod(p, target, weight), pred))
+        generic = dirfast.nn.WeightedLoss(case["loss"], backend=backend, **kw)
+        runs.append(grad_of(lambda p: generic(p, target, weight), pred))
     assert_unchanged(snap)
     assert_bitwise(runs[0], runs[1], "functional twice")
     assert_bitwise(runs[0], runs[2], "module vs functional")
+    assert_bitwise(runs[0], runs[3], "WeightedLoss vs functional")
     mod2 = MODULES[case["loss"]](**kw)
     mod2.load_state_dict(mod.state_dict())
     assert mod.state_dict().keys() == mod2.state_dict().keys()
