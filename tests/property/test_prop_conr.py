@@ -98,7 +98,7 @@ _ONE_ANCHOR = dict(features=torch.randn(1, 3, generator=torch.Generator().manual
                    kw=dict(_KW, temperature=1e-3))
 
 
-@budget(40)
+@budget(120)
 @given(case=conr_cases(), path=paths)
 @example(case=_ONE_ANCHOR, path="cpu")
 @example(case=dict(_TAU_001, kw=dict(_KW, temperature=0.01, reduction="mean")), path="cpu_torch")
@@ -172,7 +172,7 @@ _L2_LABELS = dict(features=torch.randn(5, 3, generator=torch.Generator().manual_
                   kw=dict(w=1.0, temperature=0.07, e=0.01, variant="paper", reduction="mean", norm="l2"))
 
 
-@budget(20)
+@budget(60)
 @given(case=conr_cases(max_m=60), path=paths)
 @example(case=_L2_LABELS, path="cpu")
 def test_module_no_mutation_deterministic(case, path):
@@ -220,7 +220,7 @@ def tiny_conr(draw):
                         reduction=draw(st.sampled_from(("mean", "none")))))
 
 
-@budget(8)
+@budget(24)
 @given(case=tiny_conr(), path=paths)
 @example(case=dict(features=torch.randn(4, 3, generator=torch.Generator().manual_seed(3), dtype=F64),
                    labels=torch.tensor([0., 0., 3., 3.], dtype=F64), preds=torch.tensor([0., 0.5, 3., 2.5], dtype=F64),
@@ -270,7 +270,7 @@ BAD = [
 ]
 
 
-@budget(30)
+@budget(90)
 @given(case=conr_cases(max_m=12, low=False, min_m=2), bad=st.sampled_from(BAD))
 @example(case=dict(features=torch.randn(4, 3), labels=torch.rand(4), preds=torch.rand(4, 1), weights=None,
                    kw=dict(_KW, temperature=0.07)), bad=BAD[0])  # issue 13 item 7: weights [1, M]

@@ -116,7 +116,7 @@ def _near_kink(case):
     return False
 
 
-@budget(40)
+@budget(120)
 @given(case=dist_cases(), path=paths)
 def test_matches_reference(case, path):
     """Value (every reduction, weighting, variant) and the gradient w.r.t. preds = fp64 reference."""
@@ -160,7 +160,7 @@ def test_matches_reference(case, path):
                     atol=8 * eps_acc * (1 + case["kw"]["lam"]) * max(wsum, 1.0) * (s if case["kw"]["loss"] == "l2" else 1.0))
 
 
-@budget(15)
+@budget(45)
 @given(case=dist_cases(max_n=80), path=paths)
 def test_no_mutation_deterministic(case, path):
     snap = snapshot(case["preds"], case["targets"], case["q"], case["weights"])
@@ -192,7 +192,7 @@ def module_cases(draw):
     return dict(train=train, cfg=cfg, batches=batches)
 
 
-@budget(15)
+@budget(45)
 @given(case=module_cases(), path=paths)
 @pytest.mark.filterwarnings("ignore:Dist Loss official pseudo-labels")
 def test_module_state_round_trip(case, path):
@@ -242,7 +242,7 @@ def tiny_dist(draw):
 _DB = torch.tensor([0.3, -1.2, 2.0], dtype=F64)
 
 
-@budget(10)
+@budget(30)
 @given(case=tiny_dist(), path=paths)
 @example(case=dict(preds=_DB, targets=_DB + 0.5, q=torch.tensor([-4.0, -3.0, -2.0], dtype=F64), weights=None,
                    kw=dict(loss="l1", lam=1.0, eps=0.1, dist_weighting=None, reduction="mean",
@@ -299,7 +299,7 @@ BAD_PSEUDO = [
 ]
 
 
-@budget(25)
+@budget(75)
 @given(case=dist_cases(max_n=12, low=False), bad=st.sampled_from(BAD), bad2=st.sampled_from(BAD_PSEUDO))
 def test_bad_input_raises(case, bad, bad2):
     name, mutate = bad

@@ -65,7 +65,7 @@ _TRANSPOSED = dict(features=torch.randn(3, 4, generator=torch.Generator().manual
                    shift=torch.full((1, 3), 0.5), stats=None, clip=(0.1, 10.0), variant="default")
 
 
-@budget(40)
+@budget(120)
 @given(case=calib_cases(), path=paths)
 @example(case=_TRANSPOSED, path="cpu")
 def test_matches_reference(case, path):
@@ -107,7 +107,7 @@ def test_matches_reference(case, path):
     check_close(gz, g64, tag="grad", scale="max", baseline=gbase)
 
 
-@budget(20)
+@budget(60)
 @given(case=calib_cases(max_n=100), path=paths)
 def test_scale_shift_formula(case, path):
     """``fds_calibrate(z, b, *fds_scale_shift(stats))`` = the official formula
@@ -143,7 +143,7 @@ def tiny_calib(draw):
                 shift=torch.randn(b, d, generator=g, dtype=F64))
 
 
-@budget(8)
+@budget(24)
 @given(case=tiny_calib(), path=paths)
 def test_double_backward(case, path):
     """Documented: double backward works (the backward is linear in dy)."""
@@ -154,7 +154,7 @@ def test_double_backward(case, path):
             ref=lambda z: fds_calibrate_ref(z, case["bin_idx"], case["scale"], case["shift"]))
 
 
-@budget(20)
+@budget(60)
 @given(case=calib_cases(max_n=100), path=paths)
 def test_no_mutation_deterministic(case, path):
     feats = case["features"]
@@ -194,7 +194,7 @@ BAD_SCALE_SHIFT = [
 ]
 
 
-@budget(20)
+@budget(60)
 @given(case=calib_cases(max_n=10), bad=st.sampled_from(BAD), bad2=st.sampled_from(BAD_SCALE_SHIFT))
 def test_bad_input_raises(case, bad, bad2):
     c = dict(case)

@@ -76,7 +76,7 @@ def _run(fds, steps, backend):
     return outs
 
 
-@budget(30)
+@budget(90)
 @given(script=fds_scripts(), path=paths)
 def test_state_dict_round_trip(script, path):
     """Run a random epoch script; at a random point save the state_dict, load it into a fresh FDS
@@ -101,7 +101,7 @@ def test_state_dict_round_trip(script, path):
     assert_bitwise(a.state_dict(), b.state_dict(), "state_dict after resume")
 
 
-@budget(15)
+@budget(45)
 @given(script=fds_scripts())
 def test_paths_agree_and_deterministic(script):
     """The same script twice on one path is bit-identical; the C++ and the vectorised paths give the
@@ -126,7 +126,7 @@ def test_paths_agree_and_deterministic(script):
             assert torch.equal(v, w), k
 
 
-@budget(15)
+@budget(45)
 @given(seed=seeds, k=st.sampled_from((1, 2, 3, 7)), d=st.sampled_from((1, 4)),
        ks=st.sampled_from((1, 3, 5)), kernel=st.sampled_from(("gaussian", "triang", "laplace")))
 def test_smooth_stats_constants(seed, k, d, ks, kernel):

@@ -44,7 +44,7 @@ def _bin_spread(x64, idx, num_bins, mean):
     return out[:num_bins, None]
 
 
-def check_stats(st_, case, tag=""):
+def check_stats(st_, case, tag="", merged=False):
     feats, idx, num_bins = case["features"], case["bin_idx"], case["num_bins"]
     x64 = feats.detach().to(F64)
     c_ref, m_ref, q_ref = fds_bin_stats_ref(x64, idx, num_bins)
@@ -64,6 +64,10 @@ def check_stats(st_, case, tag=""):
     ref_err = 8 * torch.finfo(F64).eps * (m_ref.abs() + spread)
     m2_tol = rtol * (q_ref.abs() + cnt * spread * spread) + cnt * ref_err * ref_err \
         + 1e3 * torch.finfo(acc).tiny
+    if merged:  # each side's mean is rounded to the stats dtype (|μ|·eps) before the Chan merge
+        mu_err = 2 * torch.finfo(acc).eps * m_ref.abs()
+        m2_tol = m2_tol + 4 * cnt * mu_err * (spread + mu_err)
+        mean_tol = mean_tol + mu_err
     dm = (st_.mean.to(F64) - m_ref).abs()
     dq = (st_.m2.to(F64) - q_ref).abs()
     assert bool((dm <= mean_tol).all()), (
@@ -88,7 +92,7 @@ _ONE_BIN_4099 = dict(
     bin_idx=torch.zeros(4099, dtype=torch.int64), num_bins=1)
 
 
-@budget(40)
+@budget(120)
 @given(case=stats_cases(), path=paths)
 @example(case=_ONE_BIN_4099, path="cpu_torch")
 @example(case=_EXPANDED, path="cpu")
@@ -103,7 +107,7 @@ def test_matches_reference(case, path):
     check_stats(st_, case, tag=path)
 
 
-@budget(25)
+@budget(75)
 @given(case=stats_cases(max_n=120), path=paths)
 @example(case=_EXPANDED, path="cpu")
 def test_no_mutation_deterministic_no_grad(case, path):
@@ -128,7 +132,7 @@ def test_no_mutation_deterministic_no_grad(case, path):
     assert a.mean.grad_fn is None and a.m2.grad_fn is None
 
 
-@budget(20)
+@budget(60)
 @given(case=stats_cases(max_n=100), split=st.floats(0, 1), path=paths)
 def test_merge(case, split, path):
     """``stats(A).merge(stats(B))`` = ``stats(A ∪ B)`` (within tolerance); the empty statistics are
@@ -139,7 +143,7 @@ def test_merge(case, split, path):
         sa = dirfast.fds_bin_stats(feats[:k], idx[:k], nb, backend=backend, validate=False)
         sb = dirfast.fds_bin_stats(feats[k:], idx[k:], nb, backend=backend, validate=False)
     merged = sa.merge(sb)
-    check_stats(merged, case, tag="merge")
+    check_stats(merged, case, tag="merge", merged=True)
     empty = BinStats.empty(nb, feats.shape[1], dtype=sa.mean.dtype)
     assert_bitwise(sa.merge(empty), sa, "merge(empty)")
     assert_bitwise(empty.merge(sa), sa, "empty.merge")
@@ -164,7 +168,7 @@ BAD = [
 ]
 
 
-@budget(25)
+@budget(75)
 @given(case=stats_cases(max_n=20), bad=st.sampled_from(BAD))
 def test_bad_input_raises(case, bad):
     name, mutate = bad

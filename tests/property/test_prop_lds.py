@@ -75,7 +75,7 @@ def bins_cases(draw, max_n=300):
     return dict(bins=bins, y=y)
 
 
-@budget(40)
+@budget(120)
 @given(case=bins_cases(), path=paths)
 def test_bins_index_matches_reference(case, path):
     """``Bins.index`` on each CPU path = the ``searchsorted`` reference exactly (int64, y's shape,
@@ -123,7 +123,7 @@ def lds_cases(draw, max_n=300):
     return dict(bins=bins, train=train, labels=labels, cfg=cfg)
 
 
-@budget(30)
+@budget(90)
 @given(case=lds_cases(), path=paths)
 def test_lds_matches_reference_and_round_trips(case, path):
     """``LDS.fit(train)(labels)`` = ``lds_weights_ref`` (fp64, cast to the weights' dtype) and =
@@ -190,7 +190,7 @@ BAD_LABELS = [
 ]
 
 
-@budget(20)
+@budget(60)
 @given(bad_bins=st.sampled_from(BAD_BINS), bad_lds=st.sampled_from(BAD_LDS), bad_lab=st.sampled_from(BAD_LABELS))
 def test_bad_input_raises(bad_bins, bad_lds, bad_lab):
     name, kw = bad_bins
@@ -207,7 +207,7 @@ def test_bad_input_raises(bad_bins, bad_lds, bad_lab):
         LDS(Bins(0, 1, 10))(torch.arange(3.0))
 
 
-@budget(15)
+@budget(45)
 @given(kernel=st.sampled_from(("gaussian", "triang", "laplace")), ks=st.sampled_from((1, 3, 5, 7, 15)),
        sigma=st.floats(0.05, 50), normalize=st.sampled_from(("peak", "sum")))
 def test_kernel_window(kernel, ks, sigma, normalize):

@@ -94,7 +94,7 @@ _FEW0 = dict(preds=torch.tensor([0.5, 2.5]), labels=torch.tensor([0.5, 2.5]), tr
              bins=Bins(0, 1, 3), many=3, few=0, variant="default", gm_eps=None)
 
 
-@budget(40)
+@budget(120)
 @given(case=metric_cases(), grad=st.booleans())
 @example(case=_FEW0, grad=False)
 @example(case=_FEW0, grad=True)
@@ -140,7 +140,7 @@ BAD = [
 ]
 
 
-@budget(20)
+@budget(60)
 @given(case=metric_cases(max_n=12), bad=st.sampled_from(BAD))
 def test_bad_input_raises(case, bad):
     name, mutate = bad

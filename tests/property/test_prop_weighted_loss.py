@@ -85,7 +85,7 @@ _TANH_TINY = dict(loss="focal_l1", pred=torch.tensor([1e-26], dtype=F64), target
                   weight=None, reduction="none", beta=0.2, gamma=1.0, activate="tanh")
 
 
-@budget(40)
+@budget(120)
 @given(case=loss_cases(), path=paths)
 @example(case=_TANH_1E3, path="cpu")
 @example(case=_TANH_1E3, path="cpu_torch")
@@ -116,7 +116,7 @@ def test_matches_reference(case, path):
                 baseline=None if gbase is None else gbase.reshape(-1)[m])
 
 
-@budget(25)
+@budget(75)
 @given(case=loss_cases(max_size=100), path=paths)
 def test_module_equals_functional_no_mutation_deterministic(case, path):
     """nn module = functional bit for bit; two calls bit-identical (value and gradient); inputs,
@@ -162,7 +162,7 @@ def tiny_cases(draw):
                 reduction=draw(st.sampled_from(("mean", "sum", "none"))))
 
 
-@budget(12)
+@budget(36)
 @given(case=tiny_cases(), path=paths)
 @example(case=dict(loss="mse", pred=torch.randn(3, dtype=F64), target=torch.zeros(3, dtype=F64),
                    weight=None, reduction="mean"), path="cpu")
@@ -215,7 +215,7 @@ BAD = [
 ]
 
 
-@budget(30)
+@budget(90)
 @given(case=loss_cases(max_size=20, low=False, min_size=1), bad=st.sampled_from(BAD))
 def test_bad_input_raises(case, bad):
     """A bad argument raises ValueError/TypeError naming it (shape, dtype and parameter checks always;
