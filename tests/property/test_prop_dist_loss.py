@@ -116,8 +116,17 @@ def _near_kink(case):
     return False
 
 
+# found by this tier: reduction="none" (served by the reference) runs in the preds' dtype, so fp16
+# block sums of a pooled row overflow (inf) — documented arithmetic is fp32
+_NONE_F16 = dict(preds=torch.linspace(0, 90, 1500).half(), targets=torch.linspace(0, 90, 1500).half(),
+                 q=torch.linspace(0, 90, 1500, dtype=F64), weights=None,
+                 kw=dict(loss="l1", lam=1.0, eps=1000.0, dist_weighting=None, reduction="none",
+                         variant="default"))
+
+
 @budget(120)
 @given(case=dist_cases(), path=paths)
+@example(case=_NONE_F16, path="cpu")
 def test_matches_reference(case, path):
     """Value (every reduction, weighting, variant) and the gradient w.r.t. preds = fp64 reference."""
     preds = case["preds"]

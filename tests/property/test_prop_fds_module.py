@@ -117,7 +117,9 @@ def test_paths_agree_and_deterministic(script):
             assert_bitwise((outs, bufs), res[path], "two runs on one path")
         else:
             res[path] = (outs, bufs)
-    rtol = 1e-10 if cfg["dtype"] == F64 else 1e-4
+    # fp64 statistics of fp64 features: 1e-10; any fp32/fp16 features accumulate in fp32
+    all64 = cfg["dtype"] == F64 and all(a.dtype == F64 for k_, a, _ in steps if k_ != "end_epoch")
+    rtol = 1e-10 if all64 else 2e-5
     for k, v in res["cpu"][1].items():
         w = res["cpu_torch"][1][k]
         if v.is_floating_point():
