@@ -38,8 +38,8 @@ test-interpret: install
 	TRITON_INTERPRET=1 DIRFAST_REQUIRE_EXT=1 $(PY) -m pytest -q tests -m interpreter
 
 # property tier with the long hypothesis profile (tests/property/conftest.py): random seed, every
-# test's budget x10 = 25,440 generated examples per run, ~10 min (the default CI profile,
-# derandomized, runs 2,544 of them inside `make test-cpu`, ~1 min)
+# test's budget x30 = 76,320 generated examples per run, ~8 min (the default CI profile,
+# derandomized, runs 2,544 of them inside `make test-cpu`, < 1 min)
 fuzz: install
 	env -u TRITON_INTERPRET DIRFAST_REQUIRE_EXT=1 HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/property
 

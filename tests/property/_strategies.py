@@ -45,7 +45,7 @@ PATHS = ("cpu", "cpu_torch")
 # budgets (profiles: conftest.py)
 
 #: multiplier of every test's budget under the long profile (``make fuzz``; conftest.py)
-LONG_FACTOR = 10
+LONG_FACTOR = 30
 
 
 def budget(n: int) -> settings:

@@ -3,12 +3,11 @@
 * ``ci`` (the default): bounded and **derandomized** (``derandomize=True``, no example database), so
   CI runs the same examples every time; each test's ``max_examples`` is its ``@budget(n)``
   (``_strategies.budget``, 24 to 120 per test), **2,544 generated examples** in all plus the
-  explicit ``@example`` cases; the whole tier takes about 1 minute on the 2-core machine (50 s
-  measured at load average 4).
+  explicit ``@example`` cases; the whole tier takes 25–50 s on the 2-core machine (load average
+  0.5–4).
 * ``long`` (``HYPOTHESIS_PROFILE=long``, ``make fuzz``): random (a fresh seed per run; a failure
-  prints a ``@reproduce_failure`` blob), no database, every test's budget ×10 (``LONG_FACTOR``):
-  **25,440 generated examples** per run, about 10 minutes.
-
+  prints a ``@reproduce_failure`` blob), no database, every test's budget ×30 (``LONG_FACTOR``):
+  **76,320 generated examples** per run, about 8 minutes.
 * ``generated`` (``HYPOTHESIS_PROFILE=generated``): the ``ci`` examples without the explicit
   ``@example`` phase — hypothesis stops a test at a failing ``@example``, so while a known bug's
   reproducer fails this shows whether the generated examples find anything else.
@@ -21,9 +20,9 @@ import os
 
 from hypothesis import HealthCheck, Phase, settings
 
-#: the long profile multiplies every test's ``@budget`` by ``_strategies.LONG_FACTOR`` (10); the
+#: the long profile multiplies every test's ``@budget`` by ``_strategies.LONG_FACTOR`` (30); the
 #: profiles' own max_examples only apply to a test without a budget
-LONG_FACTOR = 10
+LONG_FACTOR = 30
 
 _COMMON = dict(
     deadline=None,  # shared 2-core machines: timing is noise, not a property

@@ -135,6 +135,7 @@ def test_no_mutation_deterministic_no_grad(case, path):
 
 @budget(60)
 @given(case=stats_cases(max_n=100), split=st.floats(0, 1), path=paths)
+@example(case=_ONE_BIN_4099, split=0.0, path="cpu_torch")  # found by the long profile
 def test_merge(case, split, path):
     """``stats(A).merge(stats(B))`` = ``stats(A ∪ B)`` (within tolerance); the empty statistics are
     the neutral element bit for bit."""
