@@ -4,6 +4,8 @@
 // milliseconds on an oversubscribed machine); torch.sort before it dominates.
 #include "dist_loss.h"
 
+#include "weighted_loss.h"  // tanh_sech2: the focal modulator
+
 #include <cmath>
 
 namespace dirfast {
@@ -35,9 +37,12 @@ inline void loss_grad(T d, T beta, T inv_beta, T k, T gamma, T& l, T& dl) {
       dl = sg;
     }
   } else {
-    const T s = T(1) / (T(1) + std::exp(-k * a));
-    const T m = T(2) * s - T(1);
-    const T dm = T(2) * k * s * (T(1) - s);
+    // m = 2 sigmoid(k a) - 1 = tanh(c a), c = k/2: the cancellation-free form shared with the
+    // weighted losses (weighted_loss.h tanh_sech2); dm/da = c sech^2(c a)
+    const T c = T(0.5) * k;
+    T m, s2;
+    weighted_loss::tanh_sech2(c * a, m, s2);
+    const T dm = c * s2;
     T mg, dmg;
     if (m > T(0)) {
       mg = std::pow(m, gamma);

@@ -14,7 +14,8 @@
 //     grad[k] = gx_i + scale w_k l'(x_i - y_k)
 //
 // w' = 1 (weighting 0, or no weights), w_k (1, by rank) or w_i (2, positional, official).
-// l: 0 squared error, 1 L1, 2 Huber (beta), 3 focal L1 |d| (2 sigmoid(k|d|) - 1)^gamma.
+// l: 0 squared error, 1 L1, 2 Huber (beta), 3 focal L1 |d| (2 sigmoid(k|d|) - 1)^gamma, the modulator
+// computed as tanh(k|d|/2) (the same function without the cancellation for small k|d|).
 #pragma once
 
 #include <cstdint>

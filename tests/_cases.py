@@ -97,3 +97,66 @@ def check_no_grad_same_value(backend):
             b = dirfast.weighted_loss(pred, target, weight, reduction=reduction, backend=backend, **kw)
             assert torch.equal(a, with_grad) and torch.equal(b, with_grad), (loss, reduction)
             assert not b.requires_grad
+
+
+# ------------------------------------------------------------------------------------------------
+# focal modulator precision (issue 13 item 4): m = tanh(c·a), never 2σ(2c·a) − 1, which cancels for
+# small c·a (fp32: 1.7e-4 off at |e| = 1e-3; fp64: 0 instead of 4.6e-53 at |e| = 1.5e-26)
+
+#: |e| per dtype: the issue's reproducers (1e-3, 1.5e-6; 1.517e-26 gives 4.6e-53 with tanh, β = 0.2)
+#: plus both branches of the kernels' tanh (c·a below and above 1/4) and a saturated modulator
+FOCAL_E = {torch.float32: [1e-3, -1.5e-6, 2e-2, -0.3, 2.0, -40.0],
+           torch.float64: [1e-3, -1.5e-6, 1.517e-26, -3e-300, 2e-2, -0.3, 2.0, -40.0, 300.0]}
+FOCAL_RTOL = {torch.float32: 1e-5, torch.float64: 1e-10}
+
+
+def focal_truth(e, loss, activate, beta, gamma):
+    """``(l, dl/de)`` of the focal loss at the exact value ``e`` (mpmath, 50 digits)."""
+    import mpmath as mp
+
+    with mp.workdps(50):
+        e = mp.mpf(e)
+        a = abs(e)
+        c = mp.mpf(beta) if activate == "tanh" else mp.mpf(beta) / 2
+        m = mp.tanh(c * a)
+        base, dbase = (e * e, 2 * a) if loss == "focal_mse" else (a, mp.mpf(1))
+        if m == 0:
+            return 0.0, 0.0
+        dm = c * mp.sech(c * a) ** 2
+        l = base * m ** gamma
+        dl = dbase * m ** gamma + base * gamma * m ** (gamma - 1) * dm
+        return float(l), float(mp.sign(e) * dl)
+
+
+def check_focal_precision(backend, dtype, gammas=(1.0, 2.0, 0.5)):
+    """Per-element value and gradient of focal_l1/focal_mse (``reduction="none"``, no weights) within
+    ``FOCAL_RTOL[dtype]`` relative of the exact result, both activations, γ = 1, 2 (exact selects
+    in the kernels) and 0.5 (a general power)."""
+    e = torch.tensor(FOCAL_E[dtype], dtype=torch.float64).to(dtype)
+    rtol = FOCAL_RTOL[dtype]
+    for loss in ("focal_l1", "focal_mse"):
+        for activate in ("sigmoid", "tanh"):
+            for gamma in gammas:
+                x = e.clone().requires_grad_()
+                out = dirfast.weighted_loss(x, torch.zeros_like(e), loss=loss, beta=0.2, gamma=gamma,
+                                            activate=activate, reduction="none", backend=backend)
+                (g,) = torch.autograd.grad(out.sum(), x)
+                for i, ei in enumerate(e.tolist()):
+                    lt, gt = focal_truth(ei, loss, activate, 0.2, gamma)
+                    tag = f"{backend} {dtype} {loss} {activate} γ={gamma} e={ei!r}"
+                    if dtype == torch.float32 and abs(lt) < 1e-37:  # below fp32's normal range
+                        continue
+                    for got, want, what in ((out[i].item(), lt, "value"), (g[i].item(), gt, "grad")):
+                        assert abs(got - want) <= rtol * abs(want), \
+                            f"{tag} {what}: got {got!r}, want {want!r} (rel {abs(got - want) / abs(want):.2e})"
+
+
+def check_issue_reproducer(backend):
+    """The issue's line: ``focal_l1(tensor([1e-3]), zeros(1), activate="tanh", reduction="none")`` in
+    fp32 within 1e-5 relative of fp64 (it was 1.7e-4 off); fp64 tiny values within 1e-10."""
+    for e, dt, rtol in ((1e-3, torch.float32, 1e-5), (1.5e-6, torch.float64, 1e-10),
+                        (1.517e-26, torch.float64, 1e-10)):
+        got = dirfast.focal_l1(torch.tensor([e], dtype=dt), torch.zeros(1, dtype=dt), activate="tanh",
+                               reduction="none", backend=backend).item()
+        want = focal_truth(torch.tensor(e, dtype=dt).item(), "focal_l1", "tanh", 0.2, 1.0)[0]
+        assert want > 0 and abs(got - want) <= rtol * want, (backend, dt, e, got, want)

@@ -90,5 +90,57 @@ def check_gradcheck(backend, loss, dist_weighting, eps):
     assert torch.autograd.gradcheck(fn, (x,), eps=1e-6, atol=1e-8, rtol=1e-6)
 
 
-__all__ = ["F64", "LOSSES", "WEIGHTINGS", "agedb_train", "batch", "pooled", "run",
+# focal_l1 precision (issue 13 item 4): the modulator 2σ(β|d|) − 1 is computed as tanh(β|d|/2)
+
+#: (preds, targets, pseudo-labels) batches, no pooling (gaps < 1/eps = 10): a tiny-|d| batch (fp64:
+#: both terms ~2.3e-53) and one with |d| = 1e-3, 1.5e-6, 0.3, 2 (both branches of the kernels' tanh)
+FOCAL_BATCHES = {
+    torch.float32: [([0.5, 1.0, 2.0, 6.0], [0.499, 1.0 + 1.5e-6, 1.7, 4.0], [0.3, 0.999, 2.0 - 1.5e-6, 6.3])],
+    F64: [([3e-26], [1.5e-26], [1.5e-26]),
+          ([0.5, 1.0, 2.0, 6.0], [0.499, 1.0 + 1.5e-6, 1.7, 4.0], [0.3, 0.999, 2.0 - 1.5e-6, 6.3])],
+}
+
+
+def _focal_l1_truth(d, beta, gamma):
+    import mpmath as mp
+
+    a = abs(d)
+    if a == 0:
+        return mp.mpf(0), mp.mpf(0)
+    c = mp.mpf(beta) / 2
+    m = mp.tanh(c * a)
+    return a * m ** gamma, mp.sign(d) * (m ** gamma + a * gamma * m ** (gamma - 1) * c * mp.sech(c * a) ** 2)
+
+
+def check_focal_precision(backend, dtype, gammas=(1.0, 2.0)):
+    """``reduction="sum"`` loss and gradient of focal_l1 Dist Loss (λ = 1, no weights, no pooling)
+    within 1e-5 (fp32) / 1e-10 (fp64) relative of the exact value (mpmath, from the inputs' exact
+    values: ``d = x_i − q_i`` and ``p_k − y_k`` are exact differences here)."""
+    import mpmath as mp
+
+    rtol = 1e-5 if dtype == torch.float32 else 1e-10
+    for p, y, q in FOCAL_BATCHES[dtype]:
+        p, y, q = (torch.tensor(v, dtype=F64).to(dtype) for v in (p, y, q))
+        for gamma in gammas:
+            x = p.clone().requires_grad_()
+            out = dirfast.dist_loss(x, y, q, loss="focal_l1", gamma=gamma, reduction="sum",
+                                    backend=backend)
+            (g,) = torch.autograd.grad(out, x)
+            with mp.workdps(50):
+                P, Y, Q = ([mp.mpf(v) for v in t.tolist()] for t in (p, y, q))
+                order = sorted(range(len(P)), key=lambda k: P[k])
+                total, grad = mp.mpf(0), [mp.mpf(0)] * len(P)
+                for i, k in enumerate(order):
+                    ld, gd = _focal_l1_truth(P[k] - Q[i], 0.2, gamma)
+                    ls, gs = _focal_l1_truth(P[k] - Y[k], 0.2, gamma)
+                    total += ld + ls
+                    grad[k] = gd + gs
+            tag = f"{backend} {dtype} γ={gamma} p={p.tolist()}"
+            assert abs(out.item() - float(total)) <= rtol * float(total), (tag, out.item(), float(total))
+            for k in range(len(P)):
+                want = float(grad[k])
+                assert abs(g[k].item() - want) <= rtol * abs(want), (tag, k, g[k].item(), want)
+
+
+__all__ = ["F64", "check_focal_precision", "LOSSES", "WEIGHTINGS", "agedb_train", "batch", "pooled", "run",
            "check_against_reference", "check_gradcheck", "dist_loss_ref", "np"]

@@ -594,3 +594,12 @@ def test_scalars_by_value_and_grids(monkeypatch):
                            for a in args), f"{name}: a scalar went through device memory"
         assert stubs["_dist_loss_fwd_kernel"].launches[-1][1][-6:] == tuple(sc)
     assert K.grid(2**40, "float32") == (2**31,) and K.grid(0, "float64") == (1,)
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_focal_l1_modulator_precision(route, path, dtype):
+    """issue 13 item 4: focal_l1's 2σ(β|d|) − 1 computed without cancellation, on every CPU path."""
+    from _dist_loss_cases import check_focal_precision
+
+    check_focal_precision(route(path) if path in CPU_PATHS else path, dtype)

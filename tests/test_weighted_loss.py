@@ -10,7 +10,8 @@ from dirfast.reference import weighted_loss_ref
 from dirfast.testing import assert_close_verbose
 
 from _paths import CPU_PATHS, require_ext
-from _cases import (LOSSES, REDUCTIONS, check_against_reference, check_gradcheck,
+from _cases import (LOSSES, REDUCTIONS, check_against_reference, check_focal_precision, check_gradcheck,
+                    check_issue_reproducer,
                     check_no_grad_same_value, make_inputs, run)
 
 @pytest.mark.parametrize("path", CPU_PATHS)
@@ -229,3 +230,31 @@ def test_cuda_device_mismatch_names_both_devices(monkeypatch, arg, other):
 
     msg = device_mismatch_error(monkeypatch, case)
     assert "pred on cuda:1" in msg and f"{arg} on {other}" in msg, msg
+
+
+# ------------------------------------------------------------------------------------------------
+# focal modulator precision (issue 13 item 4)
+
+
+@pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_focal_modulator_precision(route, path, dtype):
+    backend = route(path) if path in CPU_PATHS else path
+    check_focal_precision(backend, dtype)
+    check_issue_reproducer(backend)
+
+
+def test_focal_tanh_branches_sweep(route):
+    """The C++ kernel's tanh (series below c·a = 1/4, exp form above) against mpmath over a log sweep
+    of |e| (focal_l1, γ = 1: out = |e|·tanh(c|e|)), fp64 within 4 ulp-ish, fp32 within 1e-6."""
+    import mpmath as mp
+
+    backend = route("cpu")
+    for dt, rtol in ((torch.float64, 1e-15), (torch.float32, 1e-6)):
+        e = torch.logspace(-8, 2.5, 2001, dtype=torch.float64).to(dt)
+        out = dirfast.focal_l1(e, torch.zeros_like(e), activate="tanh", beta=1.0, reduction="none",
+                               backend=backend)
+        want = torch.tensor([float(mp.mpf(v) * mp.tanh(mp.mpf(v))) for v in e.tolist()],
+                            dtype=torch.float64)
+        rel = ((out.double() - want).abs() / want).max().item()
+        assert rel <= rtol, (dt, rel)

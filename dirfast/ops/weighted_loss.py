@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .. import _ext
-from ..reference.weighted_loss import weighted_loss_ref
+from ..reference.weighted_loss import tanh_sech2, weighted_loss_ref
 
 # loss name -> (base loss code, focal)
 LOSS_CODES = {"mse": (0, False), "l1": (1, False), "huber": (2, False), "focal_mse": (0, True),
@@ -31,7 +31,11 @@ def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def _scalars(n: int, loss: str, beta: float, activate: str, reduction: str) -> Tuple[float, float, float]:
-    """(scale, huber beta, focal slope k): ``tanh(βa) = 2·sigmoid(2βa) − 1`` folds ``activate`` into k."""
+    """(scale, huber beta, focal slope k): the modulator is ``2·sigmoid(k·a) − 1``, i.e. ``k = β``
+    (``"sigmoid"``) or ``2β`` (``"tanh"``: ``tanh(βa) = 2·sigmoid(2βa) − 1``). Every path evaluates it
+    as ``tanh(k·a/2)`` (the same function without the cancellation of ``2σ − 1`` for small ``k·a``);
+    the kernels keep taking the sigmoid slope, so an extension built from older sources still
+    computes the same function."""
     scale = 1.0 / max(n, 1) if reduction == "mean" else 1.0
     k = beta * (2.0 if activate == "tanh" else 1.0)
     return scale, beta, k
@@ -66,9 +70,10 @@ def _loss_grad_torch(pred, target, weight, loss, beta, gamma, activate, reductio
         l = torch.where(small, 0.5 * e * e / hb, a - 0.5 * hb)
         dl = torch.where(small, e / hb, sg)
     if focal:
-        s = torch.sigmoid(k * a)
-        m = 2 * s - 1
-        dm = 2 * k * s * (1 - s)
+        # m = 2σ(k·a) − 1 = tanh(c·a), c = k/2 (no cancellation for small k·a), dm/da = c·sech²(c·a)
+        c = 0.5 * k
+        m, s2 = tanh_sech2(c * a)
+        dm = c * s2
         pos = m > 0
         m_safe = torch.where(pos, m, torch.ones_like(m))
         mg = torch.where(pos, m_safe.pow(gamma), torch.full_like(m, 1.0 if gamma == 0 else 0.0))

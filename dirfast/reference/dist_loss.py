@@ -18,7 +18,9 @@ q_{r(k)}) + w_k·ℓ(p_k − y_k)`` with ``r`` the rank (inverse of ``perm``): t
 sample ``k`` occupies, so its sum is the ``"sum"`` value.
 
 ``ℓ`` (same for both terms): ``"l1"`` ``|d|``; ``"l2"`` ``d²``; ``"huber"`` ``½d²/β`` if ``|d| < β``
-else ``|d| − ½β`` (β = 1); ``"focal_l1"`` ``|d|·(2σ(β|d|) − 1)^γ`` (β = 0.2, γ = 1).
+else ``|d| − ½β`` (β = 1); ``"focal_l1"`` ``|d|·(2σ(β|d|) − 1)^γ`` (β = 0.2, γ = 1), the modulator
+computed as ``tanh(β|d|/2)`` (equal, without the cancellation of ``2σ − 1`` for small ``β|d|``; see
+:func:`dirfast.reference.weighted_loss.focal_modulator`).
 
 Closed-form gradient (spec §1.7; what the fused ops compute in their forward), ``s`` = 1/N or 1::
 
@@ -52,6 +54,7 @@ import torch
 from torch import Tensor
 
 from .soft_sort import _block_mean, _centre, pav_blocks, MODE_SORT
+from .weighted_loss import focal_modulator, tanh_sech2
 
 __all__ = ["dist_loss_ref", "pseudo_labels_ref", "kde_pmf_ref", "label_grid", "pmf_to_pseudo_labels",
            "official_counts", "soft_sort_sorted_ref", "loss_and_grad", "LOSSES", "DIST_WEIGHTINGS",
@@ -246,9 +249,9 @@ def loss_and_grad(d: Tensor, loss: str, beta: float, gamma: float) -> Tuple[Tens
         small = a < beta
         return torch.where(small, 0.5 * d * d / beta, a - 0.5 * beta), torch.where(small, d / beta, sg)
     if loss == "focal_l1":
-        s = torch.sigmoid(beta * a)
-        m = 2 * s - 1
-        dm = 2 * beta * s * (1 - s)
+        c = 0.5 * beta  # 2σ(βa) − 1 = tanh(βa/2), without the cancellation for small βa
+        m, s2 = tanh_sech2(c * a)
+        dm = c * s2
         pos = m > 0
         m_safe = torch.where(pos, m, torch.ones_like(m))
         mg = torch.where(pos, m_safe.pow(gamma), torch.full_like(m, 1.0 if gamma == 0 else 0.0))
@@ -266,7 +269,7 @@ def _loss(d: Tensor, loss: str, beta: float, gamma: float) -> Tensor:
     if loss == "huber":
         return torch.where(a < beta, 0.5 * d * d / beta, a - 0.5 * beta)
     if loss == "focal_l1":
-        return a * (2 * torch.sigmoid(beta * a) - 1) ** gamma
+        return a * focal_modulator(a, beta, gamma, "sigmoid")
     raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
 
 

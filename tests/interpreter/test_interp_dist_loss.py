@@ -183,3 +183,14 @@ def test_integer_ties_match_the_cpu_paths(eps):
         assert_close_verbose(out, res["reference"][0], tag=f"{backend} ties", rtol=1e-12)
         assert_close_verbose(gx, res["reference"][1], tag=f"{backend} ties grad", rtol=1e-12,
                              atol=1e-15, scale="max")
+
+
+# ------------------------------------------------------------------------------------------------
+# issue 13: focal_l1 modulator precision (the kernels' tanh)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_triton_focal_l1_modulator_precision(dtype):
+    from _dist_loss_cases import check_focal_precision
+
+    check_focal_precision("triton", dtype)

@@ -60,3 +60,15 @@ def test_auto_never_picks_the_interpreter(monkeypatch):
     monkeypatch.setattr(k, "weighted_loss_fwd", lambda *a, **kw: calls.append(1))
     dirfast.mse(torch.randn(5), torch.randn(5))
     assert calls == []
+
+
+# ------------------------------------------------------------------------------------------------
+# issue 13: focal modulator precision (the kernel's tanh)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_triton_focal_modulator_precision(dtype):
+    from _cases import check_focal_precision, check_issue_reproducer
+
+    check_focal_precision("triton", dtype)
+    check_issue_reproducer("triton")
