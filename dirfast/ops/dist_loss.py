@@ -37,6 +37,13 @@ Paths (``backend`` resolved by :func:`dirfast.dist_loss`):
   Partial sums are reduced by ``torch.sum`` in a fixed order: deterministic. Every launch runs on the
   tensors' device and its current stream (``device_guard``); scalars go to the kernels by value.
 
+Double backward: a backward under ``create_graph=True`` (grad mode on) does not use the saved
+gradient (a constant) but recomputes ``dL/dpreds`` through the differentiable reference from the
+saved inputs (eager ``DistLossFunction`` and the registered op's backward alike), so it has a graph
+back to ``preds`` and ``grad_output``; a plain ``backward()`` pays one ``torch.is_grad_enabled()``.
+Under ``torch.compile`` the backward is traced with grad mode off and torch refuses a double
+backward through the compiled graph.
+
 Op arguments are checked and flattened by :func:`dirfast.dist_loss`: ``preds``, ``targets`` ``[N]``
 (N ≥ 1) of one floating dtype, ``pseudo_labels [N]`` in the compute dtype, ``weights`` ``None`` or
 ``[N]`` in ``preds``' dtype; ``reduction`` is ``"mean"`` or ``"sum"``.
@@ -52,7 +59,7 @@ from torch import Tensor
 from .. import _backend, _ext
 from .._backend import default_backend, resolve_backend
 from ..kernels._launch import device_guard
-from ..reference.dist_loss import DEFAULT_BETA, loss_and_grad
+from ..reference.dist_loss import DEFAULT_BETA, dist_loss_ref, loss_and_grad
 from ..reference.soft_sort import MODE_SORT
 from .soft_sort import _block_mean_host, _cuda_stream, _host_pav
 
@@ -336,6 +343,21 @@ def _recompute(ctx, preds, targets, pseudo_labels, weights):
         return dist_loss_op(preds, targets, pseudo_labels, weights, *ctx.cfg, True)[1]
 
 
+def _grad_create_graph(ctx, grad_out, preds, targets, pseudo_labels, weights):
+    """The backward under ``create_graph=True`` (grad mode on inside backward): ``dL/dpreds`` through
+    the differentiable reference (:func:`dirfast.reference.dist_loss_ref`, compute dtype) from the
+    saved inputs, so it has a graph back to ``preds`` and ``grad_out`` (double backward). The
+    reference decides the PAV blocks on the host (one sync on a GPU). Only ``preds`` can need a
+    gradient here: :func:`dirfast.dist_loss` sends every other case to the reference."""
+    loss, beta, gamma, lam, eps, dist_weighting, reduction = ctx.cfg[:7]
+    acc = _acc_dtype(preds.dtype)
+    out = dist_loss_ref(preds.to(acc), targets.to(acc), pseudo_labels,
+                        None if weights is None else weights.to(acc), loss=loss, lam=lam, eps=eps,
+                        dist_weighting=dist_weighting, reduction=reduction, beta=beta, gamma=gamma)
+    (g,) = torch.autograd.grad(out.to(preds.dtype), preds, grad_out, create_graph=True)
+    return g
+
+
 def _setup_context(ctx, inputs, output):
     preds, targets, pseudo_labels, weights = inputs[:4]
     ctx.cfg = inputs[4:12]
@@ -348,6 +370,9 @@ def _backward(ctx, grad_out, _grad_of_grad):
     grad, preds, targets, pseudo_labels, weights = ctx.saved_tensors
     if grad_out is None or not ctx.needs_input_grad[0]:
         return (None, None, None, None) + _NONE_TAIL[:9]
+    if torch.is_grad_enabled():  # create_graph=True (torch.compile traces this with grad mode off)
+        g = _grad_create_graph(ctx, grad_out, preds, targets, pseudo_labels, weights)
+        return (g, None, None, None) + _NONE_TAIL[:9]
     if grad.shape != preds.shape:  # called with need_grad=False on inputs that require grad
         grad = _recompute(ctx, preds, targets, pseudo_labels, weights)
     return (dist_loss_bwd(grad_out, grad), None, None, None) + _NONE_TAIL[:9]
@@ -381,6 +406,9 @@ class DistLossFunction(torch.autograd.Function):
             return (None,) * 13
         preds, targets, pseudo_labels, weights = ctx.saved_tensors
         grad = ctx.__dict__.pop("grad", None)
+        if torch.is_grad_enabled():  # create_graph=True: a gradient with a graph
+            g = _grad_create_graph(ctx, grad_out, preds, targets, pseudo_labels, weights)
+            return (g,) + (None,) * 12
         if grad is None or grad.shape != preds.shape:
             grad = _recompute(ctx, preds, targets, pseudo_labels, weights)
         return (grad.mul_(grad_out),) + (None,) * 12

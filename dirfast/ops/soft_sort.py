@@ -42,6 +42,13 @@ Paths:
 Backward: soft sort ``grad_θ[perm_i] = mean_{j∈B(i)} g_j``; soft rank, with ``g̃_i = g[perm_i]``,
 ``grad_θ[perm_i] = (g̃_i − mean_{j∈B(i)} g̃_j)/eps`` (0 when nothing pooled: hard ranks are
 piecewise constant).
+
+Double backward: a backward under ``create_graph=True`` (grad mode on) computes the same VJP with
+differentiable torch ops from the saved ``perm``/``block_start`` (index_add block means, no
+``dirfast._C``/``_C_cuda`` call), so the gradient has a graph back to ``grad_output``; its
+derivative in ``θ`` is 0 (piecewise linear), which is exact between kinks. Eager
+``SoftSortFunction`` and the registered ops' backward alike; under ``torch.compile`` the backward is
+traced with grad mode off and torch refuses a double backward through the compiled graph.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from .. import _ext
 from .._backend import default_backend, resolve_backend
 from ..kernels._launch import device_guard
 from ..reference.soft_sort import MODE_RANK, MODE_SORT, pav_blocks
+from ..reference.soft_sort import _block_mean as _block_mean_ref
 
 _OP_NAMES = {MODE_SORT: "dirfast.soft_sort", MODE_RANK: "dirfast.soft_rank"}
 
@@ -271,10 +279,15 @@ _FWD = {"cpu": _fwd_cpu, "cpu_torch": _fwd_cpu_torch, "triton": _fwd_gpu, "cuda"
 # backward: (grad [rows, n], perm, block_start, flag) -> grad_theta
 
 
-def _block_mean(g: Tensor, bs: Optional[Tensor], flag: Tensor, backend: str) -> Tensor:
-    """Per-block mean of ``g`` (compute dtype). ``bs is None`` means every block is a singleton."""
+def _block_mean(g: Tensor, bs: Optional[Tensor], flag: Tensor, backend: str,
+                differentiable: bool = False) -> Tensor:
+    """Per-block mean of ``g`` (compute dtype). ``bs is None`` means every block is a singleton.
+    ``differentiable``: torch ops only (:func:`dirfast.reference.soft_sort._block_mean`, any device),
+    so the result has a graph back to ``g`` (double backward)."""
     if bs is None:
         return g
+    if differentiable:
+        return _block_mean_ref(g, bs)
     if g.is_cuda:
         if _ext.cuda_available():
             cu = _ext.require_cuda("dirfast soft sort backward")
@@ -296,13 +309,20 @@ def _block_mean(g: Tensor, bs: Optional[Tensor], flag: Tensor, backend: str) -> 
 
 
 def _bwd(grad: Tensor, perm: Tensor, bs: Optional[Tensor], flag: Tensor, eps: float, mode: int,
-         backend: str, dtype: torch.dtype) -> Tensor:
+         backend: str, dtype: torch.dtype, differentiable: bool = False) -> Tensor:
+    """The VJP from the saved ``perm``/``block_start``. ``differentiable`` (a backward under
+    ``create_graph=True``): every step a differentiable torch op, so the result has a graph back to
+    ``grad`` — that is the whole double backward: the VJP is linear in ``grad`` and, given the
+    blocks, independent of ``θ`` (soft sort/rank are piecewise linear: their second derivative in
+    ``θ`` is 0 between kinks)."""
     g = grad.to(_acc_dtype(dtype)).contiguous()
     if mode == MODE_SORT:
-        gx = _block_mean(g, bs, flag, backend)
+        gx = _block_mean(g, bs, flag, backend, differentiable)
     else:
         g = g.gather(-1, perm)
-        gx = (g - _block_mean(g, bs, flag, backend)) / eps
+        gx = (g - _block_mean(g, bs, flag, backend, differentiable)) / eps
+    if differentiable:
+        return torch.zeros_like(gx).scatter(-1, perm, gx).to(dtype)
     return torch.empty_like(gx).scatter_(-1, perm, gx).to(dtype)
 
 
@@ -354,7 +374,7 @@ soft_sort_bwd.register_fake(_fake_bwd)
 soft_rank_bwd.register_fake(_fake_bwd)
 
 
-def _make_autograd(bwd_op):
+def _make_autograd(bwd_op, mode):
     def setup_context(ctx, inputs, output):
         theta, eps, backend = inputs
         _, perm, bs, flag = output
@@ -366,13 +386,16 @@ def _make_autograd(bwd_op):
         perm, bs, flag = ctx.saved_tensors
         if grad is None or not ctx.needs_input_grad[0]:
             return None, None, None
+        if torch.is_grad_enabled():  # create_graph=True: the differentiable VJP, not the op
+            return _bwd(grad, perm, bs, flag, ctx.eps, mode, ctx.backend, ctx.dtype, True), None, None
         return bwd_op(grad, perm, bs, flag, ctx.eps, ctx.backend, ctx.dtype), None, None
 
     return backward, setup_context
 
 
-for _op, _bop in ((soft_sort_op, soft_sort_bwd), (soft_rank_op, soft_rank_bwd)):
-    _b, _s = _make_autograd(_bop)
+for _op, _bop, _mode in ((soft_sort_op, soft_sort_bwd, MODE_SORT),
+                         (soft_rank_op, soft_rank_bwd, MODE_RANK)):
+    _b, _s = _make_autograd(_bop, _mode)
     _op.register_autograd(_b, setup_context=_s)
 
 
@@ -393,4 +416,5 @@ class SoftSortFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         perm, bs, flag = ctx.saved_tensors
-        return _bwd(grad, perm, bs, flag, ctx.eps, ctx.mode, ctx.backend, ctx.dtype), None, None, None
+        return _bwd(grad, perm, bs, flag, ctx.eps, ctx.mode, ctx.backend, ctx.dtype,
+                    torch.is_grad_enabled()), None, None, None

@@ -3,8 +3,19 @@
 The forward computes the loss and ``dL/dpred`` in one pass (Triton kernel, C++ kernel in
 ``dirfast._C``, or vectorised PyTorch) and saves the gradient; the backward op
 ``dirfast::weighted_loss_bwd`` only scales it by ``grad_output`` (no recomputation, no host sync).
+
 ``torch.compile`` traces both ops without a graph break (their fake implementations give the shapes).
 Eager calls use ``WeightedLossFunction``, the same paths without the op's Python dispatch cost.
+
+Double backward: a backward run with grad mode on (``create_graph=True``) does not use the saved
+gradient (a constant) but recomputes the first gradient through the differentiable reference
+(:func:`dirfast.reference.weighted_loss_ref`, in the compute dtype) from the saved inputs, so the
+gradient it returns has a graph back to ``pred``, ``target``, ``weight`` and ``grad_output``; this
+holds for the eager ``WeightedLossFunction`` and for the registered op's ``register_autograd``
+backward. A plain ``backward()`` runs with grad mode off and pays one ``torch.is_grad_enabled()``.
+Under ``torch.compile`` the backward is traced with grad mode off (the fast path); a double
+backward through a compiled graph is refused by torch itself ("torch.compile with aot_autograd does
+not currently support double backward").
 
 Op arguments are already checked and flattened by ``dirfast.functional.weighted_loss``: ``pred``,
 ``target`` are ``[N]``, one floating dtype, ``weight`` is ``None`` or ``[N]`` in that dtype, ``backend``
@@ -197,6 +208,25 @@ def _grads(ctx, grad_out, grad, pred, target, weight, scale_fn):
     return g if need_pred else None, -g if need_target else None, grad_weight
 
 
+def _grads_create_graph(ctx, grad_out, pred, target, weight):
+    """The backward under ``create_graph=True`` (grad mode on inside backward): the first gradient
+    through the differentiable reference from the saved inputs, so that it has a graph back to
+    ``pred``/``target``/``weight`` and ``grad_out`` (double backward, gradient penalties). The saved
+    fast-path gradient has none. Costs one reference forward + autograd pass; never taken by a plain
+    ``backward()``."""
+    need = ctx.needs_input_grad[:3]
+    if grad_out is None or not any(need):
+        return None, None, None
+    acc = _acc_dtype(pred.dtype)
+    cast = lambda t: None if t is None else t.to(acc)
+    out = weighted_loss_ref(cast(pred), cast(target), cast(weight), loss=ctx.loss, beta=ctx.beta,
+                            gamma=ctx.gamma, activate=ctx.activate, reduction=ctx.reduction)
+    inputs = [t for t, nd in zip((pred, target, weight), need) if nd]
+    grads = iter(torch.autograd.grad(out.to(pred.dtype), inputs, grad_out, create_graph=True,
+                                     allow_unused=True))
+    return tuple(next(grads) if nd else None for nd in need)
+
+
 def _setup_context(ctx, inputs, output):
     pred, target, weight, loss, beta, gamma, activate, reduction, backend, _ = inputs
     ctx.mark_non_differentiable(output[1])
@@ -206,6 +236,8 @@ def _setup_context(ctx, inputs, output):
 
 def _backward(ctx, grad_out, _grad_of_grad):
     grad, pred, target, weight = ctx.saved_tensors
+    if torch.is_grad_enabled():  # create_graph=True (torch.compile traces this with grad mode off)
+        return _grads_create_graph(ctx, grad_out, pred, target, weight) + (None,) * 7
     return _grads(ctx, grad_out, grad, pred, target, weight, weighted_loss_bwd) + (None,) * 7
 
 
@@ -238,6 +270,8 @@ class WeightedLossFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         pred, target, weight = ctx.saved_tensors
         grad = ctx.__dict__.pop("grad", None)
+        if torch.is_grad_enabled():  # create_graph=True: a gradient with a graph
+            return _grads_create_graph(ctx, grad_out, pred, target, weight) + (None,) * 7
         if grad is None:
             grad = pred.new_empty(0)
         return _grads(ctx, grad_out, grad, pred, target, weight, _scale_inplace) + (None,) * 7

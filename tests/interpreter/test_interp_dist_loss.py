@@ -186,7 +186,7 @@ def test_integer_ties_match_the_cpu_paths(eps):
 
 
 # ------------------------------------------------------------------------------------------------
-# issue 13: focal_l1 modulator precision (the kernels' tanh)
+# issue 13: focal_l1 modulator precision (the kernels' tanh) and double backward on the triton path
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, F64])
@@ -194,3 +194,12 @@ def test_triton_focal_l1_modulator_precision(dtype):
     from _dist_loss_cases import check_focal_precision
 
     check_focal_precision("triton", dtype)
+
+
+@pytest.mark.parametrize("route_", ["function", "op"])
+@pytest.mark.parametrize("pooled", [True, False], ids=["pooling", "hard"])
+def test_triton_double_backward(route_, pooled):
+    from _double_backward import DIST_LOSSES, check_dist_gradgrad
+
+    for loss in DIST_LOSSES:
+        check_dist_gradgrad("triton", route_, loss, pooled)

@@ -171,3 +171,16 @@ def test_compile_fullgraph_triton_route():
     (gb,) = torch.autograd.grad(want, xb)
     assert torch.equal(got.detach(), want.detach()) and torch.equal(ga, gb)
     torch._dynamo.reset()
+
+
+# ------------------------------------------------------------------------------------------------
+# issue 13: double backward on the triton path
+
+
+@pytest.mark.parametrize("route_", ["function", "op"])
+@pytest.mark.parametrize("mode", [MODE_SORT, MODE_RANK], ids=["sort", "rank"])
+@pytest.mark.parametrize("pooled", [True, False], ids=["pooling", "singletons"])
+def test_triton_double_backward(route_, mode, pooled):
+    from _double_backward import check_soft_gradgrad
+
+    check_soft_gradgrad("triton", route_, mode, pooled)

@@ -63,7 +63,7 @@ def test_auto_never_picks_the_interpreter(monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------------
-# issue 13: focal modulator precision (the kernel's tanh)
+# issue 13: focal modulator precision (the kernel's tanh) and double backward on the triton path
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -72,3 +72,12 @@ def test_triton_focal_modulator_precision(dtype):
 
     check_focal_precision("triton", dtype)
     check_issue_reproducer("triton")
+
+
+@pytest.mark.parametrize("route_", ["function", "op"])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_triton_double_backward(route_, reduction):
+    from _double_backward import WL_CASES, check_weighted_loss_gradgrad
+
+    for loss, activate, gamma in WL_CASES:
+        check_weighted_loss_gradgrad("triton", route_, loss, activate, gamma, reduction)
