@@ -192,7 +192,19 @@ def dist_loss(
 
     Returns:
         0-d tensor (``[N]`` for ``"none"``) in ``preds``' dtype. Arithmetic in fp32 (fp64 for fp64
-        inputs or ``variant="official"``). Not autocast-registered.
+        inputs or ``variant="official"``). Not autocast-registered. ``focal_l1``'s modulator is
+        computed as ``tanh(β|d|/2)`` (equal to ``2σ(β|d|) − 1`` without its cancellation for small
+        ``β|d|``): full relative precision for tiny distances.
+
+    Double backward: supported on every backend. A backward with ``create_graph=True`` recomputes
+    ``dL/dpreds`` through the differentiable reference (PAV blocks decided on the host: one sync on
+    a GPU), so it has a graph back to ``preds``; a plain backward keeps the fused gradient. Under
+    ``torch.compile`` torch has no double backward (``backward()`` raises its error;
+    ``autograd.grad(..., allow_unused=True)`` may return None): take gradient penalties eagerly.
+
+    NaN/inf with validation off: nothing is checked; a NaN in any input makes the loss NaN and that
+    sample's gradient NaN (a NaN prediction sorts last); an infinite prediction pools the soft sort
+    into an infinite block, so the loss and possibly every sample's gradient become ±inf/NaN.
     """
     fn = "dirfast.dist_loss"
     check_scalar("variant", variant, fn=fn, choices=VARIANTS)
@@ -354,7 +366,8 @@ class DistLoss(torch.nn.Module):
 
     Buffers: ``grid [K]`` and ``pmf [K]`` float64 (the fitted distribution; ``state_dict`` round trip).
 
-    ``forward(preds [N] or [N, 1], targets (same), weights=None)`` returns the loss.
+    ``forward(preds [N] or [N, 1], targets (same), weights=None)`` returns the loss (double backward
+    and NaN/inf with validation off as :func:`dist_loss`).
     """
 
     def __init__(self, train_labels: Tensor, *, bw=0.5, min_label: float = 0.0,

@@ -16,7 +16,9 @@ class WeightedLoss(torch.nn.Module):
     """Module form of :func:`dirfast.functional.weighted_loss`.
 
     ``forward(pred [B] or [B,1], target same shape, weight=None or same shape)`` returns the loss
-    reduced by ``reduction``; see the functional for the equations.
+    reduced by ``reduction``; see the functional for the equations, double backward (supported:
+    ``create_graph=True`` gives a gradient with a graph) and NaN/inf with validation off (they
+    propagate element-wise, nothing is checked).
     """
 
     def __init__(self, loss: str = "mse", *, beta: Optional[float] = None, gamma: float = 1.0,

@@ -122,6 +122,16 @@ def soft_sort(x: Tensor, eps: Optional[float] = None, dim: int = -1, regularizat
     cast back. Error in fp32 ~1e-5 of the values' scale at any ``n/eps`` (the textbook form used by
     torchsort subtracts two numbers of size ``n/eps``: ~1 year at n = 262,144, eps = 0.01).
     Not autocast-registered: runs in the dtype ``x`` arrives in. ``x`` is never modified.
+
+    Double backward: supported on every backend (``create_graph=True`` computes the VJP with
+    differentiable torch ops from the saved permutation and blocks: a graph back to the incoming
+    gradient; the second derivative in ``x`` is 0 between kinks, the map being piecewise linear).
+    Under ``torch.compile`` torch has no double backward (``backward()`` raises its error;
+    ``autograd.grad(..., allow_unused=True)`` may return None): take gradient penalties eagerly.
+
+    NaN/inf with validation off: NaN sorts last and its output is NaN; ``±inf`` opens a gap
+    ≥ 1/eps and pools with its neighbours into an infinite block (the row's outputs become ±inf or
+    NaN); the gradient stays a block mean of the incoming one.
     """
     return _soft("dirfast.soft_sort", MODE_SORT, x, eps, dim, regularization,
                  regularization_strength, backend, validate)
@@ -137,14 +147,18 @@ def soft_rank(x: Tensor, eps: Optional[float] = None, dim: int = -1, regularizat
     (``perm`` of the stable sort).
     Exactly the hard ranks when every gap of the sorted row is > eps (tied values share their mean
     rank). Gradient: ``∂L/∂x_{perm_i} = (g̃_i − mean_{j∈B(i)} g̃_j)/eps`` with ``g̃_i = g_{perm_i}``.
-    Arguments as :func:`soft_sort`.
+    Arguments, arithmetic and double backward as :func:`soft_sort`.
+
+    NaN/inf with validation off: a NaN or ``±inf`` element's rank is NaN (it sorts last / first and
+    forms its own block); the other elements' ranks stay finite.
     """
     return _soft("dirfast.soft_rank", MODE_RANK, x, eps, dim, regularization,
                  regularization_strength, backend, validate)
 
 
 class SoftSort(torch.nn.Module):
-    """Module form of :func:`soft_sort`: ``SoftSort(eps=1.0, dim=-1, backend=None)(x)``."""
+    """Module form of :func:`soft_sort`: ``SoftSort(eps=1.0, dim=-1, backend=None)(x)`` (double
+    backward and NaN/inf as the functional)."""
 
     def __init__(self, eps: Optional[float] = None, dim: int = -1, *,
                  regularization_strength: Optional[float] = None, backend: Optional[str] = None,
