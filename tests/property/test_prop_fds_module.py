@@ -117,13 +117,18 @@ def test_paths_agree_and_deterministic(script):
             assert_bitwise((outs, bufs), res[path], "two runs on one path")
         else:
             res[path] = (outs, bufs)
-    # fp64 statistics of fp64 features: 1e-10; any fp32/fp16 features accumulate in fp32
-    all64 = cfg["dtype"] == F64 and all(a.dtype == F64 for k_, a, _ in steps if k_ != "end_epoch")
-    rtol = 1e-10 if all64 else 2e-5
+    # fp64 statistics of fp64 features: 1e-10; fp32 features (or buffers) accumulate in fp32: 2e-5;
+    # fp16 features: 2e-3 (the official variant accumulates fp16-rounded calibrated features, where
+    # the paths may round 1 ulp apart); relative to the largest statistic (shift = μ̃ − μ·scale cancels)
+    fdts = {a.dtype for k_, a, _ in steps if k_ != "end_epoch"}
+    rtol = 2e-3 if torch.float16 in fdts else 1e-10 if (cfg["dtype"] == F64 and fdts <= {F64}) else 2e-5
+    top = max([1.0] + [v.abs().max().item() for v in res["cpu"][1].values()
+                       if v.is_floating_point() and v.numel()])
     for k, v in res["cpu"][1].items():
         w = res["cpu_torch"][1][k]
         if v.is_floating_point():
-            torch.testing.assert_close(v, w, rtol=rtol, atol=rtol, equal_nan=True, msg=lambda m: f"{k}: {m}")
+            torch.testing.assert_close(v, w, rtol=rtol, atol=rtol * top, equal_nan=True,
+                                       msg=lambda m: f"{k}: {m}")
         else:
             assert torch.equal(v, w), k
 

@@ -161,7 +161,7 @@ BAD = [
     ("bin_idx", lambda f, i, b: dict(bin_idx=i.to(torch.int16))),
     ("bin_idx", lambda f, i, b: dict(bin_idx=i[:-1])),
     ("bin_idx", lambda f, i, b: dict(bin_idx=i.reshape(-1, 1))),
-    ("bin_idx", lambda f, i, b: dict(bin_idx=i + b, validate=True)),
+    ("bin_idx", lambda f, i, b: dict(bin_idx=i.abs() + b, validate=True)),
     ("num_bins", lambda f, i, b: dict(num_bins=0)),
     ("num_bins", lambda f, i, b: dict(num_bins=float(b))),
     ("num_bins", lambda f, i, b: dict(num_bins=True)),

@@ -69,7 +69,7 @@ def bins_cases(draw, max_n=300):
     elif shape == "matrix" and n % 2 == 0:
         y = y.reshape(2, -1).t()
     elif shape == "sliced":
-        buf = torch.zeros(2 * n, dtype=dtype)
+        buf = torch.zeros(2 * n, dtype=y.dtype)
         buf[::2] = y
         y = buf[::2]
     return dict(bins=bins, y=y)
