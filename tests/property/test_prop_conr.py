@@ -122,7 +122,9 @@ def test_matches_reference(case, path):
     live = (feats.detach().to(F64).norm(dim=1) > 1e-10) if feats.numel() else torch.zeros(0, dtype=torch.bool)
     if case["kw"]["variant"] == "paper":  # NaN only for the official variant's anchors without positives
         assert not torch.isnan(ref).any() and torch.isfinite(gr).all(), "the reference gave NaN"
-        assert not torch.isnan(out).any() and torch.isfinite(gf[live]).all(), "NaN/inf loss or gradient"
+        # (fp16/bf16: a gradient beyond the dtype's range is ±inf, e.g. ~1/(τ·|f_i|) at a tiny row)
+        rep = live[:, None] & (gr.abs() <= torch.finfo(dtype).max)
+        assert not torch.isnan(out).any() and torch.isfinite(gf[rep]).all(), "NaN/inf loss or gradient"
     low = dtype in LOW or (dtype == F32 and tau < 0.05)
     base = gbase = None
     if low:
@@ -206,7 +208,8 @@ def test_module_no_mutation_deterministic(case, path):
         assert f.grad is not None and not torch.isnan(f.grad).any() or torch.isnan(loss).any(), \
             "NaN feature gradient"
         live = f.detach().to(F64).norm(dim=1) > 1e-10  # not at the normalisation's singular point
-        assert torch.isfinite(f.grad[live]).all() or torch.isnan(loss).any(), "non-finite feature gradient"
+        if f.dtype not in LOW:  # (fp16/bf16: ±inf beyond the dtype's range, test_matches_reference)
+            assert torch.isfinite(f.grad[live]).all() or torch.isnan(loss).any(), "non-finite feature gradient"
         for name, t in (("labels", lab), ("preds", preds), ("weights", w)):
             assert t is None or not t.requires_grad or t.grad is None or not t.grad.any(), \
                 f"{name} received a gradient"
