@@ -270,6 +270,11 @@ def dist_loss(
     slow = (reduction == "none" or targets.requires_grad or pseudo_labels.requires_grad
             or (weights is not None and weights.requires_grad))
     if path == "reference" or (slow and torch.is_grad_enabled()) or reduction == "none":
+        if path != "reference" and preds.dtype in (torch.float16, torch.bfloat16):
+            # the fast paths compute in fp32 (docstring): so does their reference stand-in
+            # (fp16 block sums overflow), cast back below
+            preds, targets = preds.float(), targets.float()
+            weights = None if weights is None else weights.float()
         out = dist_loss_ref(preds, targets, pseudo_labels, weights, loss=loss, lam=lam, eps=eps,
                             dist_weighting=dist_weighting, reduction=reduction, beta=beta,
                             gamma=gamma)

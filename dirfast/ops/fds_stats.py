@@ -60,7 +60,10 @@ def _stats_torch(features: Tensor, bin_idx: Tensor, num_bins: int):
     mean_y = torch.zeros(num_bins + 1, d, dtype=acc, device=x.device).index_add_(0, key, y)
     mean_y /= count.clamp(min=1).to(acc)[:, None]
     y -= mean_y[key]
-    m2 = torch.zeros(num_bins + 1, d, dtype=acc, device=x.device).index_add_(0, key, y.mul_(y))
+    # squared deviations summed in fp64: index_add_ adds one row after the other, and thousands of
+    # fp32 terms in one bin lose ~1e-5 relative (the C++ path merges per-chunk partials instead)
+    m2 = torch.zeros(num_bins + 1, d, dtype=torch.float64, device=x.device).index_add_(
+        0, key, y.to(torch.float64).square_()).to(acc)
     mean = torch.where(count[:, None] > 0, mean_y + shift, torch.zeros((), dtype=acc, device=x.device))
     return count[:num_bins], mean[:num_bins].contiguous(), m2[:num_bins].contiguous()
 
