@@ -349,3 +349,20 @@ def device_mismatch_error(monkeypatch, case):
     assert err is not None and err[0] is ValueError, err
     assert not stubs.launches and not stubs.cuda_calls
     return err[1]
+
+
+class KernelStub:
+    """Stands in for a ``@triton.jit`` kernel (same registry name): records each launch's grid and
+    arguments, runs nothing."""
+
+    def __init__(self, fn):
+        self.__name__, self.__module__ = fn.__name__, fn.__module__
+        self.launches = []
+
+    def __getitem__(self, grid):
+        return lambda *args, **kw: self.launches.append((tuple(grid), args, kw))
+
+
+def assert_cuda_grid(grid):
+    assert 1 <= len(grid) <= 3 and all(isinstance(v, int) and v >= 1 for v in grid), grid
+    assert grid[0] <= 2**31 - 1 and all(v <= 65535 for v in grid[1:]), grid

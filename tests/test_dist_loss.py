@@ -17,6 +17,7 @@ from _dist_loss_cases import (F64, LOSSES, WEIGHTINGS, agedb_train, batch, check
                               check_gradcheck, pooled, run)
 from _official_distloss import (official_batch_labels, official_dist_loss,
                                 official_label_distribution)
+from _launch_stubs import KernelStub, assert_cuda_grid
 from _paths import CPU_PATHS
 
 # -------------------------------------------------------------------------------------------------
@@ -538,20 +539,6 @@ def test_module_cache_is_a_bounded_lru():
     assert crit.pseudo_labels(2).equal(first[2])  # rebuilt identically
 
 
-class KernelStub:
-    """Stands in for a ``@triton.jit`` kernel (same registry name): records launches, runs nothing."""
-
-    def __init__(self, fn):
-        self.__name__, self.__module__ = fn.__name__, fn.__module__
-        self.launches = []
-
-    def __getitem__(self, grid):
-        return lambda *args, **kw: self.launches.append((tuple(grid), args, kw))
-
-
-def assert_cuda_grid(grid):
-    assert 1 <= len(grid) <= 3 and all(isinstance(v, int) and v >= 1 for v in grid), grid
-    assert grid[0] <= 2**31 - 1 and all(v <= 65535 for v in grid[1:]), grid
 
 
 def test_scalars_by_value_and_grids(monkeypatch):

@@ -20,6 +20,8 @@ from dirfast.reference.soft_sort import (MODE_RANK, MODE_SORT, pav_blocks, soft_
                                          soft_rank_scipy, soft_sort_ref, soft_sort_scipy)
 from dirfast.testing import assert_close_verbose, assert_low_precision_close
 
+from _double_backward import away_from_kinks
+from _launch_stubs import KernelStub, assert_cuda_grid
 from _paths import CPU_PATHS, require_ext, select_path
 
 pytest.importorskip("scipy.optimize", minversion=None)
@@ -186,25 +188,6 @@ def test_fp32_stable_at_large_n_over_eps(path, tail, route):
 # invariants
 
 
-def _away_from_kinks(x: torch.Tensor, eps: float, mode: int, margin: float = 1e-3) -> bool:
-    """No tie, no singleton gap within ``margin`` of the threshold, and adjacent final blocks away
-    from the merge rule's equality."""
-    for r in x:
-        xs = np.sort(r.numpy())
-        gaps = np.diff(xs)
-        thr = 1 / eps if mode == MODE_SORT else eps
-        if (gaps < margin).any() or (np.abs(gaps - thr) < margin).any():
-            return False
-        bs = pav_blocks(xs, eps, mode)
-        starts = np.unique(bs)
-        ends = np.append(starts[1:], len(xs))
-        means = [xs[a:b].mean() for a, b in zip(starts, ends)]
-        for k in range(len(starts) - 1):
-            lsum = (ends[k] - starts[k]) + (ends[k + 1] - starts[k + 1])
-            t = lsum / (2 * eps) if mode == MODE_SORT else eps * lsum / 2
-            if abs(means[k + 1] - means[k] - t) < margin:
-                return False
-    return True
 
 
 @pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
@@ -215,7 +198,7 @@ def test_gradcheck(path, mode, eps, route):
     g = torch.Generator().manual_seed(int(eps * 10) + mode)
     for _ in range(20):
         x = torch.randn(3, 12, dtype=F64, generator=g) * 2
-        if _away_from_kinks(x, eps, mode):
+        if away_from_kinks(x, eps, mode):
             break
     else:
         pytest.fail("no kink-free sample found")
@@ -489,21 +472,6 @@ def test_no_tensor_created_off_the_inputs_device(path, route):
 # launch grids (issue 12 §4.3): rows on grid axis 0, every axis within CUDA's limits
 
 
-class KernelStub:
-    """Stands in for a ``@triton.jit`` kernel (same registry name): records each launch's grid and
-    arguments, runs nothing."""
-
-    def __init__(self, fn):
-        self.__name__, self.__module__ = fn.__name__, fn.__module__
-        self.launches = []
-
-    def __getitem__(self, grid):
-        return lambda *args, **kw: self.launches.append((tuple(grid), args, kw))
-
-
-def assert_cuda_grid(grid):
-    assert 1 <= len(grid) <= 3 and all(isinstance(v, int) and v >= 1 for v in grid), grid
-    assert grid[0] <= 2**31 - 1 and all(v <= 65535 for v in grid[1:]), grid
 
 
 @pytest.mark.parametrize("rows,n", [(70_000, 3), (70_000, 2500), (1, 10_000_000)])
