@@ -126,3 +126,19 @@ def resolve_backend(
     if not cuda_ext_available():
         _ext.require_cuda(f"{op} with backend='cuda'")
     return "cuda"
+
+
+def trace_constant(fn):
+    """``torch.compiler.assume_constant_result`` without importing dynamo at ``import dirfast``.
+
+    The public decorator imports ``torch._dynamo``, which imports triton (and costs ~1 s): ``import
+    dirfast`` must not. Before dynamo is loaded, set the marker it reads (all the decorator does in
+    torch 2.11-2.13: ``fn._dynamo_marked_constant = True``); dynamo then runs ``fn`` once while
+    tracing and puts its result in the graph as a constant."""
+    import sys
+
+    if "torch._dynamo" in sys.modules:
+        return torch.compiler.assume_constant_result(fn)
+    fn._dynamo_marked_constant = True
+    return fn
+

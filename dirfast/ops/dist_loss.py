@@ -57,7 +57,7 @@ import torch
 from torch import Tensor
 
 from .. import _backend, _ext
-from .._backend import default_backend, resolve_backend
+from .._backend import trace_constant, default_backend, resolve_backend
 from ..kernels._launch import device_guard
 from ..reference.dist_loss import DEFAULT_BETA, dist_loss_ref, loss_and_grad
 from ..reference.soft_sort import MODE_SORT
@@ -76,7 +76,7 @@ def _dtname(t: Tensor) -> str:
     return "float64" if t.dtype == torch.float64 else "float32"
 
 
-@torch.compiler.assume_constant_result
+@trace_constant
 def resolve_path(backend: Optional[str], device: torch.device) -> str:
     """The path ``backend`` (a user's request; None = ``DIRFAST_BACKEND`` or ``"auto"``) runs on
     ``device``: ``dirfast._backend``'s rule, where ``"cuda"`` is the Triton route with the CUDA C++

@@ -60,7 +60,7 @@ import torch
 from torch import Tensor
 
 from .. import _ext
-from .._backend import default_backend, resolve_backend
+from .._backend import trace_constant, default_backend, resolve_backend
 from ..kernels._launch import device_guard
 from ..reference.soft_sort import MODE_RANK, MODE_SORT, pav_blocks
 from ..reference.soft_sort import _block_mean as _block_mean_ref
@@ -68,7 +68,7 @@ from ..reference.soft_sort import _block_mean as _block_mean_ref
 _OP_NAMES = {MODE_SORT: "dirfast.soft_sort", MODE_RANK: "dirfast.soft_rank"}
 
 
-@torch.compiler.assume_constant_result
+@trace_constant
 def resolve_path(fn: str, backend: Optional[str], device: torch.device) -> str:
     """The path ``backend`` (a user's request, None = ``DIRFAST_BACKEND`` or ``"auto"``) runs on
     ``device`` (``dirfast._backend`` rule; ``"cpu"`` falls back to ``"cpu_torch"`` under ``"auto"`` when
