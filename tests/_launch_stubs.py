@@ -366,3 +366,15 @@ class KernelStub:
 def assert_cuda_grid(grid):
     assert 1 <= len(grid) <= 3 and all(isinstance(v, int) and v >= 1 for v in grid), grid
     assert grid[0] <= 2**31 - 1 and all(v <= 65535 for v in grid[1:]), grid
+
+
+def one_fake_cuda_device(monkeypatch):
+    """``dirfast._C_cuda`` reports one device (a call dynamo skips, as the real pybind one), and
+    dynamo starts clean: the set-up of the compile-on-fake-CUDA tests."""
+    from types import SimpleNamespace
+
+    import dirfast
+
+    monkeypatch.setattr(dirfast._ext, "_current_cuda",
+                        lambda: SimpleNamespace(device_count=torch.compiler.disable(lambda: 1)))
+    torch._dynamo.reset()

@@ -17,7 +17,7 @@ from _dist_loss_cases import (F64, LOSSES, WEIGHTINGS, agedb_train, batch, check
                               check_gradcheck, pooled, run)
 from _official_distloss import (official_batch_labels, official_dist_loss,
                                 official_label_distribution)
-from _launch_stubs import KernelStub, assert_cuda_grid
+from _launch_stubs import KernelStub, assert_cuda_grid, one_fake_cuda_device
 from _paths import CPU_PATHS
 
 # -------------------------------------------------------------------------------------------------
@@ -495,13 +495,9 @@ def test_compile_fullgraph_cuda_route_sees_only_the_op(monkeypatch):
     """As soft sort's: the resolution asks dirfast._C_cuda for devices (pybind: dynamo cannot trace
     it; the stand-in is untraceable too); it is a trace-time constant, so a compiled Dist Loss step on
     CUDA tensors (fake ones here) traces to the registered op."""
-    from types import SimpleNamespace
-
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    monkeypatch.setattr(dirfast._ext, "_current_cuda",
-                        lambda: SimpleNamespace(device_count=torch.compiler.disable(lambda: 1)))
-    torch._dynamo.reset()
+    one_fake_cuda_device(monkeypatch)
     graphs = []
 
     def record(gm, example_inputs):

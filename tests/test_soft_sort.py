@@ -21,7 +21,7 @@ from dirfast.reference.soft_sort import (MODE_RANK, MODE_SORT, pav_blocks, soft_
 from dirfast.testing import assert_close_verbose, assert_low_precision_close
 
 from _double_backward import away_from_kinks
-from _launch_stubs import KernelStub, assert_cuda_grid
+from _launch_stubs import KernelStub, assert_cuda_grid, one_fake_cuda_device
 from _paths import CPU_PATHS, require_ext, select_path
 
 pytest.importorskip("scipy.optimize", minversion=None)
@@ -520,15 +520,9 @@ def test_compile_fullgraph_cuda_route_sees_only_the_ops(monkeypatch):
     trace ("Attempted to call function marked as skipped" on the H200). It is a trace-time constant
     now: the graph of a CUDA call holds the registered ops and the layout ops only. The stand-in
     ``device_count`` is untraceable too (``torch.compiler.disable``), so tracing into it fails."""
-    from types import SimpleNamespace
-
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    from dirfast import _ext
-
-    monkeypatch.setattr(_ext, "_current_cuda",
-                        lambda: SimpleNamespace(device_count=torch.compiler.disable(lambda: 1)))
-    torch._dynamo.reset()
+    one_fake_cuda_device(monkeypatch)
     graphs = []
 
     def record(gm, example_inputs):
