@@ -61,7 +61,7 @@ import torch
 
 from . import _ext
 from ._backend import BACKENDS, default_backend
-from ._checks import check_tensor, describe, validation_enabled
+from ._checks import LabelsLike, as_label_tensor, check_tensor, describe, validation_enabled
 
 __all__ = ["Bins"]
 
@@ -446,10 +446,15 @@ class Bins:
         """
         return self._ids(y, fn="Bins.index", name="y", validate=validate, backend=backend)
 
-    def counts(self, y: torch.Tensor, *, validate: Optional[bool] = None) -> torch.Tensor:
+    def counts(self, y: LabelsLike, *, validate: Optional[bool] = None) -> torch.Tensor:
         """Histogram: ``[K]`` int64 on ``y``'s device, ``counts[k] = #{i : index(y_i) = k}``.
+
+        ``y``: labels of any shape as :meth:`index`; also a NumPy array (float16/32/64 or integer) or a
+        sequence of numbers (converted once on the CPU; a scalar raises), as training labels come.
+        :meth:`index` (a per-batch mapping) stays tensor-only.
 
         Uses ``torch.bincount``, which synchronises with the host on CUDA (it sizes its output from the
         data); fine for fitting and evaluation, not meant for a training step."""
+        y = as_label_tensor("y", y, fn="Bins.counts", ndim=None)
         ids = self._ids(y, fn="Bins.counts", name="y", validate=validate).reshape(-1)
         return torch.bincount(ids, minlength=self.num_bins)

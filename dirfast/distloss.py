@@ -28,8 +28,8 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from ._checks import (check_finite_values, check_float, check_same_device, check_scalar,
-                      check_tensor, describe, validation_enabled)
+from ._checks import (LabelsLike, as_label_tensor, check_finite_values, check_float,
+                      check_same_device, check_scalar, check_tensor, describe, validation_enabled)
 from .ops.dist_loss import DistLossFunction, dist_loss_op, resolve_path
 from .reference.dist_loss import (DEFAULT_BETA, DIST_WEIGHTINGS, GRIDS, LOSSES, METHODS, REDUCTIONS,
                                   VARIANTS, dist_loss_ref, kde_pmf_ref, pmf_to_pseudo_labels)
@@ -61,7 +61,10 @@ def _check_grid_args(fn, bw, min_label, max_label, step):
     return a, b, h
 
 
-def _check_train_labels(fn, train_labels):
+def _check_train_labels(fn, train_labels) -> Tensor:
+    """The training labels as a tensor (a NumPy array or a sequence is converted once, any shape),
+    checked: real, non-empty, finite (fit time: always syncs)."""
+    train_labels = as_label_tensor("train_labels", train_labels, fn=fn, ndim=None)
     check_tensor("train_labels", train_labels, fn=fn)
     if train_labels.dtype == torch.bool or train_labels.is_complex():
         raise TypeError(f"{fn}: train_labels must be a real tensor, got {describe(train_labels)}")
@@ -69,6 +72,7 @@ def _check_train_labels(fn, train_labels):
         raise ValueError(f"{fn}: train_labels is empty ({describe(train_labels)})")
     if train_labels.is_floating_point():
         check_finite_values(fn, train_labels=train_labels)
+    return train_labels
 
 
 def _check_n(fn, n):
@@ -83,7 +87,7 @@ def _kde(fn, train_labels, bw, a, b, h):
         raise ValueError(f"{fn}: {exc}") from None
 
 
-def pseudo_labels(train_labels: Tensor, n: int, *, method: str = "quantile", grid: str = "bins",
+def pseudo_labels(train_labels: LabelsLike, n: int, *, method: str = "quantile", grid: str = "bins",
                   bw=0.5, min_label: float = 0.0, max_label: float = 120.0, step: float = 1.0,
                   dtype: torch.dtype = torch.float64, device=None) -> Tensor:
     r"""Sorted pseudo-labels for a batch of ``n`` predictions (spec §1.2).
@@ -101,7 +105,9 @@ def pseudo_labels(train_labels: Tensor, n: int, *, method: str = "quantile", gri
       ``r < −R``, negative counts) the spec's fixes are applied and a ``UserWarning`` is emitted.
 
     Args:
-        train_labels: ``[M]`` (any shape) real tensor, finite, with ≥ 2 distinct values in range.
+        train_labels: ``[M]`` (any shape) real labels, finite, with ≥ 2 distinct values in range: a
+            tensor, a NumPy array (float16/32/64 or integer) or a sequence of numbers, converted once
+            (bool, complex, object or string data raise ``TypeError``, a scalar ``ValueError``).
         n: batch size ≥ 1.
 
     Returns:
@@ -114,7 +120,7 @@ def pseudo_labels(train_labels: Tensor, n: int, *, method: str = "quantile", gri
     check_scalar("grid", grid, fn=fn, choices=GRIDS)
     a, b, h = _check_grid_args(fn, bw, min_label, max_label, step)
     _check_n(fn, n)
-    _check_train_labels(fn, train_labels)
+    train_labels = _check_train_labels(fn, train_labels)
     t, pmf = _kde(fn, train_labels, bw, a, b, h)
     q = pmf_to_pseudo_labels(t, pmf, n, method=method, grid=grid, step=h)
     return torch.from_numpy(q).to(dtype=dtype, device=device)
@@ -345,7 +351,9 @@ class DistLoss(torch.nn.Module):
     r"""Dist Loss with its training-label distribution and a per-N pseudo-label cache.
 
     Args:
-        train_labels: ``[M]`` training labels (float or int), fitted once (KDE, host, float64).
+        train_labels: ``[M]`` training labels (float or int; any shape, flattened), fitted once (KDE,
+            host, float64): a tensor, a NumPy array or a sequence of numbers (converted once, as
+            :func:`pseudo_labels`). ``forward`` stays tensor-only.
         bw, min_label, max_label, step: the KDE and its grid (official defaults 0.5, 0, 120, 1; the
             README of the ECG data uses step 0.1); see :func:`pseudo_labels`.
         method, grid: pseudo-label generator (default ``"quantile"``, ``"official"`` under
@@ -375,7 +383,7 @@ class DistLoss(torch.nn.Module):
     and NaN/inf with validation off as :func:`dist_loss`).
     """
 
-    def __init__(self, train_labels: Tensor, *, bw=0.5, min_label: float = 0.0,
+    def __init__(self, train_labels: LabelsLike, *, bw=0.5, min_label: float = 0.0,
                  max_label: float = 120.0, step: float = 1.0, method: Optional[str] = None,
                  grid: str = "bins", loss: str = "l1", lam: float = 1.0, eps: float = 0.1,
                  dist_weighting: Optional[str] = None, reduction: str = "mean",
@@ -394,7 +402,7 @@ class DistLoss(torch.nn.Module):
         a, b, h = _check_grid_args(fn, bw, min_label, max_label, step)
         if batch_size is not None:
             _check_n(fn, batch_size)
-        _check_train_labels(fn, train_labels)
+        train_labels = _check_train_labels(fn, train_labels)
         self.bw, self.min_label, self.max_label, self.step = bw, a, b, h
         self.method, self.grid_mode, self.variant = method, grid, variant
         self.batch_size = batch_size

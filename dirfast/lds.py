@@ -41,7 +41,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import torch
 
-from ._checks import check_finite_values, check_tensor, describe, validation_enabled
+from ._checks import (LabelsLike, as_label_tensor, check_finite_values, check_tensor, describe,
+                      validation_enabled)
 from .bins import Bins
 from .reference.lds import (REWEIGHTS, VARIANTS, bin_weights_ref, check_ks_sigma,
                             kernel_window, lds_weights_ref)
@@ -178,13 +179,19 @@ class LDS(torch.nn.Module):
     # fit
 
     @torch.no_grad()
-    def fit(self, train_labels: torch.Tensor) -> "LDS":
+    def fit(self, train_labels: LabelsLike) -> "LDS":
         """Fit on the training labels (``[N]`` or ``[N, 1]``, float or int, any device; N ≥ 1).
+
+        ``train_labels`` accepts a tensor, a NumPy array (float16/32/64 or integer dtype) or a sequence
+        of numbers (a list of floats, or of ``[y]`` rows for ``[N, 1]``), converted once on the CPU
+        without copying (bool, complex, object or string data raise ``TypeError``, a scalar
+        ``ValueError``). The per-batch mapping ``lds(labels)`` stays tensor-only.
 
         Always checks values (syncs): empty → ``ValueError``; NaN/inf → ``ValueError``; labels outside
         the bins with ``out_of_range="error"`` → ``ValueError``. Returns ``self``.
         """
         fn = "LDS.fit"
+        train_labels = as_label_tensor("train_labels", train_labels, fn=fn, column=True)
         _check_labels("train_labels", train_labels, fn=fn)
         if train_labels.numel() == 0:
             raise ValueError(f"{fn}: train_labels is empty ({describe(train_labels)}); LDS needs at least "
@@ -266,7 +273,7 @@ class LDS(torch.nn.Module):
         return self.forward(labels, validate=validate, backend=backend)
 
 
-def lds_weights(train_labels: torch.Tensor, bins: Bins, labels: Optional[torch.Tensor] = None, *,
+def lds_weights(train_labels: LabelsLike, bins: Bins, labels: Optional[LabelsLike] = None, *,
                 reweight: str = "sqrt_inv", lds: bool = True, kernel: str = "gaussian", ks: int = 5,
                 sigma: float = 2.0, clip: Optional[Tuple[float, float]] = (5, 1000),
                 variant: str = "default", empty_bins: Optional[str] = None,
@@ -275,16 +282,20 @@ def lds_weights(train_labels: torch.Tensor, bins: Bins, labels: Optional[torch.T
     """Functional LDS: fit on ``train_labels`` and return the weights of ``labels``.
 
     Args:
-        train_labels: ``[N]`` or ``[N, 1]`` (float or int), N ≥ 1.
+        train_labels: ``[N]`` or ``[N, 1]`` (float or int), N ≥ 1: a tensor, a NumPy array or a
+            sequence of numbers (converted once on the CPU, as :meth:`LDS.fit`).
         bins: :class:`dirfast.Bins`.
-        labels: ``[B]`` or ``[B, 1]`` labels to weight; default ``train_labels`` (then the result has
-            mean 1).
+        labels: ``[B]`` or ``[B, 1]`` labels to weight (a tensor, a NumPy array or a sequence, as
+            ``train_labels``); default ``train_labels`` (then the result has mean 1).
         Other arguments as :class:`LDS`. ``backend="reference"`` runs
         :func:`dirfast.reference.lds_weights_ref` (fp64 oracle, then cast to ``dtype``).
 
     Returns:
-        ``labels``' shape, ``dtype``, device.
+        ``labels``' shape, ``dtype``, device (CPU for NumPy/sequence ``labels``).
     """
+    train_labels = as_label_tensor("train_labels", train_labels, fn="lds_weights", column=True)
+    if labels is not None:
+        labels = as_label_tensor("labels", labels, fn="lds_weights", column=True)
     kw = dict(reweight=reweight, lds=lds, kernel=kernel, ks=ks, sigma=sigma, clip=clip, variant=variant,
               empty_bins=empty_bins)
     model = LDS(bins, dtype=dtype, **kw)

@@ -38,8 +38,8 @@ from typing import Dict, Optional
 
 import torch
 
-from ._checks import check_finite_values, check_float, check_same_device, check_scalar, describe, \
-    validation_enabled
+from ._checks import LabelsLike, as_label_tensor, check_finite_values, check_float, check_same_device, \
+    check_scalar, describe, validation_enabled
 from .bins import Bins
 from .lds import _check_labels
 
@@ -173,10 +173,16 @@ def _finish(fn, sums, cnt, K, bin_shot, train_count, variant, gm_eps, many, few,
         bin_mae=bin_mae, variant=variant, gm_eps=gm_eps, thresholds={"many": many, "few": few})
 
 
-def shot_metrics(preds: torch.Tensor, labels: torch.Tensor, train_labels: torch.Tensor, bins: Bins, *,
+def shot_metrics(preds: LabelsLike, labels: LabelsLike, train_labels: LabelsLike, bins: Bins, *,
                  many: int = 100, few: int = 20, variant: str = "default",
                  gm_eps: Optional[float] = None, validate: Optional[bool] = None) -> ShotMetrics:
     r"""DIR evaluation: MSE / MAE / GM overall, per shot and zero-shot, plus balanced MAE.
+
+    ``preds``, ``labels`` and ``train_labels`` each accept a tensor, a NumPy array (float16/32/64;
+    integer dtypes for the labels) or a sequence of numbers (nested ``[[y], ...]`` for ``[B, 1]``),
+    as the official evaluation code's NumPy arrays; they are converted once onto the device of the
+    tensor arguments (CPU, sharing the array's memory, if none is a tensor; tensors are never moved). bool, complex, object or string
+    data raise ``TypeError``, scalars ``ValueError``.
 
     Args:
         preds: ``[B]`` or ``[B, 1]`` floating predictions; may require grad (a model's output):
@@ -200,6 +206,11 @@ def shot_metrics(preds: torch.Tensor, labels: torch.Tensor, train_labels: torch.
         in float64 whatever the input dtype.
     """
     fn = "shot_metrics"
+    # NumPy arrays / sequences: converted once, onto the device of the tensor arguments
+    dev = next((t.device for t in (preds, labels, train_labels) if isinstance(t, torch.Tensor)), None)
+    preds = as_label_tensor("preds", preds, fn=fn, column=True, device=dev, floating=True)
+    labels = as_label_tensor("labels", labels, fn=fn, column=True, device=dev)
+    train_labels = as_label_tensor("train_labels", train_labels, fn=fn, column=True, device=dev)
     gm_eps = check_metric_inputs(fn, preds, labels, train_labels, bins, many, few, variant, gm_eps)
     # metrics build no graph: model outputs that require grad are read as values
     preds, labels, train_labels = preds.detach(), labels.detach(), train_labels.detach()
