@@ -30,3 +30,8 @@ __all__ = [
     "soft_sort", "soft_rank",
     "dist_loss", "pseudo_labels", "DistLoss",
 ]
+
+# issue 17: RankSim
+from .ranksim import RankSimLoss, ranksim_loss, ranksim_subset  # noqa: E402
+
+__all__ += ["ranksim_loss", "ranksim_subset", "RankSimLoss"]

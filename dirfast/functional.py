@@ -176,3 +176,8 @@ __all__ += ["soft_sort", "soft_rank"]
 from .distloss import dist_loss, pseudo_labels  # noqa: E402
 
 __all__ += ["dist_loss", "pseudo_labels"]
+
+# issue 17: RankSim (defined in dirfast.ranksim)
+from .ranksim import ranksim_loss  # noqa: E402
+
+__all__ += ["ranksim_loss"]

@@ -91,3 +91,6 @@ __all__ += ["SoftSort", "SoftRank"]
 from .distloss import DistLoss  # noqa: E402
 
 __all__ += ["DistLoss"]
+from .ranksim import RankSimLoss  # noqa: E402
+
+__all__ += ["RankSimLoss"]
