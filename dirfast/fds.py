@@ -39,6 +39,13 @@ __all__ = ["FDS", "smooth_stats", "fill_empty_stats"]
 
 VARIANTS = ("default", "official")
 EMPTY_BINS = ("keep", "interpolate")
+STATS_FROM = ("input", "calibrated")
+#: the official recipe's choices of the ablated knobs (whiten_lag, recolour_lag, stats_from)
+OFFICIAL_RECIPE = (1, 2, "calibrated")
+#: variant="default"'s choices when not given
+DEFAULT_RECIPE = (2, 2, "input")
+#: the default variant's choices before the knobs existed (checkpoints without them load with these)
+LEGACY_RECIPE = (2, 2, "input")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -283,7 +290,9 @@ class FDS(torch.nn.Module):
                  momentum: Optional[float] = 0.9, *, bucket_num: Optional[int] = None,
                  bucket_start: Optional[int] = None, clip: Tuple[float, float] = (0.1, 10.0),
                  accumulate_in_forward: bool = False, variant: str = "default",
-                 empty_bins: str = "keep", dtype: torch.dtype = torch.float32,
+                 empty_bins: str = "keep", whiten_lag: Optional[int] = None,
+                 recolour_lag: Optional[int] = None, stats_from: Optional[str] = None,
+                 dtype: torch.dtype = torch.float32,
                  backend: Optional[str] = None, validate: Optional[bool] = None,
                  process_group: Any = None):
         super().__init__()
@@ -309,7 +318,8 @@ class FDS(torch.nn.Module):
         self._configure(dict(bins=bins, start_update=start_update, start_smooth=start_smooth,
                              kernel=kernel, ks=ks, sigma=sigma, momentum=momentum, clip=clip,
                              accumulate_in_forward=accumulate_in_forward, variant=variant,
-                             empty_bins=empty_bins))
+                             empty_bins=empty_bins, whiten_lag=whiten_lag, recolour_lag=recolour_lag,
+                             stats_from=stats_from))
         self.backend, self.validate, self.process_group = backend, validate, process_group
         K, D = self.bins.num_bins, feature_dim
         z = lambda *s: torch.zeros(*s, dtype=dtype)  # noqa: E731
@@ -375,6 +385,22 @@ class FDS(torch.nn.Module):
         if cfg["variant"] == "official" and cfg["empty_bins"] != "keep":
             raise ValueError(f"{fn}: variant='official' keeps empty bins at mean 0 / var 1 (official); "
                              f"empty_bins={cfg['empty_bins']!r} needs variant='default'")
+        recipe = OFFICIAL_RECIPE if cfg["variant"] == "official" else DEFAULT_RECIPE
+        names = ("whiten_lag", "recolour_lag", "stats_from")
+        chosen = []
+        for name, dflt in zip(names, recipe):
+            v = cfg.get(name)
+            if v is None:
+                v = dflt
+            elif name == "stats_from":
+                check_scalar(name, v, fn=fn, choices=STATS_FROM)
+            elif isinstance(v, bool) or v not in (1, 2):
+                raise ValueError(f"{fn}: {name} must be 1 (statistics at the end of the previous epoch) "
+                                 f"or 2 (the epoch before), got {v!r}")
+            if cfg["variant"] == "official" and v != dflt:
+                raise ValueError(f"{fn}: variant='official' fixes {name}={dflt!r} (the official code); "
+                                 f"{name}={v!r} needs variant='default'")
+            chosen.append(v)
         if hasattr(self, "bins") and bins.num_bins != self.bins.num_bins:
             raise ValueError(f"{fn}: cannot change the number of bins from {self.bins.num_bins} to "
                              f"{bins.num_bins}; create a new FDS")
@@ -384,13 +410,15 @@ class FDS(torch.nn.Module):
         self.clip = (lo, hi)
         self.accumulate_in_forward = cfg["accumulate_in_forward"]
         self.variant, self.empty_bins = cfg["variant"], cfg["empty_bins"]
+        self.whiten_lag, self.recolour_lag, self.stats_from = chosen
 
     def config(self) -> Dict[str, Any]:
         return {"feature_dim": self.feature_dim, "bins": self.bins.to_dict(),
                 "start_update": self.start_update, "start_smooth": self.start_smooth,
                 "kernel": self.kernel, "ks": self.ks, "sigma": self.sigma, "momentum": self.momentum,
                 "clip": list(self.clip), "accumulate_in_forward": self.accumulate_in_forward,
-                "variant": self.variant, "empty_bins": self.empty_bins}
+                "variant": self.variant, "empty_bins": self.empty_bins, "whiten_lag": self.whiten_lag,
+                "recolour_lag": self.recolour_lag, "stats_from": self.stats_from}
 
     def get_extra_state(self) -> Dict[str, Any]:
         return {"config": self.config()}
@@ -403,6 +431,9 @@ class FDS(torch.nn.Module):
         cfg["clip"] = tuple(cfg["clip"])
         if cfg["bins"].num_bins != self.bins.num_bins:
             return
+        if cfg.get("variant") == "default":  # saved before the recipe knobs existed: their values then
+            for name, v in zip(("whiten_lag", "recolour_lag", "stats_from"), LEGACY_RECIPE):
+                cfg.setdefault(name, v)
         self._configure(cfg)
 
     @staticmethod
@@ -436,7 +467,8 @@ class FDS(torch.nn.Module):
                 f"start_smooth={self.start_smooth}, kernel={self.kernel!r}, ks={self.ks}, "
                 f"sigma={self.sigma}, momentum={self.momentum}, clip={self.clip}, "
                 f"accumulate_in_forward={self.accumulate_in_forward}, variant={self.variant!r}, "
-                f"empty_bins={self.empty_bins!r}")
+                f"empty_bins={self.empty_bins!r}, whiten_lag={self.whiten_lag}, "
+                f"recolour_lag={self.recolour_lag}, stats_from={self.stats_from!r}")
 
     # --------------------------------------------------------------------------------------------
     # inputs
@@ -561,7 +593,7 @@ class FDS(torch.nn.Module):
         cal, keys, hits = self._bin_ids(fn, lab)
         out = self._calibrate(x, cal) if calibrate else x
         if acc:
-            self._accumulate_flat(out if self.variant == "official" else x, keys, hits)
+            self._accumulate_flat(out if self.stats_from == "calibrated" else x, keys, hits)
         if not calibrate:
             return features
         return out if shape is None else out.reshape(shape).movedim(-1, 1)
@@ -576,7 +608,7 @@ class FDS(torch.nn.Module):
         fn = "FDS.accumulate"
         x, lab, _ = self._flatten(fn, features, labels)
         cal, keys, hits = self._bin_ids(fn, lab)
-        if self.variant == "official" and self._epoch >= self.start_smooth:
+        if self.stats_from == "calibrated" and self._epoch >= self.start_smooth:
             x = self._calibrate(x, cal)
         self._accumulate_flat(x, keys, hits)
 
@@ -656,19 +688,66 @@ class FDS(torch.nn.Module):
         dt = self.running_mean.dtype
         cur_mean, cur_var = stats.mean.to(dt), stats.var.to(dt)
 
-        stats_epoch = int(self.stats_epoch)
         if official:
-            do_last = e == stats_epoch + 1
-            do_running = e >= (stats_epoch + 1 if do_last else stats_epoch)
+            self._update_official(e, count, cur_mean, cur_var)
         else:
-            do_last = int(self.num_updates) > 0
-            do_running = True
+            self._update_default(count, cur_mean, cur_var)
+
+    def _momentum_update(self, count: Tensor, cur_mean: Tensor, cur_var: Tensor, f: Tensor) -> None:
+        """``running ← (1 − f)·current + f·running`` for the bins present (``count > 0``)."""
+        dt = self.running_mean.dtype
+        a = (1.0 - f).to(dt).unsqueeze(1)
+        b = f.to(dt).unsqueeze(1)
+        p = (count > 0).unsqueeze(1)
+        self.running_mean.copy_(torch.where(p, a * cur_mean + b * self.running_mean, self.running_mean))
+        self.running_var.copy_(torch.where(p, a * cur_var + b * self.running_var, self.running_var))
+        self.num_updates.add_(1)
+
+    def _momentum_factor(self, count: Tensor) -> Tensor:
+        """Old-value weight ``f`` ``[B]`` float64 (after ``num_samples_tracked`` was incremented)."""
+        if self.momentum is None:
+            f64 = torch.float64
+            return 1.0 - count.to(f64) / self.num_samples_tracked.clamp(min=1).to(f64)
+        return torch.full((self.num_bins,), self.momentum, dtype=torch.float64, device=count.device)
+
+    def _set_last(self, whiten: Tuple[Tensor, Tensor, Tensor], recolour: Tuple[Tensor, Tensor, Tensor]) -> None:
+        """Whitening ← ``whiten`` (mean, var, seen mask), recolouring ← ``S(recolour)``; never-seen
+        bins filled first with ``empty_bins="interpolate"``."""
+        out = []
+        for m, v, seen in (whiten, recolour):
+            if self.empty_bins == "interpolate":
+                m, v = _fill_empty(m, v, seen)
+            out.append((m, v))
+        self.running_mean_last_epoch.copy_(out[0][0])
+        self.running_var_last_epoch.copy_(out[0][1])
+        sm, sv = smooth_stats(out[1][0], out[1][1], self.window())
+        self.smoothed_mean_last_epoch.copy_(sm)
+        self.smoothed_var_last_epoch.copy_(sv)
+
+    def _update_default(self, count: Tensor, cur_mean: Tensor, cur_var: Tensor) -> None:
+        # statistics at the end of the previous epoch (lag 2 for the next epoch) ...
+        prev = (self.running_mean.clone(), self.running_var.clone(), self.num_samples_tracked > 0)
+        first = int(self.num_updates) == 0
+        before = self.num_samples_tracked.clone()
+        self.num_samples_tracked.add_(count)
+        f = self._momentum_factor(count)
+        f = torch.where(before == 0, torch.zeros_like(f), f)  # a bin's first update copies
+        self._momentum_update(count, cur_mean, cur_var, f)
+        # ... and at the end of this one (lag 1)
+        cur = (self.running_mean.clone(), self.running_var.clone(), self.num_samples_tracked > 0)
+        if first and 2 in (self.whiten_lag, self.recolour_lag):
+            return  # lag 2 has nothing yet: the calibration stays the identity for one more epoch
+        self._set_last(cur if self.whiten_lag == 1 else prev, cur if self.recolour_lag == 1 else prev)
+        self.stats_epoch.add_(1)
+
+    def _update_official(self, e: int, count: Tensor, cur_mean: Tensor, cur_var: Tensor) -> None:
+        stats_epoch = int(self.stats_epoch)
+        do_last = e == stats_epoch + 1
+        do_running = e >= (stats_epoch + 1 if do_last else stats_epoch)
         # (1) last-epoch statistics and their smoothing
         if do_last:
             self.stats_epoch.add_(1)
             lm, lv = self.running_mean.clone(), self.running_var.clone()
-            if self.empty_bins == "interpolate":
-                lm, lv = _fill_empty(lm, lv, self.num_samples_tracked > 0)
             self.running_mean_last_epoch.copy_(lm)
             self.running_var_last_epoch.copy_(lv)
             sm, sv = smooth_stats(lm, lv, self.window())
@@ -676,26 +755,12 @@ class FDS(torch.nn.Module):
             self.smoothed_var_last_epoch.copy_(sv)
         # (2) momentum update of the running statistics
         if do_running:
-            present = count > 0
-            before = self.num_samples_tracked.clone()
             self.num_samples_tracked.add_(count)
-            f64 = torch.float64
-            if self.momentum is None:
-                f = 1.0 - count.to(f64) / self.num_samples_tracked.clamp(min=1).to(f64)
-            else:
-                f = torch.full((K,), self.momentum, dtype=f64, device=count.device)
-            if official:
-                if e == self.start_update:
-                    f = torch.zeros_like(f)
-            else:
-                f = torch.where(before == 0, torch.zeros_like(f), f)
-            a = (1.0 - f).to(dt).unsqueeze(1)
-            b = f.to(dt).unsqueeze(1)
-            p = present.unsqueeze(1)
-            self.running_mean.copy_(torch.where(p, a * cur_mean + b * self.running_mean, self.running_mean))
-            self.running_var.copy_(torch.where(p, a * cur_var + b * self.running_var, self.running_var))
-            self.num_updates.add_(1)
-        if official and int(self.stats_epoch) > self.start_update:
+            f = self._momentum_factor(count)
+            if e == self.start_update:
+                f = torch.zeros_like(f)
+            self._momentum_update(count, cur_mean, cur_var, f)
+        if int(self.stats_epoch) > self.start_update:
             # §7.1 alias: running_*_last_epoch *are* running_* after the first last-epoch update
             self.running_mean_last_epoch.copy_(self.running_mean)
             self.running_var_last_epoch.copy_(self.running_var)

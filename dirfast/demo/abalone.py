@@ -85,6 +85,8 @@ METHODS: Dict[str, dict] = {
                          conr=True, dist=False),
 }
 DEFAULT_METHODS = tuple(METHODS)
+#: the demo's FDS options on top of ``dirfast.nn.FDS``'s defaults (the recommended recipe)
+FDS_RECIPE: Dict[str, object] = dict(empty_bins="interpolate")
 #: ``--quick``: three methods that between them exercise every op (L1, LDS, FDS, ConR, Dist Loss)
 QUICK_METHODS = ("vanilla", "lds_fds_conr", "dist")
 SHOT_GROUPS = ("all", "many", "medium", "few")
@@ -154,20 +156,34 @@ def _mae(pred: torch.Tensor, y: torch.Tensor) -> float:
     return float((pred.double() - y.double()).abs().mean())
 
 
-def train_one(method: str, seed: int, data: dict, cfg: Config, on_epoch=None) -> dict:
+def make_fds(spec: dict, cfg: Config) -> Optional[nn.Module]:
+    """The ``dirfast.nn.FDS`` of a method spec (``None`` without FDS): the demo's FDS configuration
+    (:data:`FDS_RECIPE` + ``cfg``'s kernel/momentum) updated with ``spec["fds_kwargs"]``;
+    ``accumulate_in_forward`` unless ``spec["fds_pass"]`` (the official extra statistics pass)."""
+    if not spec["fds"]:
+        return None
+    kw = dict(kernel=cfg.kernel, ks=cfg.ks, sigma=cfg.sigma, momentum=cfg.fds_momentum, **FDS_RECIPE)
+    kw.update(spec.get("fds_kwargs", {}))
+    kw["accumulate_in_forward"] = not spec.get("fds_pass", False)
+    return dirfast.nn.FDS(cfg.hidden, BINS, **kw)
+
+
+def train_one(method: str, seed: int, data: dict, cfg: Config, on_epoch=None,
+              spec: Optional[dict] = None) -> dict:
     """Train ``method`` with ``seed``; select the epoch with the best validation MAE; evaluate test.
+
+    ``spec``: the method's specification (default ``METHODS[method]``; the FDS ablation passes its
+    recipes here). With ``spec["fds_pass"]`` the FDS statistics come from the official extra pass
+    over the training set after each epoch (no gradient, model in training mode) instead of the
+    training forwards.
 
     Returns ``{"method", "seed", "best_epoch", "val_mae", "metrics": ShotMetrics,
     "test_pred": [N_test]}``. ``on_epoch()`` is called after every epoch (progress bar).
     """
-    spec = METHODS[method]
+    spec = METHODS[method] if spec is None else spec
     (xtr, ytr), (xva, yva), (xte, yte) = data["train"], data["val"], data["test"]
     torch.manual_seed(seed)
-    fds = None
-    if spec["fds"]:
-        fds = dirfast.nn.FDS(cfg.hidden, BINS, kernel=cfg.kernel, ks=cfg.ks, sigma=cfg.sigma,
-                             momentum=cfg.fds_momentum, accumulate_in_forward=True,
-                             empty_bins="interpolate")
+    fds = make_fds(spec, cfg)
     model = MLP(xtr.shape[1], cfg.hidden, fds)
     if cfg.init_bias:
         with torch.no_grad():  # start every method at the median training label (the L1 optimum)
@@ -209,6 +225,11 @@ def train_one(method: str, seed: int, data: dict, cfg: Config, on_epoch=None) ->
             loss.backward()
             opt.step()
         if fds is not None:
+            if spec.get("fds_pass", False):  # official statistics pass: train mode, no gradient
+                with torch.no_grad():
+                    for i in range(0, n, cfg.batch_size):
+                        idx = perm[i:i + cfg.batch_size]
+                        fds.accumulate(model.encoder(xtr[idx]), ytr[idx])
             fds.end_epoch(epoch)
         model.eval()
         with torch.no_grad():
@@ -432,23 +453,17 @@ def _pid_after(seconds: float) -> int:
     return os.getpid()
 
 
-def _job(method: str, seed: int, cfg: Config) -> dict:
-    r = train_one(method, seed, _WORKER_DATA, cfg)
+def _job(method: str, seed: int, cfg: Config, spec: Optional[dict] = None) -> dict:
+    r = train_one(method, seed, _WORKER_DATA, cfg, spec=spec)
     r["test_pred"] = r["test_pred"].clone()
     return r
 
 
-def run(cfg: Config, out: str, *, progress: bool = True) -> dict:
-    """Train every method of ``cfg.methods`` with seeds ``0..cfg.seeds-1``; write the outputs to
-    ``out``. ``cfg.workers > 1``: the (method, seed) runs go to that many ``spawn``-ed processes, each
-    with one torch thread; ``1``: they run here, one torch thread. Every run is single-threaded and
-    independent, so the results are bit-identical whatever ``workers`` is. Returns ``{"rows",
-    "markdown", "seconds", "results"}`` (``seconds``: training and evaluation, set-up — imports,
-    worker start-up, data loading — excluded)."""
-    for m in cfg.methods:
-        if m not in METHODS:
-            raise ValueError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
-    jobs = [(m, s) for m in cfg.methods for s in range(cfg.seeds)]
+def run_jobs(jobs: Sequence[tuple], cfg: Config, *, progress: bool = True):
+    """Run ``jobs`` = ``[(method, seed, spec or None), ...]`` (see :func:`train_one`) on
+    ``cfg.workers`` spawned processes of one torch thread each (``1``: here, one torch thread).
+    Every run is single-threaded and independent, so results are bit-identical whatever ``workers``
+    is. Returns ``(results in job order, seconds of training + evaluation, data)``."""
     bar = None
     if progress:
         from tqdm import tqdm
@@ -463,10 +478,11 @@ def run(cfg: Config, out: str, *, progress: bool = True) -> dict:
                 bar = tqdm(total=len(jobs) * cfg.epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True)
             t0 = time.perf_counter()
             results = []
-            for m, s in jobs:
+            for m, s, spec in jobs:
                 if bar is not None:
                     bar.set_postfix_str(f"{m} seed {s}")
-                results.append(train_one(m, s, data, cfg, on_epoch=bar.update if bar is not None else None))
+                results.append(train_one(m, s, data, cfg, on_epoch=bar.update if bar is not None else None,
+                                         spec=spec))
             seconds = time.perf_counter() - t0
         finally:
             torch.use_deterministic_algorithms(prev_det)
@@ -486,18 +502,34 @@ def run(cfg: Config, out: str, *, progress: bool = True) -> dict:
             if progress:
                 bar = tqdm(total=len(jobs), unit="run", file=sys.stderr, dynamic_ncols=True)
             t0 = time.perf_counter()
-            futs = {pool.submit(_job, m, s, cfg): (m, s) for m, s in jobs}
+            futs = {pool.submit(_job, m, s, cfg, spec): i for i, (m, s, spec) in enumerate(jobs)}
             done = {}
             for f in cf.as_completed(futs):
-                done[futs[f]] = f.result()
+                i = futs[f]
+                done[i] = f.result()
                 if bar is not None:
-                    bar.set_postfix_str("{} seed {}".format(*futs[f]))
+                    bar.set_postfix_str("{} seed {}".format(*jobs[i][:2]))
                     bar.update(1)
             seconds = time.perf_counter() - t0
-        results = [done[j] for j in jobs]
+        results = [done[i] for i in range(len(jobs))]
         data = _load(cfg.split_seed)
     if bar is not None:
         bar.close()
+    return results, seconds, data
+
+
+def run(cfg: Config, out: str, *, progress: bool = True) -> dict:
+    """Train every method of ``cfg.methods`` with seeds ``0..cfg.seeds-1``; write the outputs to
+    ``out``. ``cfg.workers > 1``: the (method, seed) runs go to that many ``spawn``-ed processes, each
+    with one torch thread; ``1``: they run here, one torch thread. Every run is single-threaded and
+    independent, so the results are bit-identical whatever ``workers`` is. Returns ``{"rows",
+    "markdown", "seconds", "results"}`` (``seconds``: training and evaluation, set-up — imports,
+    worker start-up, data loading — excluded)."""
+    for m in cfg.methods:
+        if m not in METHODS:
+            raise ValueError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
+    jobs = [(m, s, None) for m in cfg.methods for s in range(cfg.seeds)]
+    results, seconds, data = run_jobs(jobs, cfg, progress=progress)
     summary = _write_outputs(out, results, data, cfg)
     info = {"seconds_train_eval": round(seconds, 2), "workers": cfg.workers, "torch_threads_per_run": 1,
             "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
