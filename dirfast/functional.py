@@ -181,3 +181,8 @@ __all__ += ["dist_loss", "pseudo_labels"]
 from .ranksim import ranksim_loss  # noqa: E402
 
 __all__ += ["ranksim_loss"]
+
+# issue 17: Balanced MSE (defined in dirfast.balanced_mse)
+from .balanced_mse import bmc_loss, bni_loss, gai_loss  # noqa: E402
+
+__all__ += ["bmc_loss", "gai_loss", "bni_loss"]

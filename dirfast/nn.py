@@ -94,3 +94,6 @@ __all__ += ["DistLoss"]
 from .ranksim import RankSimLoss  # noqa: E402
 
 __all__ += ["RankSimLoss"]
+from .balanced_mse import BalancedMSELoss  # noqa: E402
+
+__all__ += ["BalancedMSELoss"]
