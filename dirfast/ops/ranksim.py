@@ -26,9 +26,10 @@ Backward (Vlastelica, as the official ``TrueRanker`` but for all rows at once): 
 ``∂L/∂S = −(r^z − r')/(λ + 1e-8)``; then ``∂L/∂u = (G + Gᵀ)·u`` (one GEMM), the normalisation's
 backward and an ``index_copy`` into ``[B, D]`` (zero for rows outside the subset).
 
-Sort engine: ``backend="cpu"`` uses ``dirfast._C.sort_pav`` (per-row ``std::sort`` of
-``key << 32 | index`` packed keys, OpenMP over rows, ties by index); ``cpu_torch`` and CUDA
-(``"torch"``) use ``torch.sort(stable=True)``. Both give the same permutation.
+Sort engine: ``backend="cpu"`` with fp32 keys packs each key's order-preserving int32 image above
+its column index into an int64 and sorts the rows with NumPy's vectorised integer sort (ties by
+index); fp64, ``cpu_torch`` and CUDA (``"torch"``) use ``torch.sort(stable=True)``. Both give the
+same permutation.
 
 Cost: forward ``2·K²·D`` + backward ``2·K²·D`` GEMM FLOPs (the backward recomputes nothing but
 ``u``), ``3·K`` row sorts of length ``K``; memory ``O(K² + K·D)``. No Triton kernel (see the
@@ -43,47 +44,70 @@ from __future__ import annotations
 
 from typing import Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .. import _ext
 from ..reference.ranksim import BLACKBOX_EPS
-
-#: the per-row sort of dirfast._C.sort_pav handles rows up to this length
-SORT_PAV_MAX_N = 32768
 
 
 def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def _sort_perm(keys: Tensor, path: str) -> Tensor:
-    """Ascending stable argsort of each row of ``keys [R, K]`` (contiguous, fp32/fp64)."""
-    rows, n = keys.shape
-    mod = _ext.get() if path == "cpu" else None
-    if mod is not None and hasattr(mod, "sort_pav") and n <= SORT_PAV_MAX_N and rows * n > 0:
-        from .soft_sort import _threads
+#: below this many elements the rows are ranked on the calling thread (a pool hand-off costs more)
+PARALLEL_MIN = 1 << 16
+_POOL = None
 
-        keys = keys.contiguous()
-        out = torch.empty_like(keys)
-        perm = torch.empty(keys.shape, dtype=torch.int64)
-        bs = torch.empty(keys.shape, dtype=torch.int64)
-        # soft-rank mode with a vanishing eps: only exactly equal keys pool (output unused; only
-        # perm is read, which is the stable order for any eps)
-        mod.sort_pav("float64" if keys.dtype == torch.float64 else "float32", 1, keys.data_ptr(),
-                     rows, n, 1e-30, out.data_ptr(), perm.data_ptr(), bs.data_ptr(),
-                     _threads(rows * n))
-        return perm
-    return torch.sort(keys, dim=1, stable=True).indices
+
+def _rank_rows_np(k, out, vals) -> None:
+    """One block of rows (NumPy, in place; NumPy releases the GIL in each step)."""
+    b = (k + np.float32(0.0)).view(np.int32)  # a new array; + 0.0 maps -0.0 to +0.0
+    b ^= (b >> 31) & 0x7FFFFFFF  # IEEE order -> signed int32 order (NaNs at the ends)
+    p = b.astype(np.int64)
+    p <<= 32
+    p |= np.arange(k.shape[1], dtype=np.int64)  # distinct keys: ties by index
+    p.sort(axis=1)
+    p &= 0xFFFFFFFF
+    torch.from_numpy(out).scatter_(1, torch.from_numpy(p), torch.from_numpy(vals).expand(p.shape))
+
+
+def _rank_packed_numpy(keys: Tensor, vals: Tensor) -> Tensor:
+    """CPU fp32: each key's order-preserving int32 image packed above its column index into an int64
+    (distinct keys: ascending order = ascending value, ties by index = the stable order; ``-0.0`` is
+    folded onto ``+0.0``), sorted by NumPy's vectorised integer sort, the index read back from the
+    low 32 bits and the per-position values scattered. ~3-20x faster than
+    ``torch.sort(stable=True)`` on rows of 128-1024. Large inputs are split by rows over
+    ``torch.get_num_threads()`` threads."""
+    global _POOL
+    k = keys.contiguous().numpy()
+    out = np.empty_like(k)
+    v = vals.contiguous().numpy()
+    threads = min(torch.get_num_threads(), k.shape[0])
+    if k.size < PARALLEL_MIN or threads <= 1:
+        _rank_rows_np(k, out, v)
+    else:
+        if _POOL is None or _POOL._max_workers < threads:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dirfast-ranksim")
+        step = -(-k.shape[0] // threads)
+        list(_POOL.map(lambda i: _rank_rows_np(k[i:i + step], out[i:i + step], v),
+                       range(0, k.shape[0], step)))
+    return torch.from_numpy(out)
 
 
 def _ranks(keys: Tensor, n_eff: Tensor, path: str) -> Tensor:
-    """Normalised descending ranks ``(K − pos)/n`` of each row of ``keys [R, K]``."""
+    """Normalised descending ranks ``(K − pos)/n`` of each row of ``keys [R, K]``, ``pos`` the
+    position in the ascending stable order (ties by index): one sort and one scatter of the
+    per-position values ``(K − p)/n``."""
     k = keys.shape[1]
-    perm = _sort_perm(keys, path)
-    pos = torch.empty_like(perm).scatter_(1, perm, torch.arange(k, device=keys.device).expand_as(perm))
-    return (k - pos).to(keys.dtype) / n_eff
+    vals = (k - torch.arange(k, device=keys.device, dtype=keys.dtype)) / n_eff
+    if path == "cpu" and keys.dtype == torch.float32 and keys.device.type == "cpu" and k > 0:
+        return _rank_packed_numpy(keys, vals)
+    perm = torch.sort(keys, dim=1, stable=True).indices
+    return torch.empty_like(keys).scatter_(1, perm, vals.expand_as(keys))
 
 
 def _masks(num_rows: Tensor, k: int, include_self: bool, device) -> Tuple[Tensor, Tensor, Tensor]:
@@ -114,8 +138,11 @@ def ranksim_fwd(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor
     ly = (y[:, None] - y[None, :]).abs_().neg_()
     col, ent, n_eff = _masks(num_rows, k, include_self, features.device)
     n_eff = n_eff.to(dt)
-    keys = torch.where(col, torch.stack([s, ly]), -torch.inf).reshape(2 * k, k)
-    r = _ranks(keys, n_eff, path).reshape(2, k, k)
+    keys = torch.empty((2, k, k), dtype=dt, device=features.device)
+    ninf = torch.full((), -torch.inf, dtype=dt, device=features.device)
+    torch.where(col, s, ninf, out=keys[0])
+    torch.where(col, ly, ninf, out=keys[1])
+    r = _ranks(keys.reshape(2 * k, k), n_eff, path).reshape(2, k, k)
     d = torch.where(ent, r[0] - r[1], 0.0)
     row = (d * d).sum(1) / n_eff
     if reduction == "sum":
