@@ -62,6 +62,8 @@ def _targets(fn, pred, target, variant, allow_md=True):
     if pred.dim() not in (1, 2) or (pred.dim() == 2 and (pred.shape[1] == 0 or
                                                          (not allow_md and pred.shape[1] != 1))):
         raise ValueError(f"{fn}: pred must have shape {dims}, got {describe(pred)}")
+    if target.dtype != pred.dtype:
+        raise TypeError(f"{fn}: target must have pred's dtype {pred.dtype}, got {describe(target)}")
     if target.shape != pred.shape:
         raise ValueError(f"{fn}: target must have the shape of pred {tuple(pred.shape)} (no "
                          f"broadcasting: a [B] vs [B, 1] mix is the official code's silent bug, "

@@ -294,6 +294,31 @@ def drive_dist_loss(device="cuda:1", dtypes=DTYPES):
                                   backend="triton", validate=False)
 
 
+def drive_balanced_mse(device="cuda:1", dtypes=DTYPES):
+    """The registered op's Triton route for every kind, dtype, reduction, σ/variance input and
+    gradient request, and the official GAI/BNI (fp64 accumulation) route."""
+    from dirfast.ops.balanced_mse import acc_dtype, balanced_mse_bwd, balanced_mse_op
+
+    n, k = 70, 9
+    for dtype in dtypes:
+        p, y = _t(n, 1, dtype=dtype, device=device), _t(n, 1, dtype=dtype, device=device)
+        for kind in ("bmc", "gai", "bni"):
+            for variant in ("default", "official") if kind != "bmc" else ("default",):
+                acc = acc_dtype(dtype, kind, variant)
+                c = None if kind == "bmc" else _t(k, 1, dtype=acc, device=device)
+                cv = _t(k, 1, dtype=acc, device=device).abs() if kind == "gai" else None
+                w = None if kind == "bmc" else _t(k, dtype=acc, device=device).abs()
+                for reduction, is_sigma in (("mean", False), ("none", True), ("sum", False)):
+                    noise = _t(1, dtype=acc, device=device).abs().reshape(())
+                    out, stats, dvtot = real(balanced_mse_op)(p, y, noise, c, cv, w, kind,
+                                                              reduction, variant, is_sigma,
+                                                              "triton")
+                    for needs in ((True, True, True), (True, False, False)):
+                        real(balanced_mse_bwd)(torch.ones_like(out), p, y, noise, c, cv, w, stats,
+                                               dvtot, kind, reduction, variant, is_sigma, *needs,
+                                               "triton")
+
+
 DRIVERS = {
     "weighted_loss": drive_weighted_loss,
     "fds_calibrate": drive_fds_calibrate,
@@ -301,6 +326,7 @@ DRIVERS = {
     "conr": drive_conr,
     "soft_sort": drive_soft_sort,
     "dist_loss": drive_dist_loss,
+    "balanced_mse": drive_balanced_mse,
 }
 
 
