@@ -119,7 +119,8 @@ def _chunk_md(pc, yc, c, cvar, w, v, inv_v, kind):
     mse = 0.5 * (dy * (dy / v)).sum(-1)
     diff = pc[:, None, :] - c[None, :, :]
     t = diff / s
-    logits = -0.5 * (diff * t).sum(-1)
+    quad = 0.5 * (diff * t).sum(-1)  # the same expression as mse on the diagonal (B = 1 gives 0)
+    logits = -quad
     if w is not None:
         a = torch.log(w)
         if h:
@@ -130,17 +131,16 @@ def _chunk_md(pc, yc, c, cvar, w, v, inv_v, kind):
     e = logits.sub_(mx[:, None]).exp_()
     z = e.sum(1)
     et = torch.einsum("rk,rkd->rd", e, t) / z[:, None]
-    q = 0.5 * (t * t).sum(-1)
-    if h:
-        q = q - 0.5 * (1.0 / s).sum(-1)[None, :]
-    eq = (e * q).sum(1) / z
     lse = mx + torch.log(z)
     ell = mse + lse
     gp = dy / v - et
-    gv = -mse * inv_v + eq
     if h:
+        q = 0.5 * (t * t).sum(-1) - 0.5 * (1.0 / s).sum(-1)[None, :]
+        gv = -mse * inv_v + (e * q).sum(1) / z + 0.5 * d * inv_v
         ell = ell + 0.5 * d * torch.log(v)
-        gv = gv + 0.5 * d * inv_v
+    else:
+        # d/dv of ‖p − c‖²/(2v) is −quad/v: the diagonal cancels the mse term exactly
+        gv = ((e * quad).sum(1) / z - mse) * inv_v
     return ell, gv, lse, gp.t()
 
 
@@ -365,7 +365,8 @@ def _grad_differentiable(grad_out, pred, target, noise, centers, cvar, weights, 
     from ..reference import balanced_mse as ref
 
     with torch.enable_grad():
-        p, y, n = [t.detach().requires_grad_(k) for t, k in zip((pred, target, noise), needs)]
+        # the saved tensors themselves: the gradient keeps its graph to the inputs
+        p, y, n = pred, target, noise
         v = n.reshape(()) ** 2 if is_sigma else n.reshape(())
         kw = dict(reduction=reduction, acc=acc_dtype(pred.dtype, kind, variant),
                   out_dtype=out_dtype(pred.dtype, kind, variant))
