@@ -30,6 +30,7 @@ MODULES = {
     "bench_shot_metrics": ("shot_metrics", True, True), "bench_soft_sort": ("soft_sort", True, True),
     "bench_train_step": ("train_step", True, True), "bench_weighted_loss": ("weighted_loss", True, True),
 }
+MODULES["bench_balanced_mse"] = ("balanced_mse", True, True)
 
 
 def _env():
