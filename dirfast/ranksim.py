@@ -247,7 +247,9 @@ def _soft_path(z, y, rows, num_rows, eps, reduction, include_self, path):
     col, ent, n_eff = _masks(num_rows, k, include_self, z.device)
     n_eff = n_eff.to(dt)
     yr = y.index_select(0, rows).to(dt)
-    ry = _ranks(torch.where(col, (yr[:, None] - yr[None, :]).abs().neg(), -math.inf), n_eff, path)
+    # label ranks: constants; torch.sort under torch.compile (the NumPy sort is not traceable)
+    ry = _ranks(torch.where(col, (yr[:, None] - yr[None, :]).abs().neg(), -math.inf), n_eff,
+                "torch" if torch.compiler.is_compiling() else path)
     key = torch.where(col, s, -(2.0 + eps * k))
     soft_backend = "cpu" if path == "cpu" else "auto"
     rz = (k + 1 - soft_rank(key, eps, backend=soft_backend, validate=False)) / n_eff

@@ -124,8 +124,10 @@ def _masks(num_rows: Tensor, k: int, include_self: bool, device) -> Tuple[Tensor
 def _unit(features: Tensor, rows: Tensor, dt: torch.dtype):
     x = features.index_select(0, rows).to(dt)
     norms = x.norm(dim=1, keepdim=True)
-    inv = 1.0 / norms.clamp_min(1e-12)
-    return x * inv, norms, inv
+    den = norms.clamp_min(1e-12)
+    # x / max(‖x‖, eps) exactly as F.normalize (the official code): a last-bit change of S can swap
+    # two nearly tied perturbed similarities in the blackbox backward
+    return x / den, norms, 1.0 / den
 
 
 def ranksim_fwd(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor, lam: float,
