@@ -31,6 +31,7 @@ MODULES = {
     "bench_train_step": ("train_step", True, True), "bench_weighted_loss": ("weighted_loss", True, True),
 }
 MODULES["bench_balanced_mse"] = ("balanced_mse", True, True)
+MODULES["bench_ranksim"] = ("ranksim", True, True)
 
 
 def _env():

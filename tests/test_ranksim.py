@@ -76,7 +76,7 @@ def test_official_parity_fp32_and_official_fp32_ranks(b):
     differently, which moves two gradient entries by one rank step — the documented tie rule)."""
     z, y = batch(b, 32, "float", seed=1, dtype=F32)
     rows, n = dirfast.ranksim_subset(y)
-    _, saved = rs_ops.ranksim_fwd(z, y, rows, n, 2.0, "sum", True, "cpu")
+    _, saved, _ = rs_ops.ranksim_fwd(z, y, rows, n, 2.0, "sum", True, "cpu")
     keys = (saved[0] + 2.0 * (saved[2] * (2.0 / b))).sort(1).values
     assert not (keys[:, 1:] == keys[:, :-1]).any()  # the precondition of exact parity
     want, gwant = _official(z, y, None)

@@ -18,7 +18,8 @@ Forward (``K`` = the static subset size):
    columns, ties broken by index (the later column ranks first);
 4. ``d = (r^z − r^y)`` on valid entries, ``ℓ_i = Σ_j d_ij²/n``, the reduction.
 
-Saved for the backward: ``[3, K, K]`` = (``S``, ``r^z``, ``d``) in the compute dtype.
+Saved for the backward: ``[3, K, K]`` = (``S``, ``r^z``, ``d``) and ``[K, D + 1]`` = ``[u | 1/‖x‖]``
+in the compute dtype (the backward recomputes nothing).
 
 Backward (Vlastelica, as the official ``TrueRanker`` but for all rows at once): with the incoming
 ``ĝ_i`` (scalar, ``/num_rows`` for the mean, ``grad[rows]`` for ``"none"``),
@@ -31,8 +32,7 @@ its column index into an int64 and sorts the rows with NumPy's vectorised intege
 index); fp64, ``cpu_torch`` and CUDA (``"torch"``) use ``torch.sort(stable=True)``. Both give the
 same permutation.
 
-Cost: forward ``2·K²·D`` + backward ``2·K²·D`` GEMM FLOPs (the backward recomputes nothing but
-``u``), ``3·K`` row sorts of length ``K``; memory ``O(K² + K·D)``. No Triton kernel (see the
+Cost: forward ``2·K²·D`` + backward ``2·K²·D`` GEMM FLOPs, ``3·K`` row sorts of length ``K``; memory ``O(K² + K·D)``. No Triton kernel (see the
 README's RankSim section: the batched path is a GEMM, two sorts and a handful of elementwise ops).
 
 Double backward: a backward under ``create_graph=True`` returns ``∂L/∂S`` (piecewise constant,
@@ -131,10 +131,10 @@ def _unit(features: Tensor, rows: Tensor, dt: torch.dtype):
 
 
 def ranksim_fwd(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor, lam: float,
-                reduction: str, include_self: bool, path: str) -> Tuple[Tensor, Tensor]:
+                reduction: str, include_self: bool, path: str) -> Tuple[Tensor, Tensor, Tensor]:
     dt = _acc_dtype(features.dtype)
     k = rows.shape[0]
-    u, _, _ = _unit(features, rows, dt)
+    u, _, inv = _unit(features, rows, dt)
     s = u @ u.t()
     y = labels.index_select(0, rows).to(dt)
     ly = (y[:, None] - y[None, :]).abs_().neg_()
@@ -153,7 +153,8 @@ def ranksim_fwd(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor
         out = row.sum() / num_rows.clamp_min(1).to(dt)
     else:
         out = row.new_zeros(features.shape[0]).index_copy_(0, rows, row)
-    return out.to(features.dtype), torch.stack([s, r[0], d])
+    # saved: (S, r^z, d) and [u | 1/max(‖x‖, eps)] (the backward recomputes nothing)
+    return out.to(features.dtype), torch.stack([s, r[0], d]), torch.cat([u, inv], 1)
 
 
 def blackbox_grad_s(grad_out: Tensor, rows: Tensor, num_rows: Tensor, saved: Tensor, lam: float,
@@ -175,20 +176,20 @@ def blackbox_grad_s(grad_out: Tensor, rows: Tensor, num_rows: Tensor, saved: Ten
 
 
 def ranksim_bwd_impl(grad_out: Tensor, features: Tensor, rows: Tensor, num_rows: Tensor,
-                     saved: Tensor, lam: float, reduction: str, include_self: bool,
+                     saved: Tensor, unit: Tensor, lam: float, reduction: str, include_self: bool,
                      path: str) -> Tensor:
     gs = blackbox_grad_s(grad_out, rows, num_rows, saved, lam, reduction, include_self, path)
     dt = gs.dtype
-    u, norms, inv = _unit(features, rows, dt)
+    u, inv = unit[:, :-1], unit[:, -1:]
     du = (gs + gs.t()) @ u
     proj = (u * du).sum(1, keepdim=True)
-    dx = torch.where(norms > 1e-12, du - u * proj, du) * inv
+    dx = torch.where(inv < 1e12, du - u * proj, du) * inv  # inv = 1e12: an all-zero row (clamped)
     out = torch.zeros(features.shape, dtype=dt, device=features.device).index_copy_(0, rows, dx)
     return out.to(features.dtype)
 
 
-def _grad_differentiable(grad_out, features, rows, num_rows, saved, lam, reduction, include_self,
-                         path):
+def _grad_differentiable(grad_out, features, rows, num_rows, saved, unit, lam, reduction,
+                         include_self, path):
     """Double backward: ``∂L/∂S`` (a constant almost everywhere) through ``S(features)`` by autograd."""
     gs = blackbox_grad_s(grad_out.detach(), rows, num_rows, saved, lam, reduction, include_self, path)
     with torch.enable_grad():
@@ -200,9 +201,9 @@ def _grad_differentiable(grad_out, features, rows, num_rows, saved, lam, reducti
 
 @torch.library.custom_op("dirfast::ranksim", mutates_args=())
 def ranksim_op(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor, lam: float,
-               reduction: str, include_self: bool, backend: str) -> Tuple[Tensor, Tensor]:
-    """Returns ``(loss, saved)``: loss 0-d (``[B]`` for ``"none"``) in the features' dtype, ``saved
-    [3, K, K]`` (compute dtype) for the backward."""
+               reduction: str, include_self: bool, backend: str) -> Tuple[Tensor, Tensor, Tensor]:
+    """Returns ``(loss, saved, unit)``: loss 0-d (``[B]`` for ``"none"``) in the features' dtype,
+    ``saved [3, K, K]`` and ``unit [K, D + 1]`` (compute dtype) for the backward."""
     return ranksim_fwd(features, labels, rows, num_rows, lam, reduction, include_self, backend)
 
 
@@ -210,27 +211,29 @@ def ranksim_op(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor,
 def _(features, labels, rows, num_rows, lam, reduction, include_self, backend):
     k = rows.shape[0]
     out = features.new_empty((features.shape[0],) if reduction == "none" else ())
-    return out, features.new_empty((3, k, k), dtype=_acc_dtype(features.dtype))
+    dt = _acc_dtype(features.dtype)
+    d = features.shape[1]
+    return out, features.new_empty((3, k, k), dtype=dt), features.new_empty((k, d + 1), dtype=dt)
 
 
 @torch.library.custom_op("dirfast::ranksim_bwd", mutates_args=())
 def ranksim_bwd(grad_out: Tensor, features: Tensor, rows: Tensor, num_rows: Tensor, saved: Tensor,
-                lam: float, reduction: str, include_self: bool, backend: str) -> Tensor:
-    """``dL/dfeatures`` (blackbox) from the saved ``(S, r^z, d)``."""
-    return ranksim_bwd_impl(grad_out, features, rows, num_rows, saved, lam, reduction, include_self,
-                            backend)
+                unit: Tensor, lam: float, reduction: str, include_self: bool, backend: str) -> Tensor:
+    """``dL/dfeatures`` (blackbox) from the saved ``(S, r^z, d)`` and ``[u | 1/‖x‖]``."""
+    return ranksim_bwd_impl(grad_out, features, rows, num_rows, saved, unit, lam, reduction,
+                            include_self, backend)
 
 
 @ranksim_bwd.register_fake
-def _(grad_out, features, rows, num_rows, saved, lam, reduction, include_self, backend):
+def _(grad_out, features, rows, num_rows, saved, unit, lam, reduction, include_self, backend):
     return torch.empty_like(features)
 
 
 def _grad(ctx, grad_out, bwd):
-    features, rows, num_rows, saved = ctx.saved_tensors
+    features, rows, num_rows, saved, unit = ctx.saved_tensors
     if grad_out is None or not ctx.needs_input_grad[0]:
         return None
-    args = (rows, num_rows, saved, *ctx.args)
+    args = (rows, num_rows, saved, unit, *ctx.args)
     if torch.is_grad_enabled():
         return _grad_differentiable(grad_out, features, *args)
     return bwd(grad_out, features, *args)
@@ -238,13 +241,13 @@ def _grad(ctx, grad_out, bwd):
 
 def _setup_context(ctx, inputs, output):
     features, labels, rows, num_rows, lam, reduction, include_self, backend = inputs
-    ctx.mark_non_differentiable(output[1])
+    ctx.mark_non_differentiable(output[1], output[2])
     ctx.set_materialize_grads(False)
-    ctx.save_for_backward(features, rows, num_rows, output[1])
+    ctx.save_for_backward(features, rows, num_rows, output[1], output[2])
     ctx.args = (lam, reduction, include_self, backend)
 
 
-def _backward(ctx, grad_out, _g_saved):
+def _backward(ctx, grad_out, _g_saved, _g_unit):
     return (_grad(ctx, grad_out, ranksim_bwd),) + (None,) * 7
 
 
@@ -257,10 +260,10 @@ class RankSimFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, features, labels, rows, num_rows, lam, reduction, include_self, backend):
-        out, saved = ranksim_fwd(features, labels, rows, num_rows, lam, reduction, include_self,
-                                 backend)
+        out, saved, unit = ranksim_fwd(features, labels, rows, num_rows, lam, reduction,
+                                       include_self, backend)
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(features, rows, num_rows, saved)
+        ctx.save_for_backward(features, rows, num_rows, saved, unit)
         ctx.args = (lam, reduction, include_self, backend)
         return out
 
