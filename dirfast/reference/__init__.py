@@ -14,3 +14,8 @@ __all__ = ["weighted_loss_ref", "kernel_window", "lds_weights_ref", "shot_metric
            "fds_bin_stats_ref", "fds_scale_shift_ref", "fds_calibrate_ref", "fds_calibrate_stats_ref",
            "conr_loss_ref", "dist_loss_ref", "pseudo_labels_ref"]
 __all__ += ["bmc_loss_ref", "gai_loss_ref", "bni_loss_ref"]
+
+# issue 17: RankSim
+from .ranksim import ranksim_loss_ref  # noqa: E402
+
+__all__ += ["ranksim_loss_ref"]
