@@ -153,10 +153,11 @@ def test_official_parity_cumulative_momentum():
 
 def test_official_alias_timeline():
     """Official: in epoch e >= 2 whitening uses running@(e-1) and recolouring S(running@(e-2)),
-    default: both from running@(e-2)."""
+    default variant with whiten_lag = recolour_lag = 2: both from running@(e-2) (copies). (The other
+    lag pairs: tests/test_fds_recipe.py.)"""
     d = 5
     off = FDS(d, bucket_num=20, bucket_start=0, variant="official")
-    dft = FDS(d, bucket_num=20, bucket_start=0)
+    dft = FDS(d, bucket_num=20, bucket_start=0, whiten_lag=2, recolour_lag=2, stats_from="input")
     hist = {"off": [], "dft": []}
     w = dft.window()
     for e in range(4):
@@ -244,7 +245,8 @@ def test_fill_empty_interpolates():
 
 def test_module_interpolate_empty_bins():
     d = 3
-    fds = FDS(d, bucket_num=10, bucket_start=0, empty_bins="interpolate", ks=3, sigma=1)
+    fds = FDS(d, bucket_num=10, bucket_start=0, empty_bins="interpolate", ks=3, sigma=1, whiten_lag=2,
+              recolour_lag=2)
     y = torch.tensor([1.0] * 4 + [5.0] * 4)
     x = torch.cat([torch.full((4, d), 1.0), torch.full((4, d), 5.0)]) + torch.randn(8, d) * 0.1
     for e in range(2):
@@ -510,7 +512,7 @@ def test_start_update_discards_and_default_first_copy():
 
 
 def test_cumulative_average_default():
-    fds = FDS(2, Bins(0, 1, 3), momentum=None, ks=1)
+    fds = FDS(2, Bins(0, 1, 3), momentum=None, ks=1, stats_from="input")  # statistics of the data as given
     data = [torch.randn(30, 2, dtype=torch.float64) + e for e in range(3)]
     y = torch.tensor([0.0, 1.0, 2.0]).repeat(10)
     for e, x in enumerate(data):

@@ -26,8 +26,11 @@ generator. Model selection: the epoch with the lowest validation MAE; its weight
   ``dirfast.LDS(bins, reweight="sqrt_inv", lds=False)``.
 * ``lds`` — SQINV + LDS: ``1/conv(sqrt(count), gaussian ks=5 σ=2)`` (paper/README defaults).
 * ``fds`` — L1 + ``dirfast.nn.FDS(64, bins)`` on ``z`` (gaussian ks=5 σ=2, momentum 0.9, clip
-  [0.1, 10], ``accumulate_in_forward=True`` instead of the official extra statistics pass,
-  ``empty_bins="interpolate"`` since ring 28 has no sample and rings ≥ 22 have 1–3).
+  [0.1, 10], ``accumulate_in_forward=True`` instead of the official extra statistics pass, and the
+  module's default recipe: whitening with the last epoch's running statistics, recolouring with the
+  smoothed statistics of the epoch before, statistics of the calibrated features,
+  ``empty_bins="interpolate"`` — ring 28 has no sample and rings ≥ 22 have 1–3; see
+  :mod:`dirfast.demo.fds_ablation` for how this recipe was chosen).
 * ``lds_fds`` — SQINV + LDS + FDS.
 * ``conr`` — L1 + β·ConR (β = 4, w = 1 ring, τ = 0.07, e = 0.01, ``variant="paper"``: the official age
   defaults) on the features of two augmented views; the regression loss is on the plain batch (as in
@@ -85,8 +88,9 @@ METHODS: Dict[str, dict] = {
                          conr=True, dist=False),
 }
 DEFAULT_METHODS = tuple(METHODS)
-#: the demo's FDS options on top of ``dirfast.nn.FDS``'s defaults (the recommended recipe)
-FDS_RECIPE: Dict[str, object] = dict(empty_bins="interpolate")
+#: the demo's FDS options on top of ``dirfast.nn.FDS``'s defaults (none: the defaults are the
+#: recommended recipe, see ``python -m dirfast.demo fds-ablation``)
+FDS_RECIPE: Dict[str, object] = {}
 #: ``--quick``: three methods that between them exercise every op (L1, LDS, FDS, ConR, Dist Loss)
 QUICK_METHODS = ("vanilla", "lds_fds_conr", "dist")
 SHOT_GROUPS = ("all", "many", "medium", "few")

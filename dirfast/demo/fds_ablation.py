@@ -72,7 +72,7 @@ RECIPES: Dict[str, tuple] = {
     "official_pass": ("official variant + extra pass (official protocol)", _OFF, True),
     "official_fwd": ("official variant + in-forward statistics", _OFF, False),
     # staleness x statistics source x empty bins, default variant, in-forward statistics, momentum 0.9
-    "w2r2_in_interp": ("W2 R2, input stats, interpolate (README recipe before)", _dflt(2, 2, "input", "interpolate"), False),
+    "w2r2_in_interp": ("W2 R2, input stats, interpolate (dirfast default before)", _dflt(2, 2, "input", "interpolate"), False),
     "w2r2_in_keep": ("W2 R2, input stats, keep", _dflt(2, 2, "input", "keep"), False),
     "w1r2_in_keep": ("W1 R2, input stats, keep", _dflt(1, 2, "input", "keep"), False),
     "w1r1_in_keep": ("W1 R1, input stats, keep", _dflt(1, 1, "input", "keep"), False),
@@ -84,13 +84,17 @@ RECIPES: Dict[str, tuple] = {
     "w2r2_cal_interp": ("W2 R2, calibrated stats, interpolate", _dflt(2, 2, "calibrated", "interpolate"), False),
     "w1r2_cal_interp": ("W1 R2, calibrated stats, interpolate", _dflt(1, 2, "calibrated", "interpolate"), False),
     "w1r1_cal_interp": ("W1 R1, calibrated stats, interpolate", _dflt(1, 1, "calibrated", "interpolate"), False),
-    # momentum and the statistics pass on the fresh-whitening recipes
+    # the default of dirfast.nn.FDS (the winner below, chosen by this ablation), momentum and the
+    # statistics pass around it and around the fresh-whitening recipes
+    "default": ("dirfast default: FDS() = W1 R2, calibrated stats, interpolate", dict(variant="default"), False),
+    "w1r2_cal_interp_m05": ("W1 R2, calibrated, interpolate, momentum 0.5", _dflt(1, 2, "calibrated", "interpolate", momentum=0.5), False),
+    "w1r2_cal_interp_pass": ("W1 R2, calibrated, interpolate, extra pass", _dflt(1, 2, "calibrated", "interpolate"), True),
     "w1r1_in_interp_m05": ("W1 R1, input, interpolate, momentum 0.5", _dflt(1, 1, "input", "interpolate", momentum=0.5), False),
     "w1r1_in_interp_mcum": ("W1 R1, input, interpolate, cumulative average", _dflt(1, 1, "input", "interpolate", momentum=None), False),
     "w1r1_in_interp_pass": ("W1 R1, input, interpolate, extra pass", _dflt(1, 1, "input", "interpolate"), True),
     "w1r2_in_interp_m05": ("W1 R2, input, interpolate, momentum 0.5", _dflt(1, 2, "input", "interpolate", momentum=0.5), False),
 }
-QUICK_RECIPES = ("none", "official_pass", "w2r2_in_interp", "w1r1_in_interp")
+QUICK_RECIPES = ("none", "official_pass", "w2r2_in_interp", "default")
 
 
 def recipe_spec(name: str) -> dict:
