@@ -12,7 +12,7 @@ DIRFAST_BUILD_CUDA ?= $(if $(shell command -v nvcc 2>/dev/null),1,auto)
 # triton reads these; set explicitly so kernels round the same way under every triton version
 export TRITON_DEFAULT_FP_FUSION ?= 1
 
-.PHONY: install test test-cpu test-interpret test-aot test-gpu fuzz bench demo gpu-check gpu-check-dry gpu-prebuilt clean
+.PHONY: install test test-cpu test-interpret test-aot test-gpu fuzz bench demo gpu-check gpu-check-dry gpu-prebuilt fds-ablation clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.cpp csrc/*.h csrc/*/*.cpp csrc/*/*.h csrc/*/*.cu)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,10 +73,14 @@ bench: install
 	$(PY) -m benchmarks.run_all
 	env -u TRITON_INTERPRET $(PY) -m dirfast.kernels._aot > benchmarks/results/aot_resources.csv
 
-# real-data DIR benchmark (issue 8): Abalone-DIR, every method, 5 seeds; table + plots in DEMO_OUT
+# real-data DIR benchmark: Abalone-DIR, every method, 5 seeds; table + plots in DEMO_OUT
 DEMO_OUT ?= benchmarks/results/demo
 demo: install
 	env -u TRITON_INTERPRET $(PY) -m dirfast.demo abalone --out $(DEMO_OUT)
+
+# FDS recipe ablation (abalone, 5 seeds, + synthetic known answer); tables in DEMO_OUT/fds_ablation
+fds-ablation: install
+	env -u TRITON_INTERPRET $(PY) -m dirfast.demo fds-ablation --out $(DEMO_OUT)/fds_ablation
 
 clean:
 	rm -rf $(VENV) build *.egg-info dirfast/_C*.so
