@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Optional
+import sys
+from typing import Dict, Optional, Tuple
 
 import torch
 
@@ -60,6 +61,28 @@ def default_backend() -> str:
     return value
 
 
+_MISSING = object()
+#: resolved paths, keyed on the request and on everything the answer depends on (see
+#: :func:`_dispatch_state`); only successful resolutions are stored, errors are re-raised each call
+_DISPATCH_CACHE: Dict[Tuple, str] = {}
+
+
+def _dispatch_state() -> Tuple:
+    """What a resolution depends on besides the request: the current string of
+    ``DIRFAST_BACKEND``, the extension and triton modules as ``sys.modules`` holds them now (tests
+    hide them with ``sys.modules[name] = None``) and the availability probes themselves (tests
+    monkeypatch them). Cheap: one environment read and a few dictionary lookups."""
+    mods = sys.modules
+    return (os.environ.get("DIRFAST_BACKEND"), mods.get("dirfast._C", _MISSING),
+            mods.get("dirfast._C_cuda", _MISSING), mods.get("triton", _MISSING), _ext.available,
+            _ext._current, cuda_ext_available, _find_triton)
+
+
+def clear_dispatch_cache() -> None:
+    """Forget every cached resolution (they are re-derived on the next call)."""
+    _DISPATCH_CACHE.clear()
+
+
 def resolve_backend(
     backend: Optional[str],
     device: torch.device,
@@ -75,7 +98,29 @@ def resolve_backend(
     vectorised-PyTorch CPU path used when the op has no C++ kernel or ``"auto"`` finds the extension
     missing. Raises ``ValueError`` for an unknown name or a device mismatch and ``RuntimeError`` for an
     explicitly requested backend that is not available here (with how to get it).
+
+    Decided once per configuration: the answer is cached per (op, requested backend, device type,
+    kernel flags) and the state of :func:`_dispatch_state` — so a changed ``DIRFAST_BACKEND``, a hidden
+    or restored extension take effect on the next call, while the steady state costs one environment
+    read and a dictionary lookup (no ``device_count()`` per call).
     """
+    if torch.compiler.is_compiling():  # traced once per graph; dynamo cannot hash the state key
+        return _resolve(backend, device, op=op, has_cpu_kernel=has_cpu_kernel,
+                        has_triton_kernel=has_triton_kernel, has_cuda_kernel=has_cuda_kernel)
+    key = (op, backend, device.type, has_cpu_kernel, has_triton_kernel, has_cuda_kernel,
+           _dispatch_state())
+    path = _DISPATCH_CACHE.get(key)
+    if path is None:
+        path = _resolve(backend, device, op=op, has_cpu_kernel=has_cpu_kernel,
+                        has_triton_kernel=has_triton_kernel, has_cuda_kernel=has_cuda_kernel)
+        if len(_DISPATCH_CACHE) > 4096:  # configurations are few; bound it anyway
+            _DISPATCH_CACHE.clear()
+        _DISPATCH_CACHE[key] = path
+    return path
+
+
+def _resolve(backend: Optional[str], device: torch.device, *, op: str, has_cpu_kernel: bool,
+             has_triton_kernel: bool, has_cuda_kernel: bool) -> str:
     if backend is None:
         backend = default_backend()
     if backend not in BACKENDS:

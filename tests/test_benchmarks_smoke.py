@@ -32,6 +32,7 @@ MODULES = {
 }
 MODULES["bench_balanced_mse"] = ("balanced_mse", True, True)
 MODULES["bench_ranksim"] = ("ranksim", True, True)
+MODULES["bench_host_overhead"] = ("host_overhead", False, False)  # naive_torch is its floor
 
 
 def _env():
