@@ -8,7 +8,7 @@ some blocks pool (the PAV does real work, spec §1.3). Every timed call is ``sof
 ``backward(g)`` with a fixed random ``g`` (``x.grad`` reset untimed). Providers, interleaved:
 
 * ``sort_floor`` — ``torch.sort(x, dim=-1)`` of the same data (values + indices), the compute floor
-  (conventions.md);
+  (docs/conventions.md);
 * ``dirfast`` (CUDA) — ``dirfast.soft_sort(x, 0.1)`` (``backend="auto"``: the CUDA C++ PAV of
   ``dirfast._C_cuda`` when built, else the Triton path);
 * ``dirfast_cpu`` (CPU) — ``dirfast.soft_sort(x, 0.1, backend="cpu")``: the fused per-row sort + PAV of

@@ -1,4 +1,4 @@
-"""Shared benchmark harness of dirfast (conventions.md, "Measuring speed on noisy 2-core machines").
+"""Shared benchmark harness of dirfast (docs/conventions.md, "Measuring speed on noisy 2-core machines").
 
 A benchmark module describes an op with
 
@@ -156,7 +156,7 @@ def _get(inputs: Any, key: Any) -> Any:
 
 def memory_floor(reads: Sequence[str], write_src: str, write_buf: str, *, name: str = "floor",
                  more_writes: Sequence[Tuple[str, str]] = ()) -> Provider:
-    """The memory floor of conventions.md: ``torch.sum`` over each input ``reads`` plus
+    """The memory floor of docs/conventions.md: ``torch.sum`` over each input ``reads`` plus
     ``inputs[write_buf].copy_(inputs[write_src])`` (``write_buf`` preallocated by ``setup``, the size
     of the op's output) and one more ``copy_`` per ``(src, buf)`` of ``more_writes`` (ops with several
     outputs, e.g. a forward output and an input gradient)."""

@@ -1,4 +1,4 @@
-// dirfast — Dist Loss fused CPU passes (issue 7). Torch-free; raw pointers from the Python layer
+// dirfast — Dist Loss fused CPU passes. Torch-free; raw pointers from the Python layer
 // (dirfast/ops/dist_loss.py), which also runs torch.sort and the PAV (dirfast._C.pav).
 //
 // Inputs are in sorted order i = 0..n-1 with k = perm[i] (x_i = p[k], x sorted ascending), element

@@ -1,6 +1,6 @@
 // dirfast — FDS calibration (whitening + recolouring) as a per-(bin, dimension) affine map.
 //
-// Torch-free. Semantics (spec lds_fds.md §2.5; scale/shift come from dirfast.fds_scale_shift):
+// Torch-free. Semantics (docs/lds_fds.md §2.5; scale/shift come from dirfast.fds_scale_shift):
 //   forward  (shift != 0): out[i, j] = z[i, j] * scale[k, j] + shift[k, j]   with k = idx[i]
 //   backward (shift == 0): out[i, j] = z[i, j] * scale[k, j]                 (z = grad_output)
 //   rows with k < 0 or k >= b are copied unchanged (bit for bit).

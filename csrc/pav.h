@@ -1,4 +1,4 @@
-// dirfast — PAV (isotonic regression) for soft_sort / soft_rank, CPU entry points (issue 6).
+// dirfast — PAV (isotonic regression) for soft_sort / soft_rank, CPU entry points.
 //
 // Rows are contiguous, sorted ascending, [rows, n] of float32 or float64. For each row the
 // output (same dtype, [rows, n]) is the centred per-block form of csrc/pav/pav_core.h:

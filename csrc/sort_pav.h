@@ -1,4 +1,4 @@
-// dirfast — fused per-row sort + PAV for short rows on the CPU (soft_sort / soft_rank, issue 6).
+// dirfast — fused per-row sort + PAV for short rows on the CPU (soft_sort / soft_rank).
 //
 // For rows that fit one PAV chunk (n <= 32768) the CPU path sorts and pools each row in one pass
 // while it is in L1/L2: per row, the float keys are mapped to order-preserving unsigned integers

@@ -2,7 +2,7 @@
 //
 // This header is torch-free and is meant to be shared by every backend that implements the op:
 // the element formula below (`base_loss`, `focal_modulate`) is written once, marked
-// DIRFAST_HOST_DEVICE, so a later CUDA build (issue 6, nvcc called directly) can include it
+// DIRFAST_HOST_DEVICE, so a later CUDA build (nvcc called directly) can include it
 // unchanged (`#ifdef __CUDACC__` guard below).
 //
 // Semantics, per element i, in the element type T (float or double):

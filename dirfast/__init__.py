@@ -31,12 +31,12 @@ __all__ = [
     "dist_loss", "pseudo_labels", "DistLoss",
 ]
 
-# issue 17: RankSim
+# RankSim
 from .ranksim import RankSimLoss, ranksim_loss, ranksim_subset  # noqa: E402
 
 __all__ += ["ranksim_loss", "ranksim_subset", "RankSimLoss"]
 
-# issue 17: Balanced MSE (defined in dirfast.balanced_mse)
+# Balanced MSE (defined in dirfast.balanced_mse)
 from .balanced_mse import GMM, BalancedMSELoss, bmc_loss, bni_loss, bni_prior, fit_gmm, gai_loss  # noqa: E402
 
 __all__ += ["bmc_loss", "gai_loss", "bni_loss", "BalancedMSELoss", "GMM", "fit_gmm", "bni_prior"]

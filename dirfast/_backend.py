@@ -1,4 +1,4 @@
-"""The one backend rule of dirfast (conventions.md, "Backends"), used by every op.
+"""The one backend rule of dirfast (docs/conventions.md, "Backends"), used by every op.
 
 ``backend`` is one of ``"auto" | "reference" | "cpu" | "triton" | "cuda"``; ``None`` means the value of
 the environment variable ``DIRFAST_BACKEND``, else ``"auto"``.

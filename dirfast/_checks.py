@@ -1,4 +1,4 @@
-"""Input checks shared by every public function (conventions.md, "Input checks and host syncs").
+"""Input checks shared by every public function (docs/conventions.md, "Input checks and host syncs").
 
 Two kinds:
 

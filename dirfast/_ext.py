@@ -86,7 +86,7 @@ def get() -> Optional[ModuleType]:
     return _current()
 
 
-# --- CUDA C++ extension (issue 6) ----------------------------------------------------------------
+# --- CUDA C++ extension ----------------------------------------------------------------
 # ``dirfast._C_cuda``: the CUDA kernels (csrc/cuda/*.cu), built by setup.py calling nvcc directly
 # when nvcc is found at install time (DIRFAST_BUILD_CUDA=auto|0|1), linked with the static CUDA
 # runtime. It imports without a GPU or driver; cuda_available() also asks for a device.

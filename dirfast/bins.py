@@ -1,4 +1,4 @@
-r"""Label bins shared by LDS, FDS and the DIR metrics (conventions.md, "Bins").
+r"""Label bins shared by LDS, FDS and the DIR metrics (docs/conventions.md, "Bins").
 
 A :class:`Bins` is a sorted list of ``K + 1`` float64 edges :math:`e_0 < e_1 < \dots < e_K`, built as
 ``Bins(start, width, count)`` (:math:`e_k = \mathrm{start} + k\cdot\mathrm{width}`, each edge computed as

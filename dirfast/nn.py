@@ -79,7 +79,7 @@ class HuberLoss(WeightedLoss):
         super().__init__("huber", beta=beta, reduction=reduction, backend=backend, validate=validate)
 
 
-# issue 4 items 2 + 4: FDS module and cross-bin smoothing
+# FDS module and cross-bin smoothing
 # stateful front ends of the other ops live beside them
 from .conr import ConRLoss  # noqa: E402
 from .fds import FDS, smooth_stats  # noqa: E402

@@ -1,4 +1,4 @@
-"""Tolerance helpers implementing conventions.md ("Tolerances"), shared by tests and benchmarks.
+"""Tolerance helpers implementing docs/conventions.md ("Tolerances"), shared by tests and benchmarks.
 
 * fp64: rtol 1e-10; fp32: rtol 1e-5 on values and on gradients scaled by the largest gradient;
 * fp16/bf16: the fast path's error against an fp64 oracle must be ≤ 2× the error of the reference run

@@ -1,4 +1,4 @@
-// dirfast — CUDA kernels of the PAV behind soft_sort / soft_rank (issue 6).
+// dirfast — CUDA kernels of the PAV behind soft_sort / soft_rank.
 //
 // CUDA runtime only (no torch headers). Every kernel calls the DIRFAST_HOST_DEVICE functions of
 // csrc/pav/pav_core.h, in the decomposition that the CPU "grid" driver (csrc/pav.cpp, run_grid)

@@ -1,10 +1,10 @@
-// dirfast — the one PAV (pool adjacent violators) core behind soft_sort / soft_rank (issue 6).
+// dirfast — the one PAV (pool adjacent violators) core behind soft_sort / soft_rank.
 //
 // Torch-free, header-only, every function DIRFAST_HOST_DEVICE: the CPU driver (csrc/pav.cpp) and
 // the CUDA kernels (csrc/cuda/pav.cu) call exactly these functions, so the CPU "simulated grid"
 // driver reproduces the GPU decomposition operation for operation.
 //
-// Math (spec distloss_softsort.md §2.3/2.4/2.7/2.8), per row, x sorted ascending (length n,
+// Math (docs/distloss_softsort.md §2.3/2.4/2.7/2.8), per row, x sorted ascending (length n,
 // float or double), eps > 0. A block B is a contiguous index range [f, l] with length
 // L = l - f + 1 (int64) and sum S = Σ_{i∈B} x_i (double). m_B = S/L, c_B = f + (L-1)/2.
 //   mode 0 (soft sort): merge adjacent B1 < B2 iff  m2 - m1 >= (L1 + L2) * (0.5/eps)

@@ -75,7 +75,7 @@ def load_abalone() -> Dict[str, torch.Tensor]:
 
 def abalone_dir_split(rings: torch.Tensor, *, seed: int = ABALONE_SPLIT_SEED,
                       cap: int = 30) -> Dict[str, torch.Tensor]:
-    """DIR split of the abalone rows (the AgeDB/IMDB-WIKI-DIR recipe, spec lds_fds.md §3.1).
+    """DIR split of the abalone rows (the AgeDB/IMDB-WIKI-DIR recipe, docs/lds_fds.md §3.1).
 
     For every ring value with ``c`` samples, ``n = min(c // 3, cap)`` randomly chosen samples go to
     validation, ``n`` others to test (balanced val/test sets), the rest to train. The shuffle is

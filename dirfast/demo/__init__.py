@@ -1,4 +1,4 @@
-"""End-to-end demos of dirfast on real data (issue 8).
+"""End-to-end demos of dirfast on real data.
 
 ``python -m dirfast.demo abalone [--quick] [--out DIR] [--seeds N] [--epochs N] [--methods a,b]``
 (or ``make demo``) trains a small MLP on the UCI Abalone DIR split with every dirfast method and writes

@@ -15,7 +15,7 @@ __all__ = ["weighted_loss_ref", "kernel_window", "lds_weights_ref", "shot_metric
            "conr_loss_ref", "dist_loss_ref", "pseudo_labels_ref"]
 __all__ += ["bmc_loss_ref", "gai_loss_ref", "bni_loss_ref"]
 
-# issue 17: RankSim
+# RankSim
 from .ranksim import ranksim_loss_ref  # noqa: E402
 
 __all__ += ["ranksim_loss_ref"]
