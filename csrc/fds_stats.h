@@ -39,9 +39,38 @@ struct Args {
   std::uintptr_t m2;     // [num_bins, d] dtype (out, contiguous)
 };
 
+// The FDS module's accumulation into this epoch's partial statistics (dirfast.nn.FDS.accumulate),
+// one call: rows with 0 <= keys[i] < num_bins are grouped by key (counting sort, as above); every bin
+// b with rows gets a reference row ref[b] in T (pmean[b] rounded to T if pcount[b] > 0, else
+// run_ref[b] if b < num_run and tracked[b] > 0, else its first row in this call); the rows, first
+// calibrated in registers when `cal` != 0 (x*scale[k] + cshift[k] for 0 <= k = cal[i] < num_cal,
+// identity otherwise: fds_calibrate's arithmetic), are shifted by ref[b] and reduced as above (items of
+// kChunkRows rows, Chan merge in T); then (count, mean = mean_T + ref, M2) is Chan-merged in fp64 into
+// (pcount, pmean, pm2) in place (BinStats.merge's formula; bins without rows untouched).
+// Deterministic and independent of the number of threads.
+struct AccArgs {
+  DType dtype;             // element type T of x, run_ref, scale, cshift
+  std::uintptr_t x;        // [n, d], row stride `stride`, unit column stride
+  std::int64_t stride;
+  std::uintptr_t keys;     // [n] int64
+  std::int64_t n, d, num_bins;
+  std::uintptr_t pcount;   // [num_bins] int64 (in/out)
+  std::uintptr_t pmean;    // [num_bins, d] float64 contiguous (in/out)
+  std::uintptr_t pm2;      // [num_bins, d] float64 contiguous (in/out)
+  std::uintptr_t run_ref;  // [num_run, d] T contiguous
+  std::uintptr_t tracked;  // [num_run] int64
+  std::int64_t num_run;
+  std::uintptr_t cal;      // [n] int64 calibration ids, or 0 (no calibration)
+  std::uintptr_t scale;    // [num_cal, d] T contiguous
+  std::uintptr_t cshift;   // [num_cal, d] T contiguous
+  std::int64_t num_cal;
+};
+
 DType parse_dtype(const char* name);  // "float32" | "float64", else std::invalid_argument
 void validate(const Args& a);         // std::invalid_argument on bad arguments
 void run(const Args& a);              // validate(a) must have passed; throws only std::bad_alloc
+void validate(const AccArgs& a);      // std::invalid_argument on bad arguments
+void accumulate(const AccArgs& a);    // validate(a) must have passed; throws only std::bad_alloc
 
 }  // namespace fds_stats
 }  // namespace dirfast

@@ -31,7 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import check_float, check_scalar, check_tensor, describe
+from ._backend import resolve_backend
+from ._checks import check_finite_values, check_float, check_scalar, check_tensor, describe, \
+    validation_enabled
 from .bins import Bins
 from .reference.lds import check_ks_sigma, kernel_window
 
@@ -559,40 +561,31 @@ class FDS(torch.nn.Module):
         return fds_calibrate(x, cal, self.scale, self.shift, backend=self.backend, validate=self.validate)
 
     @torch.no_grad()
-    def _accumulate_flat(self, x: Tensor, keys: Tensor, hits: Optional[Tensor]) -> None:
-        BinStats, fds_bin_stats, _, _ = _stats_ops()
-        f64 = torch.float64
-        K2 = self.num_bins + 2
+    def _accumulate_flat(self, x: Tensor, keys: Tensor, hits: Optional[Tensor],
+                         cal: Optional[Tensor] = None) -> None:
+        """Merge the statistics of ``x`` (calibrated first with ids ``cal`` when given) into this
+        epoch's partial statistics: one ``dirfast::fds_accumulate`` call. Each bin's rows are shifted
+        by a per-bin reference (this epoch's partial mean, else the running mean of a seen bin, else
+        the bin's first row in this call) rounded to the working precision, subtracted in registers,
+        and added back in fp64: ``fds_bin_stats`` returns fp32 means for fp32 features, and without
+        the shift a mean of 1e4 would be rounded to ±5e-4 per call, which the Chan merges of many
+        calls turn into relative variance errors of ~1e-4 when std ≈ 1 (measured); with it ~1e-7.
+        The C++ and Triton paths calibrate in registers too (no calibrated ``[N, D]`` copy)."""
+        from .ops.fds_stats import FUSED_CALIBRATION, fds_accumulate_op, fds_accumulate_paths
+
         x = x.detach()
-        # Shifted data: subtract a per-bin reference (this epoch's partial mean, else the running
-        # mean of a seen bin, else the bin's first row in this call) rounded to the working precision, and add it back in fp64.
-        # fds_bin_stats returns fp32 means for fp32 features; without the shift a mean of 1e4 is
-        # rounded to ±5e-4 per call, and the Chan merges of many calls turn that into relative
-        # variance errors of ~1e-4 when std ≈ 1 (measured); with it, ≤ 1e-6.
-        run = torch.where((self.num_samples_tracked > 0).unsqueeze(1), self.running_mean.to(f64),
-                          torch.zeros((), dtype=f64, device=x.device))
-        run = torch.cat([run, torch.zeros(2, x.shape[1], dtype=f64, device=x.device)])
-        known = torch.cat([self.num_samples_tracked > 0, torch.zeros(2, dtype=torch.bool, device=x.device)])
-        # a bin with neither: its first row in this call (scatter_reduce amin of the row ids)
-        n = x.shape[0]
-        first = torch.full((K2,), max(n - 1, 0), dtype=torch.int64, device=x.device)
-        if n:
-            first.scatter_reduce_(0, keys.clamp(0, K2 - 1), torch.arange(n, device=x.device),
-                                  reduce="amin", include_self=True)
-        wdt = torch.float64 if x.dtype == torch.float64 else torch.float32
-        own = x[first].to(f64) if n else torch.zeros(K2, x.shape[1], dtype=f64, device=x.device)
-        ref = torch.where((self.partial_count > 0).unsqueeze(1), self.partial_mean,
-                          torch.where(known.unsqueeze(1), run, own))
-        ref_w = ref.to(wdt)
-        xs = x.to(wdt) - torch.index_select(ref_w, 0, keys.clamp(0, K2 - 1))
-        st = fds_bin_stats(xs, keys, K2, backend=self.backend, validate=self.validate)
-        seen = (st.count > 0).unsqueeze(1)
-        mean = torch.where(seen, st.mean.to(f64) + ref_w.to(f64), torch.zeros((), dtype=f64, device=x.device))
-        cur = BinStats(self.partial_count, self.partial_mean, self.partial_m2)
-        new = cur.merge(BinStats(st.count.to(torch.int64), mean, st.m2.to(f64)))
-        self.partial_count.copy_(new.count)
-        self.partial_mean.copy_(new.mean)
-        self.partial_m2.copy_(new.m2)
+        path = resolve_backend(self.backend, x.device, op="dirfast.fds_bin_stats")
+        if validation_enabled(self.validate):
+            check_finite_values("dirfast.fds_bin_stats", features=x)
+        if cal is not None and not (path in FUSED_CALIBRATION and x.dtype == self.scale.dtype):
+            x, cal = self._calibrate(x, cal), None
+        tables = (self.scale, self.shift) if cal is not None else (None, None)
+        args = (x, keys, cal, *tables, self.running_mean, self.num_samples_tracked, self.partial_count,
+                self.partial_mean, self.partial_m2, path)
+        if torch.compiler.is_compiling():
+            fds_accumulate_op(*args)
+        else:
+            fds_accumulate_paths(*args)
         if hits is not None:
             self.partial_edge_hits.add_(hits)
 
@@ -630,9 +623,8 @@ class FDS(torch.nn.Module):
         fn = "FDS.accumulate"
         x, lab, _ = self._flatten(fn, features, labels)
         cal, keys, hits = self._bin_ids(fn, lab)
-        if self.stats_from == "calibrated" and self._epoch >= self.start_smooth:
-            x = self._calibrate(x, cal)
-        self._accumulate_flat(x, keys, hits)
+        calibrate = self.stats_from == "calibrated" and self._epoch >= self.start_smooth
+        self._accumulate_flat(x, keys, hits, cal if calibrate else None)
 
     # --------------------------------------------------------------------------------------------
     # end of epoch
