@@ -97,3 +97,31 @@ def test_demo_quick(tmp_path):
     # a second run (other processes) gives the identical table, CSVs and plots
     for name in DETERMINISTIC:
         assert _read(os.path.join(out1, name)) == _read(os.path.join(out2, name)), name
+
+
+def test_demo_bmse_ranksim_methods():
+    """Issue 17 rows: BMC/BNI replace L1 and learn σ in their own param group (the ``_fix`` variants
+    keep σ = 1 exactly); RankSim changes the training of the plain L1 model; each run is
+    deterministic (paired by seed with the other methods)."""
+    from dirfast.demo.abalone import METHODS, Config, _load, train_one
+
+    data = _load(666)
+    cfg = Config(epochs=2)
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        r = {m: train_one(m, 0, data, cfg) for m in ("vanilla", "bmc", "bni", "bmc_fix", "bni_fix", "ranksim")}
+        again = train_one("ranksim", 0, data, cfg)["test_pred"]
+    finally:
+        torch.set_num_threads(prev)
+    for m in ("bmc", "bni"):
+        assert METHODS[m]["bmse"] == m
+        assert r[m]["noise_sigma"] != 1.0 and 1.0 < r[m]["noise_sigma"] < 2.0  # 52 Adam steps of lr 1e-2
+    assert r["bmc_fix"]["noise_sigma"] == r["bni_fix"]["noise_sigma"] == 1.0
+    assert "noise_sigma" not in r["vanilla"] and "noise_sigma" not in r["ranksim"]
+    preds = [r[m]["test_pred"] for m in r]
+    assert all(torch.isfinite(p).all() for p in preds)
+    for i in range(len(preds)):                       # every method trains differently
+        for j in range(i):
+            assert not torch.equal(preds[i], preds[j])
+    assert torch.equal(again, r["ranksim"]["test_pred"])

@@ -42,6 +42,26 @@ generator. Model selection: the epoch with the lowest validation MAE; its weight
   pseudo-labels per batch size, L1, λ = 1, eps = 0.1), trained end to end from scratch (the paper's
   best setting retrains only the last layer of a pre-trained model; not done here).
 * ``lds_fds_conr`` — SQINV + LDS + FDS + ConR (ConR anchor weights = the LDS weights).
+* ``bmc`` — Balanced MSE, BMC (batch-based Monte Carlo): ``dirfast.nn.BalancedMSELoss("bmc")``
+  **replaces** the L1 regression loss (official usage: the model is trained with the Balanced MSE
+  alone, no sample weights). Learnable noise ``σ`` with the official defaults: ``init_noise_sigma``
+  1.0 (in rings: the official CLI default, label units) in its own Adam param group with lr 1e-2
+  (official ``--sigma_lr``; there is no LR schedule here). Not tuned on this data set (the IMDB-WIKI
+  README recipe σ₀ = 10 with last-layer retraining is for ages in years; not used).
+* ``bni`` — Balanced MSE, BNI (bin-based numerical integration): as ``bmc`` with
+  ``BalancedMSELoss("bni")`` and the bucket prior ``dirfast.bni_prior(y_train, Bins(1, 1, 29),
+  centers="left")``: the training counts per ring, integer centres (the official unit-bin buckets),
+  empty rings dropped (ring 28), not LDS-smoothed (the official default).
+* ``bmc_fix``, ``bni_fix`` — ``bmc`` / ``bni`` with ``σ`` fixed at 1.0 (``learnable=False``: the
+  official ``--fix_noise_sigma``, the official NYUD2-DIR recipe σ₀ = 1.0 fixed, and the author's advice
+  for new tasks, BalancedMSE issue #10). Added after a seed-0 diagnostic run of ``bmc`` showed the
+  learned σ drifting from 1 to ≈ 2.5 rings; 1.0 is the official value, not swept.
+* ``ranksim`` — L1 + γ·RankSim on ``z`` (the 64-d feature layer, from the plain forward; the model
+  has no FDS): ``dirfast.ranksim_loss(z, y, variant="official", interpolation_lambda=2,
+  max_unique=29)``, γ = 100 (the official age recipe: blackbox ranks, λ = 2, rows summed, diagonal
+  included; ``max_unique=29`` is exact here: at most 29 distinct ring values per batch),
+  unique-label subset with the lowest-row-index representative (deterministic; the batches are
+  shuffled, so this is a random representative per label as the official ``random.choice``).
 
 **Outputs** (in ``out``): ``abalone_results.md`` / ``.csv`` (MAE and GM, overall and per shot, mean ±
 std over seeds), ``abalone_per_seed.csv``, ``abalone_per_bin.csv`` (test MAE per ring and method),
@@ -74,7 +94,8 @@ from dirfast.data import ABALONE_SPLIT_SEED, abalone_dir
 __all__ = ["METHODS", "DEFAULT_METHODS", "QUICK_METHODS", "Config", "MLP", "augment", "train_one",
            "run", "SHOT_GROUPS"]
 
-#: method name → (display label, reweight, lds, fds, conr, dist)
+#: method name → (display label, reweight, lds, fds, conr, dist[, bmse, ranksim]); ``bmse``:
+#: ``"bmc"`` / ``"bni"`` (Balanced MSE replaces L1), ``ranksim``: add γ·RankSim (both optional keys)
 METHODS: Dict[str, dict] = {
     "vanilla": dict(label="Vanilla (L1)", reweight="none", lds=False, fds=False, conr=False, dist=False),
     "sqinv": dict(label="SQINV", reweight="sqrt_inv", lds=False, fds=False, conr=False, dist=False),
@@ -86,13 +107,24 @@ METHODS: Dict[str, dict] = {
     "dist": dict(label="Dist Loss", reweight="none", lds=False, fds=False, conr=False, dist=True),
     "lds_fds_conr": dict(label="SQINV + LDS + FDS + ConR", reweight="sqrt_inv", lds=True, fds=True,
                          conr=True, dist=False),
+    "bmc": dict(label="BMC (Balanced MSE)", reweight="none", lds=False, fds=False, conr=False, dist=False,
+                bmse="bmc"),
+    "bni": dict(label="BNI (Balanced MSE)", reweight="none", lds=False, fds=False, conr=False, dist=False,
+                bmse="bni"),
+    "bmc_fix": dict(label="BMC, σ fixed 1", reweight="none", lds=False, fds=False, conr=False, dist=False,
+                    bmse="bmc", bmse_learnable=False),
+    "bni_fix": dict(label="BNI, σ fixed 1", reweight="none", lds=False, fds=False, conr=False, dist=False,
+                    bmse="bni", bmse_learnable=False),
+    "ranksim": dict(label="RankSim", reweight="none", lds=False, fds=False, conr=False, dist=False,
+                    ranksim=True),
 }
 DEFAULT_METHODS = tuple(METHODS)
 #: the demo's FDS options on top of ``dirfast.nn.FDS``'s defaults (none: the defaults are the
 #: recommended recipe, see ``python -m dirfast.demo fds-ablation``)
 FDS_RECIPE: Dict[str, object] = {}
-#: ``--quick``: three methods that between them exercise every op (L1, LDS, FDS, ConR, Dist Loss)
-QUICK_METHODS = ("vanilla", "lds_fds_conr", "dist")
+#: ``--quick``: methods that between them exercise every op (L1, LDS, FDS, ConR, Dist Loss, BMC with
+#: a learnable σ, BNI with a fixed σ, RankSim)
+QUICK_METHODS = ("vanilla", "lds_fds_conr", "dist", "bmc", "bni_fix", "ranksim")
 SHOT_GROUPS = ("all", "many", "medium", "few")
 BINS = Bins(1, 1, 29)  # rings 1..29, one bin per ring
 
@@ -125,6 +157,12 @@ class Config:
     dist_bw: float = 0.5
     dist_lam: float = 1.0
     dist_eps: float = 0.1
+    # Balanced MSE (official defaults: learnable σ, init 1.0, its own param group with lr 1e-2)
+    bmse_init_sigma: float = 1.0
+    bmse_sigma_lr: float = 1e-2
+    # RankSim (official age recipe: γ = 100, λ = 2, official variant: rows summed, diagonal included)
+    ranksim_gamma: float = 100.0
+    ranksim_lambda: float = 2.0
     workers: int = 2                # processes, one torch thread each (1: run in this process)
     split_seed: int = ABALONE_SPLIT_SEED
     methods: Sequence[str] = field(default_factory=lambda: DEFAULT_METHODS)
@@ -182,7 +220,8 @@ def train_one(method: str, seed: int, data: dict, cfg: Config, on_epoch=None,
     training forwards.
 
     Returns ``{"method", "seed", "best_epoch", "val_mae", "metrics": ShotMetrics,
-    "test_pred": [N_test]}``. ``on_epoch()`` is called after every epoch (progress bar).
+    "test_pred": [N_test]}`` (+ ``"noise_sigma"``, the learned Balanced-MSE σ after the last epoch,
+    for ``bmc`` / ``bni``). ``on_epoch()`` is called after every epoch (progress bar).
     """
     spec = METHODS[method] if spec is None else spec
     (xtr, ytr), (xva, yva), (xte, yte) = data["train"], data["val"], data["test"]
@@ -192,7 +231,21 @@ def train_one(method: str, seed: int, data: dict, cfg: Config, on_epoch=None,
     if cfg.init_bias:
         with torch.no_grad():  # start every method at the median training label (the L1 optimum)
             model.head.bias.fill_(float(ytr.median()))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    bmse = None
+    if spec.get("bmse"):
+        kw = {}
+        if spec["bmse"] == "bni":
+            kw["bucket_centers"], kw["bucket_weights"] = dirfast.bni_prior(ytr, BINS, centers="left")
+        learnable = spec.get("bmse_learnable", True)
+        bmse = dirfast.nn.BalancedMSELoss(spec["bmse"], init_noise_sigma=cfg.bmse_init_sigma,
+                                          learnable=learnable, **kw)
+        groups = [{"params": model.parameters()}]
+        if learnable:
+            groups.append(bmse.param_group(lr=cfg.bmse_sigma_lr))
+        opt = torch.optim.Adam(groups, lr=cfg.lr)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    ranksim = spec.get("ranksim", False)
     lds = None
     if spec["reweight"] != "none":
         lds = dirfast.LDS(BINS, reweight=spec["reweight"], lds=spec["lds"], kernel=cfg.kernel,
@@ -213,8 +266,17 @@ def train_one(method: str, seed: int, data: dict, cfg: Config, on_epoch=None,
             idx = perm[i:i + cfg.batch_size]
             x, y = xtr[idx], ytr[idx]
             w = lds(y) if lds is not None else None
-            pred, _ = model(x, y)
-            loss = dist(pred, y, w) if dist is not None else dirfast.l1(pred, y, w)
+            pred, z = model(x, y)
+            if bmse is not None:
+                loss = bmse(pred, y)
+            elif dist is not None:
+                loss = dist(pred, y, w)
+            else:
+                loss = dirfast.l1(pred, y, w)
+            if ranksim:
+                loss = loss + cfg.ranksim_gamma * dirfast.ranksim_loss(
+                    z, y, interpolation_lambda=cfg.ranksim_lambda, variant="official",
+                    max_unique=BINS.num_bins)
             if spec["conr"]:
                 views = torch.cat([augment(x, cfg.aug_noise, cfg.aug_drop, g_aug),
                                    augment(x, cfg.aug_noise, cfg.aug_drop, g_aug)])
@@ -247,8 +309,11 @@ def train_one(method: str, seed: int, data: dict, cfg: Config, on_epoch=None,
     with torch.no_grad():
         pred = model(xte)[0]
     m = dirfast.shot_metrics(pred, yte, ytr, BINS, many=cfg.many, few=cfg.few)
-    return {"method": method, "seed": seed, "best_epoch": best[1], "val_mae": best[0], "metrics": m,
-            "test_pred": pred}
+    out = {"method": method, "seed": seed, "best_epoch": best[1], "val_mae": best[0], "metrics": m,
+           "test_pred": pred}
+    if bmse is not None:
+        out["noise_sigma"] = float(bmse.noise_sigma.detach())  # learned σ after the last epoch
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -417,10 +482,12 @@ def _plots(out, data, cfg, methods, bin_mae, m0) -> None:
     present = (m0.bin_test_count > 0).nonzero().flatten()
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
     shade(ax)
-    markers = "osD^v<>px*"
+    markers = "osD^v<>px*hH+d"
+    # > 10 methods: tab20 colours (the default cycle repeats after 10, with the same marker as well)
+    colors = plt.get_cmap("tab20").colors if len(methods) > 10 else [None] * len(methods)
     for i, m in enumerate(methods):
         ax.plot((present + 1).numpy(), bin_mae[m][present].numpy(), marker=markers[i % len(markers)],
-                ms=4, lw=1.2, label=METHODS[m]["label"], zorder=3)
+                ms=4, lw=1.2, label=METHODS[m]["label"], zorder=3, color=colors[i % len(colors)])
     ax.set_xlabel("rings (test bins; background: many / medium / few shot)")
     ax.set_ylabel("test MAE (rings)")
     ax.set_xlim(present.min().item() + 0.5, present.max().item() + 1.5)
@@ -539,7 +606,10 @@ def run(cfg: Config, out: str, *, progress: bool = True) -> dict:
             "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
             "cpu_count": os.cpu_count(), "machine": platform.machine(), "processor": platform.processor(),
             "python": platform.python_version(), "torch": torch.__version__,
-            "dirfast": dirfast.__version__, "config": {k: (list(v) if isinstance(v, tuple) else v)
+            "dirfast": dirfast.__version__,
+            "learned_noise_sigma": {f"{r['method']}/{r['seed']}": round(r["noise_sigma"], 4)
+                                    for r in results if "noise_sigma" in r},
+            "config": {k: (list(v) if isinstance(v, tuple) else v)
                                                         for k, v in asdict(cfg).items()}}
     with open(os.path.join(out, "abalone_run.json"), "w") as f:
         json.dump(info, f, indent=1)
