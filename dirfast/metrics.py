@@ -28,7 +28,8 @@ always use ``bins``. Differences from the official code: an empty group's GM is 
 
 Vectorised: bin ids, one ``bincount``/``index_put_`` per statistic keyed by ``(bin, group)``, then
 ``O(K)`` work; sums are deterministic (serial ``bincount`` on CPU, sort-based
-``index_put_(accumulate=True)`` elsewhere). One host sync at the end (Python floats are returned).
+``index_put_(accumulate=True)`` elsewhere; counts by an integer ``index_add_`` off the CPU, where
+``bincount`` would sync). One host sync at the end (Python floats are returned).
 """
 
 from __future__ import annotations
@@ -95,6 +96,20 @@ def _segment_sum(keys: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tens
     # CUDA & co: accumulate=True index_put_ is the sort-based deterministic kernel (no float atomics)
     return torch.zeros(n, dtype=values.dtype, device=values.device).index_put_((keys,), values,
                                                                                 accumulate=True)
+
+
+def _count(keys: torch.Tensor, n: int) -> torch.Tensor:
+    """``out[k] = #{i : keys_i = k}`` (int64; ``0 <= keys < n``). CPU: ``bincount``. Elsewhere an
+    integer ``index_add_`` (exact and deterministic): ``bincount`` on CUDA reads the keys' maximum on
+    the host (a sync per call)."""
+    if keys.device.type == "cpu":
+        return torch.bincount(keys, minlength=n)
+    return _count_index_add(keys, n)
+
+
+def _count_index_add(keys: torch.Tensor, n: int) -> torch.Tensor:
+    ones = torch.ones(1, dtype=torch.int64, device=keys.device).expand(keys.numel())
+    return torch.zeros(n, dtype=torch.int64, device=keys.device).index_add_(0, keys.reshape(-1), ones)
 
 
 def _official_train_counts(labels64: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
@@ -219,7 +234,7 @@ def shot_metrics(preds: LabelsLike, labels: LabelsLike, train_labels: LabelsLike
                             else None)
     K = bins.num_bins
     tb = bins._ids(train_labels, fn=fn, name="train_labels", validate=validate).reshape(-1)
-    train_count = torch.bincount(tb, minlength=K)
+    train_count = _count(tb, K)
     bin_shot = torch.where(train_count > many, 0, torch.where(train_count < few, 2, 1))
     b = bins._ids(labels, fn=fn, name="labels", validate=validate).reshape(-1)
     lab = labels.reshape(-1)
@@ -242,5 +257,5 @@ def shot_metrics(preds: LabelsLike, labels: LabelsLike, train_labels: LabelsLike
     le = torch.clamp_min(a, gm_eps, out=e) if gm_eps > 0 else torch.abs(a, out=e)
     s_le = _segment_sum(key, le.log_(), n)
     sums = torch.stack([s_ae, s_se, s_le], dim=1).reshape(K, 4, 3)
-    cnt = torch.bincount(key, minlength=n).reshape(K, 4)
+    cnt = _count(key, n).reshape(K, 4)
     return _finish(fn, sums, cnt, K, bin_shot, train_count, variant, gm_eps, many, few, preds.device)

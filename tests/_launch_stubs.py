@@ -57,6 +57,7 @@ class Launch:
 class CudaCall:
     name: str
     device: int
+    args: Tuple[Any, ...] = ()  #: the call's positional arguments (sizes, pointers, ...)
 
 
 @dataclass
@@ -65,6 +66,9 @@ class LaunchStubs:
     cuda_calls: List[CudaCall] = field(default_factory=list)
     current: int = 0
     picks: Dict[str, Tuple[Any, ...]] = field(default_factory=dict)
+    #: keep each launch's arguments; False records none (no reference to the launch's tensors is
+    #: kept, so autograd may adopt a kernel's output as ``.grad`` as it does on a GPU)
+    keep_args: bool = True
 
     def install(self, monkeypatch) -> "LaunchStubs":
         try:
@@ -96,6 +100,8 @@ class LaunchStubs:
     def _recorder(self, qual, fn):
         def run(*args, grid, warmup, **kwargs):
             assert not warmup
+            if not self.keep_args:
+                args, kwargs = (), {}
             self.launches.append(Launch(qual, fn, args, kwargs, grid, self.current,
                                         self.picks.get(qual)))
             return None
@@ -120,7 +126,7 @@ class _FakeCudaExt:
             raise AttributeError(name)
 
         def call(*args, **kwargs):
-            self._stubs.cuda_calls.append(CudaCall(name, self._stubs.current))
+            self._stubs.cuda_calls.append(CudaCall(name, self._stubs.current, args))
             return 1
         return call
 

@@ -249,3 +249,13 @@ def test_preds_requiring_grad(variant):
     _assert_same(m, plain, variant)
     assert not m.bin_mae.requires_grad and not r.bin_mae.requires_grad
     assert w.grad is None and preds.requires_grad
+
+
+def test_counts_off_the_cpu_equal_bincount():
+    """The count used off the CPU (integer index_add_, no host sync) equals bincount exactly."""
+    from dirfast.metrics import _count_index_add
+
+    g = torch.Generator().manual_seed(0)
+    for n, size in ((1, 0), (1, 5), (7, 100), (484, 10_000)):
+        keys = torch.randint(0, n, (size,), generator=g)
+        assert torch.equal(_count_index_add(keys, n), torch.bincount(keys, minlength=n))
