@@ -4,13 +4,14 @@ plus a pooling stage that is always launched and exits on a device flag.
 ``_dist_loss_fwd_kernel`` — over sorted positions ``i`` (``BLOCK`` per program, int64 offsets), with
 ``k = perm_i`` and the soft sort assumed to be the hard sort (``ŝ = x``)::
 
-    dist partial  = Σ_i w'_i ℓ(x_i − q_i)          samp partial = Σ_i w_k ℓ(x_i − y_k)
+    dist partial  = λs·Σ_i w'_i ℓ(x_i − q_i)       samp partial = s·Σ_i w_k ℓ(x_i − y_k)
     grad[k]       = λs·w'_i ℓ'(x_i − q_i) + s·w_k ℓ'(x_i − y_k)          (x_i = p_k)
     flag          = max over i of [x_{i+1} − x_i ≥ (1/eps)(1 − 1e-6)]    (int32 atomic_max)
 
 ``w'`` by ``WEIGHTING``: 0 none (1), 1 by rank (``w_k``), 2 official (``w_i``, positional). The
 gradient is *scattered* through ``perm`` (a permutation: every element written once, no atomics);
-partials go to ``[programs, 2]`` and are summed by ``torch.sum`` in a fixed order (deterministic).
+partials (already scaled by ``λs`` and ``s``) go to ``[programs, 2]``, every entry written, and the
+loss is one ``torch.sum`` of them in a fixed order (deterministic; one launch).
 Reads per element: ``x``, ``perm`` (int64), ``q``, gathered ``y`` (and ``w`` once or twice); writes the
 gradient: ``4·s + 8 (+ s or 2s)`` bytes in the compute dtype's size ``s``, against the op's minimum
 of reading ``p, y, q (, w)`` and writing the gradient (``4s (+ s)``); ``torch.sort`` (not counted)
@@ -18,8 +19,9 @@ dominates anyway.
 
 Pooling stage (only when the flag is set; otherwise every load and store is masked off, so the
 launches cost their launch latency only): ``_dist_loss_pool_prep_kernel`` prefills ``ŝ = x`` and
-``block_start = i`` for the CUDA PAV; ``_dist_loss_pooled_dist_kernel`` recomputes the distance
-partials and ``g_ŝ_i = λs·w'_i ℓ'(ŝ_i − q_i)`` from the PAV output; the block mean of ``g_ŝ`` is
+``block_start = i`` (the op no longer launches it: the CUDA PAV's first kernel writes the same
+values); ``_dist_loss_pooled_dist_kernel`` recomputes the distance partials (``λs·Σ``) and
+``g_ŝ_i = λs·w'_i ℓ'(ŝ_i − q_i)`` from the PAV output; the block mean of ``g_ŝ`` is
 taken by the CUDA (or host) PAV block mean; ``_dist_loss_pooled_grad_kernel`` rewrites
 ``grad[k] = mean_B(g_ŝ)_i + s·w_k ℓ'(x_i − y_k)``.
 
@@ -140,8 +142,9 @@ def _dist_loss_fwd_kernel(
             wi = tl.load(w_ptr + offs, mask=mask, other=0)
             ld = ld * wi
             dld = dld * wi
-    tl.store(partial_ptr + 2 * pid, tl.sum(tl.where(mask, ld, 0.0), axis=0))
-    tl.store(partial_ptr + 2 * pid + 1, tl.sum(tl.where(mask, ls, 0.0), axis=0))
+    # partials pre-scaled (λs·Σ, s·Σ): the loss is one torch.sum of them
+    tl.store(partial_ptr + 2 * pid, lam_s * tl.sum(tl.where(mask, ld, 0.0), axis=0))
+    tl.store(partial_ptr + 2 * pid + 1, scale * tl.sum(tl.where(mask, ls, 0.0), axis=0))
     tl.store(grad_ptr + idx, lam_s * dld + scale * dls, mask=mask)
     has_next = offs < n - 1
     xn = tl.load(x_ptr + offs + 1, mask=has_next, other=0)
@@ -187,7 +190,7 @@ def _dist_loss_pooled_dist_kernel(
             wd = tl.load(w_ptr + offs, mask=mask, other=0)
             ld = ld * wd
             dld = dld * wd
-    tl.store(partial_ptr + 2 * pid, tl.sum(tl.where(mask, ld, 0.0), axis=0), mask=active)
+    tl.store(partial_ptr + 2 * pid, lam_s * tl.sum(tl.where(mask, ld, 0.0), axis=0), mask=active)
     tl.store(gs_ptr + offs, lam_s * dld, mask=mask)
 
 
@@ -325,24 +328,30 @@ def grid(n: int, dtype: str) -> tuple:
     return (max(triton.cdiv(n, BLOCK[dtype]), 1),)
 
 
-def dist_loss_fwd(x, perm, y, q, w, sc: Scalars, *, loss: int, weighting: int):
+def dist_loss_fwd(x, perm, y, q, w, sc: Scalars, *, loss: int, weighting: int, flag=None):
     """Launch the fused kernel on ``x``'s device.
 
     Args:
         x: ``[N]`` sorted predictions, fp32/fp64, contiguous; perm ``[N]`` int64.
         y, q: ``[N]`` in ``x``'s dtype (batch order / sorted); w: ``None`` or ``[N]`` in that dtype.
         sc: :func:`scalars` for ``x``'s dtype.
+        flag: ``None`` (a zeroed ``[1]`` int32 flag is made), or a ``[1]`` int32 tensor to raise
+            (uninitialised is fine when a later stage resets it before reading it, as the CUDA
+            PAV does: the op then saves the fill).
     Returns:
-        ``(partials [programs, 2], grad [N], flag [1] int32)`` (grad and partials in ``x``'s dtype).
+        ``(partials [programs, 2], grad [N], flag [1] int32)`` (grad and partials in ``x``'s dtype;
+        partials ``(λs·Σ dist, s·Σ samp)`` per program: the loss is ``partials.sum()``).
     """
     n = x.numel()
     d = _dt(x)
     has_w = w is not None
     cfg = pick(_dist_loss_fwd_kernel, (d, loss, has_w, weighting if has_w else 0))
     g = grid(n, d)
-    partials = torch.zeros((g[0], 2), dtype=x.dtype, device=x.device)
+    # every entry is written when n > 0 (no fill); n = 0 launches nothing
+    partials = (torch.empty if n else torch.zeros)((g[0], 2), dtype=x.dtype, device=x.device)
     grad = torch.empty_like(x)
-    flag = torch.zeros(1, dtype=torch.int32, device=x.device)
+    if flag is None:
+        flag = torch.zeros(1, dtype=torch.int32, device=x.device)
     if n:
         with device_guard(x):
             _dist_loss_fwd_kernel[g](x, perm, y, q, w if has_w else x, partials, grad, flag, n, *sc,
@@ -366,7 +375,8 @@ def pool_prep(x, flag):
 
 
 def pooled_dist(s_hat, perm, q, w, sc: Scalars, partials, flag, *, loss: int, weighting: int):
-    """When ``*flag != 0``: overwrite ``partials[:, 0]`` and return ``g_ŝ [N]`` (else untouched/unset)."""
+    """When ``*flag != 0``: overwrite ``partials[:, 0]`` (``λs·Σ``) and return ``g_ŝ [N]`` (else
+    untouched/unset)."""
     n = s_hat.numel()
     d = _dt(s_hat)
     has_w = w is not None

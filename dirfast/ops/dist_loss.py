@@ -29,8 +29,9 @@ Paths (``backend`` resolved by :func:`dirfast.dist_loss`):
 * ``triton`` / ``cuda``: torch.sort + :func:`dirfast.kernels.dist_loss.dist_loss_fwd` (one kernel:
   both loss terms' per-program partials, the gradient scattered by ``perm`` — a permutation, no atomics — and
   the device flag "some gap ≥ 1/eps"), then the pooling stage, always launched and exiting on the flag
-  (no host sync) when ``dirfast._C_cuda`` is built: prefill → CUDA PAV → recompute the distance term and
-  ``g_ŝ`` from ``ŝ`` → CUDA block mean → rewrite the gradient. On a GPU without ``dirfast._C_cuda`` the
+  (no host sync) when ``dirfast._C_cuda`` is built: CUDA PAV (its first kernel writes ``ŝ = x``,
+  ``block_start = i`` and the flag) → recompute the distance term and ``g_ŝ`` from ``ŝ`` → CUDA block
+  mean → rewrite the gradient; the loss is one ``torch.sum`` of the pre-scaled partials. On a GPU without ``dirfast._C_cuda`` the
   flag is read on the host (one 4-byte sync per call) and pooled batches take the CPU PAV; under
   ``TRITON_INTERPRET=1`` on CPU tensors likewise (free). ``cuda`` is the same route with
   ``dirfast._C_cuda`` required (the README's CUDA C++ column: the PAV and block mean are CUDA C++).
@@ -261,12 +262,18 @@ def _fwd_triton(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, 
     w = None if weights is None else weights.to(dt).contiguous()
     lcode, wcode = LOSS_CODES[loss], WEIGHTING_CODES[dist_weighting]
     sc = K.scalars(dt, n, reduction, lam, eps, beta, gamma)
-    partials, grad, flag = K.dist_loss_fwd(x, perm, y, q, w, sc, loss=lcode, weighting=wcode)
     if cuda_pav is None:
         cuda_pav = x.is_cuda and _ext.cuda_available()
+    # the CUDA PAV zeroes the flag and raises it again (its gap kernel) before any stage reads it:
+    # the forward kernel's flag needs no fill on that route
+    flag = torch.empty(1, dtype=torch.int32, device=x.device) if cuda_pav else None
+    partials, grad, flag = K.dist_loss_fwd(x, perm, y, q, w, sc, loss=lcode, weighting=wcode,
+                                           flag=flag)
     if cuda_pav:  # always launched, every stage exits on the device flag: no host sync
         cu = _ext.require_cuda("dirfast::dist_loss (its CUDA PAV)")
-        s_hat, bs = K.pool_prep(x, flag)
+        # the PAV's first kernel writes ŝ = x and block_start = i (then pools if the flag is up)
+        s_hat = torch.empty_like(x)
+        bs = torch.empty(n, dtype=torch.int64, device=x.device)
         ws = torch.empty(max(int(cu.pav_workspace_bytes(1, n, 0)), 1), dtype=torch.uint8,
                          device=x.device)
         _cuda_pav(cu, x, eps, s_hat, bs, flag, ws)
@@ -280,8 +287,7 @@ def _fwd_triton(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, 
             gs = K.pooled_dist(s_hat, perm, q, w, sc, partials, flag, loss=lcode, weighting=wcode)
             gx = _block_mean_host(gs[None].cpu(), bs[None].cpu())[0].to(x.device)
             K.pooled_grad(x, perm, y, w, gx, sc, grad, flag, loss=lcode)
-    scale = _scale(n, reduction)
-    out = (partials[:, 0].sum() * lam + partials[:, 1].sum()) * scale
+    out = partials.sum()  # the kernels scaled the partials (λs, s): one launch
     return out.to(preds.dtype), grad.to(preds.dtype) if need_grad else preds.new_empty(0)
 
 
