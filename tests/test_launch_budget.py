@@ -76,7 +76,7 @@ BUDGETS = {
     # fds_calibrate: <= 2
     "fds_calibrate": (2, None, 0, 0),
     # LDS map: <= 2; today 5 (Bins._ids on CUDA: label cast, nan_to_num, clamp_, id cast, gather)
-    "lds_map": (2, 5, 0, 0),
+    "lds_map": (2, 4, 0, 0),
     # soft sort / soft rank: <= 6 + torch.sort; today the CUDA PAV (8 + 3 launches) alone exceeds it
     "soft_sort": (6, 12, 1, 0),
     "soft_rank": (6, 16, 1, 0),
@@ -347,10 +347,19 @@ def _cases(torch, dirfast, dev, module_to_fake):
             lambda z, i, s, h: dirfast.fds_calibrate(z, i, s, h, validate=False)
     cases["fds_calibrate"] = fds_cal
 
+    # modules are built once per case (the warm-up call fills their caches, as in training)
+    with fake_off(torch):
+        lds = dirfast.LDS(dirfast.Bins(0, 1, 121)).fit(torch.arange(121.0).repeat(3))
+        bins = dirfast.Bins(0, 1, 121)
+        fds = dirfast.nn.FDS(D, dirfast.Bins(0, 1, K), accumulate_in_forward=True, validate=False)
+        for epoch in range(3):
+            fds(torch.randn(B, D), torch.randint(0, K, (B,)).float())
+            fds.end_epoch(epoch)
+    fds.train()
+    module_to_fake(lds)
+    module_to_fake(fds)
+
     def lds_map():
-        with fake_off(torch):
-            lds = dirfast.LDS(dirfast.Bins(0, 1, 121)).fit(torch.arange(121.0).repeat(3))
-        module_to_fake(lds)
         return (t(B).abs() * 50,), lambda y: lds(y, validate=False)
     cases["lds_map"] = lds_map
 
@@ -367,21 +376,11 @@ def _cases(torch, dirfast, dev, module_to_fake):
     cases["dist_loss"] = dist
 
     def metrics():
-        with fake_off(torch):
-            bins = dirfast.Bins(0, 1, 121)
         return (t(4096).abs() * 50, (t(4096).abs() * 50).round(), (t(8192).abs() * 50).round()), \
             lambda p, y, tr: dirfast.shot_metrics(p, y, tr, bins, validate=False)
     cases["shot_metrics"] = metrics
 
     def fds_module():
-        with fake_off(torch):
-            fds = dirfast.nn.FDS(D, dirfast.Bins(0, 1, K), accumulate_in_forward=True,
-                                 validate=False)
-            for epoch in range(3):
-                fds(torch.randn(B, D), torch.randint(0, K, (B,)).float())
-                fds.end_epoch(epoch)
-        fds.train()
-        module_to_fake(fds)
         return (leaf(B, D), t(B).abs() * 40), lambda z, y: fds(z, y)
     cases["fds_module"] = fds_module
 
@@ -494,7 +493,11 @@ if __name__ == "__main__":
     if "--only" in args:
         only = args[args.index("--only") + 1].split(",")
     if args and args[0] == "--probe":
-        print(json.dumps(_probe(args[1], only)))
+        print(json.dumps(_probe(args[1], only)), flush=True)
+        sys.stderr.flush()
+        # skip interpreter teardown: destroying fake CUDA tensors after the autograd engine's device
+        # threads have gone can abort the process ("terminate called without an active exception")
+        os._exit(0)
     elif args and args[0] == "--table":
         shim, why = build_shim()
         if shim is None:
