@@ -59,6 +59,7 @@ _SOURCES = [
     f"{_CSRC}/dist_loss.cpp",
     f"{_CSRC}/pav.cpp",
     f"{_CSRC}/sort_pav.cpp",
+    f"{_CSRC}/ranksim.cpp",
 ]
 _DEPENDS = [
     f"{_CSRC}/fds_stats.h",
@@ -272,7 +273,7 @@ def _extensions():
     ]
 
     # ------------------------------------------------------------------------------------------
-    # CUDA extension (issue 6): dirfast._C_cuda. nvcc is called directly (never torch's
+    # CUDA extension: dirfast._C_cuda. nvcc is called directly (never torch's
     # CUDAExtension: the CPU torch ships no CUDA headers, and torch stays out of the build
     # requirements) on csrc/cuda/*.cu, which include only the CUDA runtime and the torch-free
     # headers (csrc/pav/pav_core.h); the objects (sm_80 + sm_90 SASS + compute_90 PTX) are linked

@@ -21,6 +21,7 @@
 #include "pav.h"
 #include "sort_pav.h"
 #include "dist_loss.h"
+#include "ranksim.h"
 
 namespace py = pybind11;
 
@@ -158,6 +159,60 @@ py::tuple dist_loss_pass(const std::string& dtype, int mode, std::uintptr_t x, s
     r = dl::run(a);
   }
   return py::make_tuple(r.dist, r.samp, r.hit);
+}
+
+// RankSim (csrc/ranksim.h): small passes; the GIL is released only for large K.
+void ranksim_subset(const std::string& dtype, std::uintptr_t labels, std::int64_t b, std::int64_t k,
+                    std::uintptr_t perm, std::uintptr_t rows, std::uintptr_t num_rows) {
+  namespace rs = dirfast::ranksim;
+  const rs::DType dt = rs::parse_dtype(dtype, "ranksim_subset");
+  if (b < 4096) return rs::subset(dt, labels, b, k, perm, rows, num_rows);
+  py::gil_scoped_release release;
+  rs::subset(dt, labels, b, k, perm, rows, num_rows);
+}
+
+void ranksim_keys(const std::string& dtype, int mode, std::uintptr_t s, std::uintptr_t labels,
+                  std::uintptr_t rows, std::uintptr_t num_rows, std::uintptr_t d,
+                  std::uintptr_t grad, int reduction, std::int64_t k, bool include_self,
+                  double lam, std::uintptr_t out) {
+  namespace rs = dirfast::ranksim;
+  rs::KeyArgs a{rs::parse_dtype(dtype, "ranksim_keys"), mode, s, labels, rows, num_rows, d, grad,
+                reduction, k, include_self, lam, out};
+  if (k * k < 16384) return rs::keys(a);
+  py::gil_scoped_release release;
+  rs::keys(a);
+}
+
+void ranksim_ranks_fwd(const std::string& dtype, std::uintptr_t sorted, std::int64_t k,
+                       std::uintptr_t num_rows, bool include_self, int reduction,
+                       std::uintptr_t rows, std::int64_t b, std::uintptr_t rz_out,
+                       std::uintptr_t d_out, std::uintptr_t out) {
+  namespace rs = dirfast::ranksim;
+  const rs::DType dt = rs::parse_dtype(dtype, "ranksim_ranks_fwd");
+  if (k * k < 16384)
+    return rs::ranks_fwd(dt, sorted, k, num_rows, include_self, reduction, rows, b, rz_out, d_out, out);
+  py::gil_scoped_release release;
+  rs::ranks_fwd(dt, sorted, k, num_rows, include_self, reduction, rows, b, rz_out, d_out, out);
+}
+
+void ranksim_ranks_bwd(const std::string& dtype, std::uintptr_t sorted, std::uintptr_t rz,
+                       std::int64_t k, std::uintptr_t num_rows, bool include_self, double lam,
+                       std::uintptr_t g_out) {
+  namespace rs = dirfast::ranksim;
+  const rs::DType dt = rs::parse_dtype(dtype, "ranksim_ranks_bwd");
+  if (k * k < 16384) return rs::ranks_bwd(dt, sorted, rz, k, num_rows, include_self, lam, g_out);
+  py::gil_scoped_release release;
+  rs::ranks_bwd(dt, sorted, rz, k, num_rows, include_self, lam, g_out);
+}
+
+void ranksim_unit_bwd(const std::string& dtype, std::uintptr_t du, std::uintptr_t unit,
+                      std::uintptr_t rows, std::int64_t k, std::int64_t d, std::int64_t b,
+                      std::uintptr_t out) {
+  namespace rs = dirfast::ranksim;
+  const rs::DType dt = rs::parse_dtype(dtype, "ranksim_unit_bwd");
+  if (b * d < 65536) return rs::unit_bwd(dt, du, unit, rows, k, d, b, out);
+  py::gil_scoped_release release;
+  rs::unit_bwd(dt, du, unit, rows, k, d, b, out);
 }
 
 int num_threads() {
@@ -359,6 +414,23 @@ PAV output (``x`` = s_hat, ``gx`` receives g_s); 2 = gradient from block means `
 contiguous ``dtype`` ("float32"/"float64") arrays (perm int64; w, grad may be 0). Serial, sums in
 float64 in element order. Returns ``(dist_sum, samp_sum, hit)``. Raises ValueError on bad arguments.
 )doc");
+  m.def("ranksim_subset", &ranksim_subset, py::arg("dtype"), py::arg("labels"), py::arg("b"),
+        py::arg("k"), py::arg("perm"), py::arg("rows"), py::arg("num_rows"),
+        "RankSim unique-label subset (csrc/ranksim.h); raw pointers, perm may be 0.");
+  m.def("ranksim_keys", &ranksim_keys, py::arg("dtype"), py::arg("mode"), py::arg("s"),
+        py::arg("labels"), py::arg("rows"), py::arg("num_rows"), py::arg("d"), py::arg("grad"),
+        py::arg("reduction"), py::arg("k"), py::arg("include_self"), py::arg("lam"), py::arg("out"),
+        "RankSim packed row-sort keys (mode 0 forward [2K, K], 1 backward [K, K]); csrc/ranksim.h.");
+  m.def("ranksim_ranks_fwd", &ranksim_ranks_fwd, py::arg("dtype"), py::arg("sorted"), py::arg("k"),
+        py::arg("num_rows"), py::arg("include_self"), py::arg("reduction"), py::arg("rows"),
+        py::arg("b"), py::arg("rz_out"), py::arg("d_out"), py::arg("out"),
+        "RankSim ranks, differences and loss from the sorted keys; csrc/ranksim.h.");
+  m.def("ranksim_ranks_bwd", &ranksim_ranks_bwd, py::arg("dtype"), py::arg("sorted"),
+        py::arg("rz"), py::arg("k"), py::arg("num_rows"), py::arg("include_self"), py::arg("lam"),
+        py::arg("g_out"), "RankSim blackbox dL/dS, symmetrised (G = gs + gs^T); csrc/ranksim.h.");
+  m.def("ranksim_unit_bwd", &ranksim_unit_bwd, py::arg("dtype"), py::arg("du"), py::arg("unit"),
+        py::arg("rows"), py::arg("k"), py::arg("d"), py::arg("b"), py::arg("out"),
+        "RankSim normalisation backward scattered into [B, D]; csrc/ranksim.h.");
   m.def("num_threads", &num_threads,
         "Maximum number of OpenMP threads used by dirfast._C (omp_get_max_threads()).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import _ext
 from ._backend import default_backend, resolve_backend
 from ._checks import (check_finite_values, check_float, check_same_device, check_scalar,
                       check_tensor, describe, validation_enabled)
@@ -90,12 +91,15 @@ def ranksim_subset(labels: Tensor, *, subsample: str = "unique_labels",
     return _subset(y, subsample, max_unique, generator)
 
 
-def _subset(y: Tensor, subsample: str, max_unique: Optional[int], generator) -> Tuple[Tensor, Tensor]:
+def _subset(y: Tensor, subsample: str, max_unique: Optional[int], generator,
+            ext: bool = False) -> Tuple[Tensor, Tensor]:
     b, dev = y.shape[0], y.device
-    ar = torch.arange(b, device=dev)
     if subsample == "none" or b == 0:
-        return ar, torch.full((), b, dtype=torch.int64, device=dev)
+        return torch.arange(b, device=dev), torch.full((), b, dtype=torch.int64, device=dev)
     k = b if max_unique is None else min(max_unique, b)
+    if ext and dev.type == "cpu" and y.dtype in (torch.float32, torch.float64):
+        return _subset_ext(y, k, generator)
+    ar = torch.arange(b, device=dev)
     if generator is None:
         order = torch.sort(y, stable=True).indices
         pri = order  # priority = row index, read in label order
@@ -114,6 +118,24 @@ def _subset(y: Tensor, subsample: str, max_unique: Optional[int], generator) -> 
     if k == b:
         rows = torch.where(n_unique == b, ar, rows)  # all distinct: batch order (official)
     return rows, torch.clamp(n_unique, max=k)
+
+
+def _subset_ext(y: Tensor, k: int, generator) -> Tuple[Tensor, Tensor]:
+    """The same subset as the PyTorch path in one C++ pass (``dirfast._C.ranksim_subset``: one
+    sort of ``B`` labels); the random permutation, when a generator is given, is drawn with
+    ``torch.randperm`` exactly as the PyTorch path draws it."""
+    C = _ext.require("dirfast.ranksim_loss(backend='cpu')")
+    b = y.shape[0]
+    y = y.contiguous()
+    perm = 0
+    if generator is not None:
+        o1 = torch.randperm(b, generator=generator, device=generator.device).to(y.device)
+        perm = o1.data_ptr()
+    rows = torch.empty(k, dtype=torch.int64)
+    num_rows = torch.empty((), dtype=torch.int64)
+    C.ranksim_subset("float32" if y.dtype == torch.float32 else "float64", y.data_ptr(), b, k,
+                     perm, rows.data_ptr(), num_rows.data_ptr())
+    return rows, num_rows
 
 
 def ranksim_loss(
@@ -214,7 +236,8 @@ def ranksim_loss(
     path = _resolve(fn, backend, device)
     if validation_enabled(validate):
         check_finite_values(fn, features=features, labels=labels)
-    rows, num_rows = _subset(y, subsample, max_unique, generator)
+    rows, num_rows = _subset(y, subsample, max_unique, generator,
+                             ext=path == "cpu" and not torch.compiler.is_compiling())
     include_self = variant == "official"
     if path == "reference":
         return ranksim_loss_ref(z, y, rows, num_rows, interpolation_lambda=lam, reduction=reduction,

@@ -142,10 +142,15 @@ def test_torch_sort_path_matches_packed_numpy_path(route):
         x[1, : k // 2] = -torch.inf
         n = torch.tensor(float(max(k, 1)))
         assert torch.equal(rs_ops._ranks(x, n, "cpu"), rs_ops._ranks(x, n, "cpu_torch"))
-    z, y = batch(50, 5, "int", seed=2, dtype=F32)
-    a = _loss_grad(lambda x: dirfast.ranksim_loss(x, y, backend="cpu"), z)
-    b = _loss_grad(lambda x: dirfast.ranksim_loss(x, y, backend=route("cpu_torch")), z)
-    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    # the C++ passes of 'cpu' sum the loss and the normalisation backward's projection in fp64
+    # (torch: fp32 cascade sums), so loss and gradient agree to rounding, not bit for bit; the
+    # ranks (hence which entries tie and where the blackbox gradient jumps) are identical
+    for dtype, tol in ((F32, 2e-7), (F64, 1e-15)):
+        z, y = batch(50, 5, "int", seed=2, dtype=dtype)
+        a = _loss_grad(lambda x: dirfast.ranksim_loss(x, y, backend="cpu"), z)
+        b = _loss_grad(lambda x: dirfast.ranksim_loss(x, y, backend=route("cpu_torch")), z)
+        assert_close_verbose(a[0], b[0], tag=f"loss {dtype}", atol=0, rtol=tol)
+        assert_close_verbose(a[1], b[1], tag=f"grad {dtype}", rtol=tol, scale="max")
 
 
 # ------------------------------------------------------------------------------------------------

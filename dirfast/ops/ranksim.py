@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import _ext
 from ..reference.ranksim import BLACKBOX_EPS
 
 
@@ -130,8 +131,87 @@ def _unit(features: Tensor, rows: Tensor, dt: torch.dtype):
     return x / den, norms, 1.0 / den
 
 
+_RED = {"mean": 0, "sum": 1, "none": 2}
+_DTNAME = {torch.float32: "float32", torch.float64: "float64"}
+
+
+def _sorted_cols(k: np.ndarray, fp32: bool) -> np.ndarray:
+    global _POOL
+
+    def run(a):
+        if fp32:
+            a.sort(axis=1)
+            return a
+        return np.argsort(a, axis=1, kind="stable")
+
+    threads = min(torch.get_num_threads(), k.shape[0])
+    if k.size < PARALLEL_MIN or threads <= 1:
+        return run(k)
+    if _POOL is None or _POOL._max_workers < threads:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dirfast-ranksim")
+    step = -(-k.shape[0] // threads)
+    parts = list(_POOL.map(lambda i: run(k[i:i + step]), range(0, k.shape[0], step)))
+    return k if fp32 else np.concatenate(parts)
+
+
+def _fwd_ext(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor, lam: float,
+             reduction: str, include_self: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    """``backend="cpu"``: the mask / key / rank / loss passes in ``dirfast._C`` (csrc/ranksim.cpp),
+    the GEMM and the normalisation in torch (bit-identical to the PyTorch path), the row sorts in
+    NumPy: forward = index_select, norm, clamp, div, reciprocal, cat, mm, 2 C++ calls, 1 sort."""
+    C = _ext.require("dirfast.ranksim_loss(backend='cpu')")
+    dt = _acc_dtype(features.dtype)
+    name = _DTNAME[dt]
+    k, b = rows.shape[0], features.shape[0]
+    u, _, inv = _unit(features, rows, dt)
+    saved = torch.empty((3, k, k), dtype=dt)
+    torch.mm(u, u.t(), out=saved[0])
+    y = labels if labels.dtype == dt else labels.to(dt)
+    y = y.contiguous()
+    keys = torch.empty((2 * k, k), dtype=torch.int64)
+    rp, np_ = rows.data_ptr(), num_rows.data_ptr()
+    C.ranksim_keys(name, 0, saved.data_ptr(), y.data_ptr(), rp, np_, 0, 0, _RED[reduction], k,
+                   include_self, float(lam), keys.data_ptr())
+    srt = _sorted_cols(keys.numpy(), dt == torch.float32)
+    out = torch.empty((b,) if reduction == "none" else (), dtype=dt)
+    C.ranksim_ranks_fwd(name, srt.ctypes.data, k, np_, include_self, _RED[reduction], rp, b,
+                        saved[1].data_ptr(), saved[2].data_ptr(), out.data_ptr())
+    return out.to(features.dtype), saved, torch.cat([u, inv], 1)
+
+
+def _bwd_ext(grad_out: Tensor, features: Tensor, rows: Tensor, num_rows: Tensor, saved: Tensor,
+             unit: Tensor, lam: float, reduction: str, include_self: bool) -> Tensor:
+    """``backend="cpu"`` backward: perturbed keys, the sort, the blackbox ``∂L/∂S`` symmetrised
+    (C++), one GEMM, the normalisation backward scattered into ``[B, D]`` (C++)."""
+    C = _ext.require("dirfast.ranksim_loss(backend='cpu')")
+    dt = saved.dtype
+    name = _DTNAME[dt]
+    k, b, d = rows.shape[0], features.shape[0], unit.shape[1] - 1
+    g = grad_out.to(dt).contiguous()
+    keys = torch.empty((k, k), dtype=torch.int64)
+    rp, np_ = rows.data_ptr(), num_rows.data_ptr()
+    C.ranksim_keys(name, 1, saved.data_ptr(), 0, rp, np_, saved[2].data_ptr(), g.data_ptr(),
+                   _RED[reduction], k, include_self, float(lam), keys.data_ptr())
+    srt = _sorted_cols(keys.numpy(), dt == torch.float32)
+    gsym = torch.empty((k, k), dtype=dt)
+    C.ranksim_ranks_bwd(name, srt.ctypes.data, saved[1].data_ptr(), k, np_, include_self,
+                        float(lam), gsym.data_ptr())
+    du = torch.mm(gsym, unit[:, :-1])
+    out = torch.empty((b, d), dtype=dt)
+    C.ranksim_unit_bwd(name, du.data_ptr(), unit.data_ptr(), rp, k, d, b, out.data_ptr())
+    return out.to(features.dtype)
+
+
+def _use_ext(path: str, features: Tensor) -> bool:
+    return path == "cpu" and features.device.type == "cpu" and features.shape[0] > 0
+
+
 def ranksim_fwd(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor, lam: float,
                 reduction: str, include_self: bool, path: str) -> Tuple[Tensor, Tensor, Tensor]:
+    if _use_ext(path, features):
+        return _fwd_ext(features, labels, rows, num_rows, lam, reduction, include_self)
     dt = _acc_dtype(features.dtype)
     k = rows.shape[0]
     u, _, inv = _unit(features, rows, dt)
@@ -178,6 +258,9 @@ def blackbox_grad_s(grad_out: Tensor, rows: Tensor, num_rows: Tensor, saved: Ten
 def ranksim_bwd_impl(grad_out: Tensor, features: Tensor, rows: Tensor, num_rows: Tensor,
                      saved: Tensor, unit: Tensor, lam: float, reduction: str, include_self: bool,
                      path: str) -> Tensor:
+    if _use_ext(path, features):
+        return _bwd_ext(grad_out, features, rows, num_rows, saved, unit, lam, reduction,
+                        include_self)
     gs = blackbox_grad_s(grad_out, rows, num_rows, saved, lam, reduction, include_self, path)
     dt = gs.dtype
     u, inv = unit[:, :-1], unit[:, -1:]
