@@ -3,7 +3,8 @@ backward equal to eager, CUDA-graph capture of forward + backward replayed on ne
 (no host sync, no data-dependent allocation), and bit-identical repeated runs.
 
 Per-step ops: the weighted losses, ``LDS.forward``, ``fds_calibrate``, ``nn.FDS`` training forward,
-``conr_loss``, ``soft_sort``/``soft_rank``, ``dist_loss``/``nn.DistLoss`` (fit-time APIs such as
+``conr_loss``, ``soft_sort``/``soft_rank``, ``dist_loss``/``nn.DistLoss``, ``nn.BalancedMSELoss``
+(BMC, GAI, BNI), ``ranksim_loss`` (fit-time APIs such as
 ``LDS.fit``, ``FDS.end_epoch``, ``shot_metrics`` are not per-step and excluded). Each case builds a
 step ``fn(*tensors) -> output`` and inputs for two different batches of the same shapes.
 """
@@ -94,16 +95,40 @@ def _dist_module(seed):
     return (lambda p, y: mod(p, y)), [to(p, F32), to(y, F32)], (0,)
 
 
+def _bmse(kind):
+    def build(seed):
+        p, t, _ = make_inputs(B, F32, seed=seed)
+        crit = CACHE.get(kind)
+        if crit is None:
+            train = torch.randint(0, 100, (3_000,), generator=gen(3)).double()
+            kw = {}
+            if kind == "gai":
+                kw["gmm"] = dirfast.fit_gmm(train, K=6)
+            elif kind == "bni":
+                kw["bucket_centers"], kw["bucket_weights"] = dirfast.bni_prior(train, dirfast.Bins(0, 1, 100))
+            crit = CACHE[kind] = dirfast.nn.BalancedMSELoss(kind, validate=False, **kw).to(DEVICE)
+        return (lambda p, t: crit(p, t)), [to(p), to(t)], (0,)
+    return build
+
+
+def _ranksim(seed):
+    m, d = size(512, 128), 64
+    z = torch.randn(m, d, generator=gen(seed))
+    y = torch.randint(0, 100, (m,), generator=gen(seed + 1)).float()
+    return (lambda z, y: dirfast.ranksim_loss(z, y, max_unique=128, validate=False)), [to(z), to(y)], (0,)
+
+
 CACHE = {}
 CASES = {
     "mse": _loss("mse"), "l1": _loss("l1"), "focal_l1": _loss("focal_l1"), "focal_mse": _loss("focal_mse"),
     "huber": _loss("huber"), "lds_focal_l1": _lds, "fds_calibrate": _fds_calibrate,
     "nn_fds": _fds_module, "conr": _conr, "soft_sort": _soft("soft_sort"), "soft_rank": _soft("soft_rank"),
     "dist_loss": _dist_loss, "nn_dist_loss": _dist_module,
+    "bmc": _bmse("bmc"), "gai": _bmse("gai"), "bni": _bmse("bni"), "ranksim": _ranksim,
 }
 #: cases whose step still syncs with the host (capture fails) — until issue "Host overhead"
 SYNCS = set()
-QUICK = {"focal_l1", "lds_focal_l1", "nn_fds", "conr", "soft_sort", "nn_dist_loss"}
+QUICK = {"focal_l1", "lds_focal_l1", "nn_fds", "conr", "soft_sort", "nn_dist_loss", "bmc", "ranksim"}
 
 
 def _params(names):
