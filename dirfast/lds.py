@@ -97,7 +97,7 @@ class LDS(torch.nn.Module):
         self.register_buffer("bin_weights", torch.ones(K, dtype=f64))
         self.register_buffer("num_train", torch.zeros((), dtype=torch.int64))
         self._fitted = False
-        self._tables: Dict[torch.device, Tuple[Any, torch.Tensor]] = {}
+        self._tables: Dict[Tuple[torch.device, torch.dtype], Tuple[Any, torch.Tensor]] = {}
 
     # --------------------------------------------------------------------------------------------
     # configuration
@@ -214,20 +214,22 @@ class LDS(torch.nn.Module):
     # --------------------------------------------------------------------------------------------
     # mapping
 
-    def _table(self, device: torch.device) -> torch.Tensor:
-        """``bin_weights`` in ``self.dtype`` on ``device``, cached per device (rebuilt when the buffer
-        is replaced or modified in place). Under ``torch.compile`` the cast is traced into the graph
-        instead (dynamo cannot key a cache on ``data_ptr``): one [K] cast per call."""
+    def _table(self, device: torch.device, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        """``bin_weights`` in ``dtype`` (default ``self.dtype``) on ``device``, cached per device and
+        dtype (rebuilt when the buffer is replaced or modified in place). Under ``torch.compile``
+        the cast is traced into the graph instead (dynamo cannot key a cache on ``data_ptr``): one
+        [K] cast per call."""
+        dtype = self.dtype if dtype is None else dtype
         bw = self.bin_weights
         if torch.compiler.is_compiling():
-            return bw.to(device=device, dtype=self.dtype)
-        key = (bw.device, bw.data_ptr(), bw._version, self.dtype)
-        hit = self._tables.get(device)
+            return bw.to(device=device, dtype=dtype)
+        key = (bw.device, bw.data_ptr(), bw._version)
+        hit = self._tables.get((device, dtype))
         if hit is not None and hit[0] == key:
             return hit[1]
-        t = bw.to(self.dtype).to(device).contiguous()
+        t = bw.to(dtype).to(device).contiguous()
         self._tables = {d: v for d, v in self._tables.items() if v[0] == key}
-        self._tables[device] = (key, t)
+        self._tables[(device, dtype)] = (key, t)
         return t
 
     def forward(self, labels: torch.Tensor, *, validate: Optional[bool] = None,
@@ -250,6 +252,18 @@ class LDS(torch.nn.Module):
         if not self._fitted:
             raise RuntimeError(f"{fn}: not fitted; call .fit(train_labels) first (or load a fitted state_dict)")
         _check_labels("labels", labels, fn=fn)
+        if self._triton_map_ok(labels, validate, backend):
+            # CUDA: label -> bin -> table[bin] in one Triton launch (dirfast.kernels.lds)
+            from .kernels.lds import lds_map
+
+            cdt = labels.dtype
+            inner = self.bins._edges_on(labels.device, cdt)[1:-1]
+            if cdt == torch.float64 and self.dtype != torch.float64:
+                # fp64 labels compare in fp64 and the kernel keeps one dtype (no fp32 in an fp64
+                # kernel): gather from the fp64 table, round once (the same value as the fp32
+                # table's entry): 2 launches
+                return lds_map(labels, inner, self._table(labels.device, cdt)).to(self.dtype)
+            return lds_map(labels, inner, self._table(labels.device))
         # CPU + dirfast._C: one fused pass (label -> bin -> table[bin]), see Bins._ids. Otherwise bin
         # ids, then index_select: int32 ids for float labels (half the bytes of int64: a fresh 8 MB
         # tensor per 1M labels costs page faults on CPU); integer labels keep int64 (their ids are
@@ -266,6 +280,27 @@ class LDS(torch.nn.Module):
                     f"(empty_bins='error'): values {labels.reshape(-1)[idx].tolist()} at flat indices "
                     f"{idx.tolist()}")
         return out
+
+    def _triton_map_ok(self, labels: torch.Tensor, validate: Optional[bool],
+                       backend: Optional[str]) -> bool:
+        """The one-launch Triton map applies: CUDA float32/float64 labels, an fp32/fp64 table,
+        ``backend`` resolving to the vectorised path (``"auto"``), triton installed, no value checks
+        to run (they sync anyway), not under ``torch.compile`` (which traces the PyTorch path)."""
+        if labels.device.type != "cuda" or labels.dtype not in (torch.float32, torch.float64):
+            return False
+        if self.dtype not in (torch.float32, torch.float64) or torch.compiler.is_compiling():
+            return False
+        if labels.dtype == torch.float32 and not self.bins._f32_ok:
+            return False  # Bins raises its own error on the PyTorch path
+        if self.empty_bins == "error" or validation_enabled(validate):
+            return False
+        from .bins import resolve_torch_backend
+
+        if resolve_torch_backend(backend, labels.device, op="LDS", has_cpu_kernel=True) != "torch":
+            return False
+        from ._backend import triton_available
+
+        return triton_available()
 
     def weights_for(self, labels: torch.Tensor, *, validate: Optional[bool] = None,
                     backend: Optional[str] = None) -> torch.Tensor:

@@ -267,6 +267,27 @@ def drive_fds_stats(device="cuda:1", dtypes=DTYPES):
             for idx_dtype in (torch.int64, torch.int32):
                 idx = torch.randint(-1, 12, (600,), dtype=idx_dtype, device=device)
                 real(fds_bin_stats_op)(x, idx, 10, "triton")
+    # the FDS module's accumulation (reference shift, calibration, Chan merge into the partials)
+    from dirfast.ops.fds_stats import fds_accumulate_op
+
+    for dtype in dtypes:
+        acc = torch.float64 if dtype == torch.float64 else torch.float32
+        for d in (8, 100):
+            x = _t(600, d + 3, dtype=dtype, device=device).narrow(1, 0, d)
+            keys = torch.randint(0, 12, (600,), device=device)
+            parts = (torch.zeros(12, dtype=torch.int64, device=device),
+                     torch.zeros(12, d, dtype=torch.float64, device=device),
+                     torch.zeros(12, d, dtype=torch.float64, device=device))
+            run = (_t(10, d, dtype=acc, device=device), torch.zeros(10, dtype=torch.int64, device=device))
+            for cal in (None, torch.randint(-1, 11, (600,), device=device)):
+                tables = (None, None) if cal is None else (_t(10, d, dtype=acc, device=device),
+                                                           _t(10, d, dtype=acc, device=device))
+                real(fds_accumulate_op)(x, keys, cal, *tables, *run, *parts, "triton")
+    # the FDS module's bin-id kernel (float32 / float64 labels against edges of their dtype)
+    from dirfast.kernels.fds_stats import fds_bin_ids_fwd
+
+    for dtype in (torch.float32, torch.float64):
+        fds_bin_ids_fwd(_t(300, dtype=dtype, device=device), _t(12, dtype=dtype, device=device))
 
 
 def drive_soft_sort(device="cuda:1", dtypes=DTYPES):
@@ -325,6 +346,42 @@ def drive_balanced_mse(device="cuda:1", dtypes=DTYPES):
                                                "triton")
 
 
+def fake_cuda_state(module, device="cuda:1"):
+    """Give a module built on the CPU (a fitted ``LDS``, an ``FDS``) fake tensors on ``device`` in
+    place of its buffers and parameters, and its ``Bins`` the device edges they cache: shapes and
+    dtypes only (fake tensors hold no values), made on the device without a host copy."""
+    from dirfast.bins import Bins
+
+    for mod in module.modules():
+        for k, v in list(mod._buffers.items()):
+            if v is not None:
+                mod._buffers[k] = torch.empty(v.shape, dtype=v.dtype, device=device)
+        for k, v in list(mod._parameters.items()):
+            if v is not None:
+                mod._parameters[k] = torch.nn.Parameter(torch.empty(v.shape, dtype=v.dtype, device=device),
+                                                         requires_grad=v.requires_grad)
+        for v in list(vars(mod).values()):
+            if isinstance(v, Bins):
+                for dt in (torch.float32, torch.float64):
+                    v._cache[(torch.device(device), dt)] = torch.empty(
+                        v._edges64.shape, dtype=dt, device=device)
+    return module
+
+
+def drive_lds(device="cuda:1", dtypes=DTYPES):
+    """The LDS map kernel through ``LDS.forward`` (fp32/fp64 labels x fp32/fp64 tables)."""
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    with _disable_current_modes():  # fit on real CPU labels, then move the module's state
+        ldss = {dt: dirfast.LDS(dirfast.Bins(0, 1, 121), dtype=dt).fit(torch.arange(121.0))
+                for dt in (torch.float32, torch.float64)}
+    for lds in ldss.values():
+        fake_cuda_state(lds, device)
+        for dtype in dtypes:
+            if dtype in (torch.float32, torch.float64):
+                lds(_t(300, dtype=dtype, device=device), validate=False)
+
+
 DRIVERS = {
     "weighted_loss": drive_weighted_loss,
     "fds_calibrate": drive_fds_calibrate,
@@ -333,6 +390,7 @@ DRIVERS = {
     "soft_sort": drive_soft_sort,
     "dist_loss": drive_dist_loss,
     "balanced_mse": drive_balanced_mse,
+    "lds": drive_lds,
 }
 
 
