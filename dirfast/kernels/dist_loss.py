@@ -190,8 +190,8 @@ def _dist_loss_pooled_dist_kernel(
             wd = tl.load(w_ptr + offs, mask=mask, other=0)
             ld = ld * wd
             dld = dld * wd
-    tl.store(partial_ptr + 2 * pid, lam_s * tl.sum(tl.where(mask, ld, 0.0), axis=0), mask=active)
     tl.store(gs_ptr + offs, lam_s * dld, mask=mask)
+    tl.store(partial_ptr + 2 * pid, tl.sum(tl.where(mask, ld, 0.0), axis=0) * lam_s, mask=active)
 
 
 @triton.jit(do_not_specialize=["scale", "beta", "gamma", "inv_beta"])
