@@ -80,7 +80,7 @@ BUDGETS = {
     "lds_map_fp64_labels": (2, None, 0, 0),
     # soft sort / soft rank: <= 6 + torch.sort; today the CUDA PAV (8 + 3 launches) alone exceeds it
     "soft_sort": (6, 12, 1, 0),
-    "soft_rank": (6, 16, 1, 0),
+    "soft_rank": (6, 14, 1, 0),
     # Dist Loss: <= 8 + torch.sort; the CUDA PAV (6 + levels) and block mean (3) alone exceed it
     "dist_loss": (8, 17, 1, 0),
     # shot_metrics: no host sync except the final result (one .tolist()); launches: a guard only

@@ -119,3 +119,69 @@ def soft_sort_prep(x: torch.Tensor, eps: float, mode: int):
                 x, out, bs, flag, n, fp64_bits(thresh) if dtype == "float64" else thresh,
                 num_warps=cfg.num_warps, **cfg.constexprs)
     return out, bs, flag
+
+
+# ------------------------------------------------------------------------------------------------
+# soft rank backward epilogue
+
+
+@triton.jit(do_not_specialize=["eps"])
+def _soft_rank_bwd_kernel(
+    gt_ptr,    # [rows*n] g̃ = grad gathered into sorted order (fp32/fp64)
+    bm_ptr,    # [rows*n] block means of g̃ (sorted order)
+    perm_ptr,  # [rows*n] int64 row-local permutation (x_i = theta[perm_i])
+    out_ptr,   # [rows*n] grad_theta (original order), g̃'s dtype
+    n,         # row length
+    eps,       # fp32, or fp64 as int64 bits
+    BLOCK: tl.constexpr,
+):
+    """``out[row, perm_i] = (g̃_i − m_i)/eps`` (IEEE division, as on the CPU paths): the subtraction,
+    division and scatter of the soft-rank VJP in one pass (same 1-D grid as the prep kernel)."""
+    if gt_ptr.dtype.element_ty == tl.float64:
+        eps = tl.cast(tl.cast(eps, tl.int64), tl.float64, bitcast=True)
+    nb = tl.cdiv(n, BLOCK)
+    pid = tl.program_id(0)
+    row = pid // nb
+    col = (pid - row * nb).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    base = row.to(tl.int64) * n
+    mask = col < n
+    gt = tl.load(gt_ptr + base + col, mask=mask, other=0)
+    bm = tl.load(bm_ptr + base + col, mask=mask, other=0)
+    p = tl.load(perm_ptr + base + col, mask=mask, other=0)
+    if gt_ptr.dtype.element_ty == tl.float64:
+        v = (gt - bm) / eps  # fp64 division is IEEE-rounded
+    else:
+        v = tl.math.div_rn(gt - bm, eps)  # fp32 `/` would be the approximate div.full.f32
+    tl.store(out_ptr + base + p, v, mask=mask)
+
+
+def _bwd_config(dtype: str) -> KernelConfig:
+    t = TRITON_DTYPE[dtype]
+    return KernelConfig(
+        key=(dtype,),
+        signature={"gt_ptr": f"*{t}", "bm_ptr": f"*{t}", "perm_ptr": "*i64", "out_ptr": f"*{t}",
+                   "n": "i64", "eps": "i64" if dtype == "float64" else "fp32",
+                   "BLOCK": "constexpr"},
+        constexprs={"BLOCK": BLOCK},
+        num_warps=NUM_WARPS,
+    )
+
+
+register(_soft_rank_bwd_kernel, [_bwd_config(d) for d in DTYPES])
+
+
+def soft_rank_bwd_epilogue(gt: torch.Tensor, bm: torch.Tensor, perm: torch.Tensor,
+                           eps: float) -> torch.Tensor:
+    """``grad_theta`` of soft rank from ``g̃ [rows, n]`` and its block means ``bm`` (sorted order,
+    contiguous, fp32/fp64) and ``perm [rows, n]`` int64: ``out[r, perm[r, i]] = (g̃ − bm)[r, i]/eps``
+    in one launch on ``gt``'s device."""
+    rows, n = gt.shape
+    dtype = str(gt.dtype).split(".")[-1]
+    cfg = pick(_soft_rank_bwd_kernel, (dtype,))
+    out = torch.empty_like(gt)
+    if rows * n:
+        with device_guard(gt):
+            _soft_rank_bwd_kernel[grid(rows, n)](
+                gt, bm, perm, out, n, fp64_bits(eps) if dtype == "float64" else float(eps),
+                num_warps=cfg.num_warps, **cfg.constexprs)
+    return out

@@ -41,7 +41,8 @@ Paths:
 
 Backward: soft sort ``grad_θ[perm_i] = mean_{j∈B(i)} g_j``; soft rank, with ``g̃_i = g[perm_i]``,
 ``grad_θ[perm_i] = (g̃_i − mean_{j∈B(i)} g̃_j)/eps`` (0 when nothing pooled: hard ranks are
-piecewise constant).
+piecewise constant); on the ``triton``/``cuda`` routes the subtraction, division and scatter of the
+soft rank run as one Triton kernel (:func:`dirfast.kernels.soft_sort.soft_rank_bwd_epilogue`).
 
 Double backward: a backward under ``create_graph=True`` (grad mode on) computes the same VJP with
 differentiable torch ops from the saved ``perm``/``block_start`` (index_add block means, no
@@ -60,7 +61,7 @@ import torch
 from torch import Tensor
 
 from .. import _ext
-from .._backend import trace_constant, default_backend, resolve_backend
+from .._backend import TRITON_INTERPRET, trace_constant, default_backend, resolve_backend
 from ..kernels._launch import device_guard
 from ..reference.soft_sort import MODE_RANK, MODE_SORT, pav_blocks
 from ..reference.soft_sort import _block_mean as _block_mean_ref
@@ -320,7 +321,13 @@ def _bwd(grad: Tensor, perm: Tensor, bs: Optional[Tensor], flag: Tensor, eps: fl
         gx = _block_mean(g, bs, flag, backend, differentiable)
     else:
         g = g.gather(-1, perm)
-        gx = (g - _block_mean(g, bs, flag, backend, differentiable)) / eps
+        bm = _block_mean(g, bs, flag, backend, differentiable)
+        if not differentiable and backend in ("triton", "cuda") and (g.is_cuda or TRITON_INTERPRET):
+            # subtraction, division and scatter in one Triton launch
+            from ..kernels.soft_sort import soft_rank_bwd_epilogue
+
+            return soft_rank_bwd_epilogue(g, bm.contiguous(), perm.contiguous(), eps).to(dtype)
+        gx = (g - bm) / eps
     if differentiable:
         return torch.zeros_like(gx).scatter(-1, perm, gx).to(dtype)
     return torch.empty_like(gx).scatter_(-1, perm, gx).to(dtype)

@@ -15,7 +15,7 @@ from dirfast.kernels._registry import REGISTRY  # noqa: E402
 
 pytestmark = pytest.mark.aot
 
-SCALARS = {"thresh", "lam_s", "scale", "beta", "gamma", "inv_beta"}
+SCALARS = {"thresh", "lam_s", "scale", "beta", "gamma", "inv_beta", "eps"}
 SPECS = [spec for name, spec in sorted(REGISTRY.items())
          if name.startswith(("dirfast.kernels.soft_sort.", "dirfast.kernels.dist_loss."))]
 CASES = [pytest.param(spec, cfg, id=f"{spec.name}-{'-'.join(map(str, cfg.key))}")
@@ -24,7 +24,8 @@ CASES = [pytest.param(spec, cfg, id=f"{spec.name}-{'-'.join(map(str, cfg.key))}"
 
 def test_kernels_found():
     assert {s.name for s in SPECS} == {
-        "_soft_sort_prep_kernel", "_dist_loss_fwd_kernel", "_dist_loss_pool_prep_kernel",
+        "_soft_sort_prep_kernel", "_soft_rank_bwd_kernel", "_dist_loss_fwd_kernel",
+        "_dist_loss_pool_prep_kernel",
         "_dist_loss_pooled_dist_kernel", "_dist_loss_pooled_grad_kernel"}
 
 
