@@ -241,7 +241,10 @@ class LDS(torch.nn.Module):
             validate: value checks (NaN labels; out-of-range with ``out_of_range="error"``; labels in
                 empty bins with ``empty_bins="error"``); default ``DIRFAST_VALIDATE``.
             backend: ``"auto"`` (CPU tensors: the fused C++ kernel of ``dirfast._C`` when built, else
-                vectorised PyTorch; CUDA tensors: vectorised PyTorch), ``"cpu"`` (the C++ kernel;
+                vectorised PyTorch; CUDA tensors: one Triton kernel, label → bin → weight, for
+                float32/float64 labels when triton is installed and nothing is validated — plus a
+                cast for float64 labels with float32 weights —, else vectorised PyTorch; the same
+                weights bit for bit), ``"cpu"`` (the C++ kernel;
                 raises if the extension is not built) or ``"reference"`` (``torch.searchsorted``
                 binning + ``index_select``).
 
