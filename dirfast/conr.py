@@ -172,6 +172,13 @@ def conr_loss(
         path = "cpu_torch"
     if path == "triton" and input_precision != "ieee" and features.dtype == torch.float32:
         path = f"triton_{input_precision}"
+    if path.startswith("triton"):
+        # the kernels take labels, predictions and weights in the accumulation dtype (fp32; fp64 for
+        # fp64 features): cast once here (no-op when they already are), so that the saved copies the
+        # backward reads need no cast either
+        acc = torch.float64 if features.dtype == torch.float64 else torch.float32
+        labels, preds = labels.to(acc), preds.to(acc)
+        weights = None if weights is None else weights.to(acc)
     if path == "reference":
         return conr_loss_ref(features, labels, preds, weights, w=w, temperature=temperature, e=e,
                              variant=variant, reduction=reduction, norm=norm, pushing=pushing,

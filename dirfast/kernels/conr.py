@@ -1,8 +1,13 @@
 """Triton kernels of ConR, flash-attention style (spec conr_ranksim_bmse.md §1.10): nothing ``M×M`` is
 stored, per-row statistics are O(M).
 
-Both kernels read the *raw* features ``z [M, D]`` (input dtype) and the inverse row norms
-``inv [M]`` and form ``s_ij = (z_i·z_j)·inv_i·inv_j/τ`` — the dot on tensor cores for fp16/bf16
+A forward + backward is **four launches** and no other device work: three of ``_conr_fwd_kernel``
+(stages: row prologue, main pass, finish) and one of ``_conr_bwd_kernel``. Every O(M) row statistic
+is computed in a kernel and saved in one flat buffer (``N_STATS·M + 1``, rows listed at ``S_LOGD``):
+the backward recomputes no prologue.
+
+The similarity kernels read the *raw* features ``z [M, D]`` (input dtype) and the inverse row norms
+and form ``s_ij = (z_i·z_j)·inv_i·inv_j/τ`` — the dot on tensor cores for fp16/bf16
 (fp32 accumulate), exact FMA dots for fp32 (``input_precision="ieee"``, the default; ``"tf32"`` and
 ``"tf32x3"`` are opt-ins with their own configs) and fp64 (fp64 accumulate, fp64 row statistics), so
 the forward never rounds the normalised features to a low precision. Labels/predictions are 1-D
@@ -11,38 +16,55 @@ unless ``keep_self``), ``N = |Δy| > w and |Δŷ| ≤ w``. Columns ``j ≥ M`` a
 every offset is int64. The scalars ``w``, ``1/τ`` and ``e`` are passed by value: fp32 floats, or for
 fp64 features the int64 IEEE-754 bit patterns of the doubles (``dirfast.kernels._launch.fp64_bits``,
 rebuilt exactly in the kernel: Triton's JIT types a Python float as fp32, which made the fp64 path
-round them to fp32); they and ``keep_self`` are not specialised on their values. Each launch runs
-on the features' CUDA device (``device_guard``).
+round them to fp32); they, ``keep_self`` and the run-time ``flags`` (weights given, phantom terms,
+official row loss, ``a_i`` on the row loss, reduction) are not specialised on their values: one
+compiled variant serves every variant and reduction. Each launch runs on the features' CUDA device
+(``device_guard``).
 
-* ``_conr_fwd_kernel`` (grid: row blocks): one program owns an anchor tile of ``BLOCK_M`` rows, held
-  across every column tile when D fits (``ONE_CHUNK``, ``FWD_HELD``: D ≤ 256 for fp16/bf16, 128 for
-  TF32, 64 for IEEE fp32/fp64); wider anchors are re-read in ``BLOCK_D`` chunks per column tile (from
-  L1/L2: at D = 2048 a held tile would be 256–512 KB, beyond registers and the 99 KB of shared
-  memory); column tiles of ``BLOCK_N`` rows are streamed. Per row it writes the log-sum-exp
+* ``_conr_fwd_kernel``, ``STAGE = 0`` (row prologue, grid: row blocks): ``‖z_i‖`` (correctly rounded
+  sqrt), ``1/max(‖z_i‖, 1e-12)``, ``log a_i`` (0 without weights) into the statistics.
+* ``STAGE = 1`` (main pass, grid: row blocks): one program owns an anchor tile of ``BLOCK_M`` rows,
+  held across every column tile when D fits (``ONE_CHUNK``, ``FWD_HELD``: D ≤ 256 for fp16/bf16, 128
+  for TF32, 64 for IEEE fp32/fp64); wider anchors are re-read in ``BLOCK_D`` chunks per column tile
+  (from L1/L2: at D = 2048 a held tile would be 256–512 KB, beyond registers and the 99 KB of shared
+  memory); column tiles of ``BLOCK_N`` rows are streamed. Per row it forms the log-sum-exp
   ``L_i = log Σ_j exp(A_ij)`` (``A = s`` on positives, ``s + log S_ij`` on negatives:
   ``log S = log a_i + e·Δy`` (``PUSH_EXP``) or ``log a_i + log(e·Δy)``; ``−inf`` elsewhere), computed
   online as flash-attention's softmax: a running max ``m_i`` of the row's *included* logits and a sum
   ``l_i`` of ``exp(A_ij − m_i)`` rescaled by ``exp(m_old − m_new)`` when the max grows, so the largest
   term is exp(0) and nothing over- or underflows at any τ (``s`` spans ±1/τ) or label scale;
-  ``L_i = m_i + log l_i`` (``−inf`` for a row without any term). Also ``Σ_j P_ij s_ij``, ``|P_i|``,
-  ``|N_i|`` (``[4, M]``).
+  ``L_i = m_i + log l_i`` (``−inf`` for a row without any term); with ``Σ_j P_ij s_ij``, ``|P_i|``,
+  ``|N_i|``. The row statistics are mergeable — ``(m_i, l_i)`` pairs from several column ranges
+  combine as flash-decoding's, the sums and counts add — and ``_row_epilogue`` turns the merged ones
+  into the row loss and the saved ``log D`` (phantom terms by a stable ``logaddexp``), ``1/|P|`` and
+  ``g``; each program writes its partial ``(Σ ℓ, #valid)`` (row losses directly for
+  ``reduction="none"``).
+* ``STAGE = 2`` (finish, one program): the partials summed in a fixed order (deterministic, no
+  atomics), the loss in the features' dtype, the number of valid anchors (int64) and the reduction's
+  scale (``1/M``, 1, ``1/max(#valid, 1)``) for the backward.
 * ``_conr_bwd_kernel`` (grid: row blocks): per column tile it recomputes ``s`` over the whole D once,
-  forms from the saved row statistics of **both** sides (``log D``, ``1/|P|``, the row factor ``g``)
+  forms from the saved row statistics of **both** sides (``log D``, ``1/|P|``, ``g`` times the scale
+  and the incoming gradient, read in the kernel: a 0-d or ``[M]`` ``grad_out``)
   the symmetric ``H_ij = G_ij + G_ji`` with ``G_ij = g_i·[(P_ij + N_ij S_ij) e^{s_ij}/D_i −
   P_ij/|P_i|]`` in the ``[I, J]`` tile, then ``dU_I += H·u_J`` (``u_J = z_J·inv_J`` in the input
   dtype; anchor tile held when ``D ≤`` 128 for fp16/bf16, 64 for TF32, 32 for IEEE fp32/fp64): in
   registers when ``D ≤ BLOCK_DO`` (``ONE_OUT``), else chunk by chunk of ``BLOCK_DO``
-  columns into the program's own rows of the zero-initialised output (read-modify-write, a
-  ``debug_barrier`` between column tiles). Each program owns its output rows: deterministic, no
-  atomics. ``g`` arrives divided by ``max|g|`` (``gscale``) so ``H`` is O(1) before the cast to
-  fp16/bf16 (no subnormal underflow at large M); the result is rescaled by ``gscale/τ`` at the end.
+  columns into the program's own rows of the output (read-modify-write, the first column tile
+  writes without reading, a ``debug_barrier`` between column tiles). Each program owns its output
+  rows: deterministic, no atomics. fp16: ``H`` is kept in units of a running per-row power of two
+  ≥ ``max_j |H_ij|`` (the accumulated ``dU`` rescaled exactly when it grows) before the cast, so no
+  entry overflows or underflows to a subnormal whatever the gradient's scale (bf16 has fp32's
+  exponent range). Epilogue, row-local: ``dU/τ`` and the backward through the L2 normalisation,
+  ``dz = (dU − u·⟨u, dU⟩)·inv`` (``dU·inv`` where ``‖z‖ ≤ 1e-12``), written in the features' dtype
+  (fp32/fp64 features: ``dU`` accumulates in the output itself; fp16/bf16: in an fp32 scratch).
 
 FLOPs per call: forward ``2·M²·D``, backward ``4·M²·D`` (recomputed similarity + gradient), i.e.
 ``6·M²·D`` against the ``4·M²·D`` a dense method storing ``S`` needs. Bytes (b = bytes per feature
 element): forward reads ``z`` once per (row tile, column tile) pair from L2 — ``M²·D·b·(1/BLOCK_M +
 1/BLOCK_N)`` — and ``M·D·b`` from DRAM at least; the backward adds, for ``D > BLOCK_DO``, the
 read-modify-write of ``dU_I`` (fp32) per column tile: ``8·M²·D/BLOCK_N`` bytes, mostly L2 hits
-while ``BLOCK_M·D·4`` bytes per resident program fit.
+while ``BLOCK_M·D·4`` bytes per resident program fit; its epilogue reads ``dU`` twice and ``z``
+twice more (``O(M·D)``, row-local).
 """
 
 from __future__ import annotations
@@ -61,12 +83,15 @@ NUM_STAGES = 1
 #: register heavy; fp32 "ieee" dots run on FMA units and need the smallest tiles).
 #: ``*_HELD``: the anchor tile is held across all column tiles — ``(BLOCK_M, BLOCK_N, BLOCK_D)`` forward,
 #: ``(BLOCK_M, BLOCK_N, BLOCK_D, BLOCK_DO)`` backward with ``BLOCK_D = BLOCK_DO`` — used when
-#: ``D ≤ BLOCK_D``; the others stream D in chunks.
+#: ``D ≤ BLOCK_D``; the others stream D in chunks. The fused prologue/epilogue work (row epilogue
+#: of the forward, the backward through the L2 normalisation) tipped the register-limited held
+#: tiles into spills: fp32 IEEE/TF32 forward ``BLOCK_N`` 32 → 16, TF32 backward 32×16 → 16×32,
+#: fp16/bf16 backward 32×16 → 16×32 (same tile area; re-swept for zero spills on sm_80/sm_90).
 FWD_HELD = {
     ("float16", "ieee"): (64, 32, 256),
     ("bfloat16", "ieee"): (64, 32, 256),
-    ("float32", "ieee"): (32, 32, 64),
-    ("float32", "tf32"): (64, 32, 128),
+    ("float32", "ieee"): (32, 16, 64),
+    ("float32", "tf32"): (64, 16, 128),
     ("float32", "tf32x3"): (64, 16, 64),
     ("float64", "ieee"): (16, 32, 64),
 }
@@ -79,10 +104,10 @@ FWD_TILES = {
     ("float64", "ieee"): (32, 32, 16),
 }
 BWD_HELD = {
-    ("float16", "ieee"): (32, 16, 128, 128),
-    ("bfloat16", "ieee"): (32, 16, 128, 128),
+    ("float16", "ieee"): (16, 32, 128, 128),
+    ("bfloat16", "ieee"): (16, 32, 128, 128),
     ("float32", "ieee"): (32, 16, 32, 32),
-    ("float32", "tf32"): (32, 16, 64, 64),
+    ("float32", "tf32"): (16, 32, 64, 64),
     ("float32", "tf32x3"): (32, 16, 32, 32),
     ("float64", "ieee"): (16, 16, 32, 32),
 }
@@ -147,6 +172,24 @@ def _f64(bits):
 #: by-value scalars (fp32 floats, or fp64 bit patterns) and the 0/1 flag: never specialised on their
 #: values (no new variant per value; ``keep_self = 1`` stays the registered i32, not a constexpr)
 _SCALARS = ["w", "inv_tau", "e", "keep_self"]
+#: ... and the run-time integers that select behaviour inside one compiled variant
+_FWD_NOSPEC = _SCALARS + ["flags", "nparts"]
+_BWD_NOSPEC = _SCALARS + ["go_stride"]
+
+#: ``flags`` of the forward kernel (run-time bits: one compiled variant serves every variant and
+#: reduction): weights given, phantom terms, official row loss, ``a_i`` on the row loss; the
+#: reduction code in bits 4-5
+F_HAS_W, F_PHANTOM, F_OFFICIAL, F_WFINAL = 1, 2, 4, 8
+RED_SHIFT = 4
+RED_CODES = {"mean": 0, "sum": 1, "none": 2, "valid_anchors": 3}
+#: saved statistics: one flat ``[N_STATS·M + 1]`` buffer (fp32; fp64 for fp64 features), row ``k`` at
+#: ``k·M``: ``log D`` (``+inf`` on inactive rows), ``1/|P|`` (0 inactive), ``g`` (the row factor
+#: ``active·r_i`` before the reduction's scale), ``1/max(‖z‖, 1e-12)``, ``‖z‖``, ``log a_i`` (0
+#: without weights); then the reduction's scale (``1/M``, ``1``, or ``1/max(#valid, 1)``).
+S_LOGD, S_Q, S_G, S_INV, S_NORM, S_LOGA = range(6)
+N_STATS = 6
+#: stages of ``_conr_fwd_kernel``
+STAGE_ROWS, STAGE_MAIN, STAGE_FINISH = 0, 1, 2
 
 
 @triton.jit
@@ -170,10 +213,52 @@ def _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0, row_in
     return s, a, pos, neg, both
 
 
-@triton.jit(do_not_specialize=_SCALARS)
+@triton.jit
+def _div(a, b):
+    """Device helper: ``a / b`` correctly rounded (fp32 ``/`` is approximate on the GPU)."""
+    if b.dtype == tl.float64:
+        return a / b
+    else:
+        return tl.div_rn(a, b)
+
+
+@triton.jit
+def _row_epilogue(run_max, run_sum, sps, npos, nneg, loga_i, m, flags):
+    """Device helper: the O(M) row epilogue of the forward from a row's merged statistics — the
+    online log-sum-exp pair ``(run_max, run_sum)`` (the largest included logit and Σ exp(A − max);
+    pairs from several column ranges merge as flash-decoding's), ``Σ P·s``, ``|P|``, ``|N|``.
+    Returns the row loss ``ℓ_i·r_i``, ``valid_i`` (≥ 1 positive and ≥ 1 negative) and the saved
+    statistics ``log D`` (``+inf`` inactive), ``1/|P|`` (0 inactive), ``g = active·r_i``; the same
+    arithmetic as the streaming path's ``_fwd_epilogue``."""
+    inf = float("inf")
+    lse = tl.log(run_sum) + tl.where(tl.abs(run_max) < inf, run_max, 0.0)
+    # phantom exp(0) terms: log D = logaddexp(lse, log(M − |P|)), stable for any lse (−inf included)
+    lb = tl.log(m - npos)
+    hi = tl.maximum(lse, lb, propagate_nan=tl.PropagateNan.ALL)
+    lo = tl.minimum(lse, lb, propagate_nan=tl.PropagateNan.ALL)
+    lae = tl.where(tl.abs(hi) < inf, hi + tl.log(1.0 + tl.exp(lo - hi)), hi)
+    logd = tl.where((flags & 2) != 0, lae, lse)
+    hasneg = nneg > 0
+    valid = (npos > 0) & hasneg
+    official = (flags & 4) != 0
+    # official: 0/0 = NaN without a positive, as the official code; paper: exactly 0
+    ell_off = (logd - _div(sps, npos)) * hasneg.to(sps.dtype)
+    ell_pap = tl.where(valid, logd - _div(sps, tl.maximum(npos, 1.0)), 0.0)
+    ell = tl.where(official, ell_off, ell_pap)
+    active = tl.where(official, hasneg, valid)
+    r = tl.where((flags & 8) != 0, tl.exp(loga_i), 1.0)
+    ell = ell * r
+    g = active.to(sps.dtype) * r
+    logd_s = tl.where(active, logd, inf)
+    q = tl.where(active, _div(npos * 0 + 1.0, npos), 0.0)
+    return ell, valid, logd_s, q, g
+
+
+@triton.jit(do_not_specialize=_FWD_NOSPEC)
 def _conr_fwd_kernel(
-    z_ptr, inv_ptr, y_ptr, yh_ptr, loga_ptr, out_ptr,
-    m, d, stride_z, w, inv_tau, e, keep_self,
+    z_ptr, y_ptr, yh_ptr, wt_ptr, stats_ptr, out_ptr, part_ptr, nv_ptr,
+    m, d, stride_z, nparts, w, inv_tau, e, keep_self, flags,
+    STAGE: tl.constexpr,
     PUSH_EXP: tl.constexpr,
     ONE_CHUNK: tl.constexpr,
     PRECISION: tl.constexpr,
@@ -185,63 +270,120 @@ def _conr_fwd_kernel(
         w = _f64(w)
         inv_tau = _f64(inv_tau)
         e = _f64(e)
-    pid = tl.program_id(0).to(tl.int64)
-    i0 = pid * BLOCK_M
-    li = tl.arange(0, BLOCK_M)
-    lj = tl.arange(0, BLOCK_N)
-    rows = i0 + li.to(tl.int64)
-    row_in = rows < m
-    dk = tl.arange(0, BLOCK_D).to(tl.int64)
-    inv_i = tl.load(inv_ptr + rows, mask=row_in, other=0.0)
-    y_i = tl.load(y_ptr + rows, mask=row_in, other=0.0)
-    yh_i = tl.load(yh_ptr + rows, mask=row_in, other=0.0)
-    loga_i = tl.load(loga_ptr + rows, mask=row_in, other=0.0)
-    # the anchor tile, held across every column tile when D fits one chunk
-    if ONE_CHUNK:
-        a_tile = tl.load(z_ptr + rows[:, None] * stride_z + dk[None, :],
-                         mask=row_in[:, None] & (dk < d)[None, :], other=0.0)
+    if STAGE == 0:
+        # row prologue (grid: row blocks): ‖z_i‖, 1/max(‖z_i‖, 1e-12), log a_i into the statistics
+        pid = tl.program_id(0).to(tl.int64)
+        rows = pid * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)
+        row_in = rows < m
+        dk = tl.arange(0, BLOCK_D).to(tl.int64)
+        ss = tl.zeros([BLOCK_M, BLOCK_D], dtype=stats_ptr.dtype.element_ty)
+        d0 = d * 0
+        while d0 < d:
+            dd = d0 + dk
+            x = tl.load(z_ptr + rows[:, None] * stride_z + dd[None, :],
+                        mask=row_in[:, None] & (dd < d)[None, :], other=0.0)
+            x = x.to(stats_ptr.dtype.element_ty)
+            ss += x * x
+            d0 += BLOCK_D
+        # correctly rounded sqrt and reciprocal (fp32 `/` and tl.sqrt are approximate on the GPU)
+        if z_ptr.dtype.element_ty == tl.float64:
+            nrm = tl.sqrt(tl.sum(ss, axis=1))
+            inv = 1.0 / tl.maximum(nrm, 1e-12)
+        else:
+            nrm = tl.sqrt_rn(tl.sum(ss, axis=1))
+            inv = tl.div_rn(tl.full([BLOCK_M], 1.0, nrm.dtype), tl.maximum(nrm, 1e-12))
+        # log a_i (−inf for a zero weight); 0 without weights
+        wt = tl.load(wt_ptr + rows, mask=row_in & ((flags & 1) != 0), other=1.0)
+        tl.store(stats_ptr + 3 * m + rows, inv, mask=row_in)
+        tl.store(stats_ptr + 4 * m + rows, nrm, mask=row_in)
+        tl.store(stats_ptr + 5 * m + rows, tl.log(wt), mask=row_in)
+    elif STAGE == 1:
+        # main pass (grid: row blocks): the online log-sum-exp over column tiles, then the row
+        # epilogue; per-program partials (Σ ℓ, #valid) for the finish
+        pid = tl.program_id(0).to(tl.int64)
+        i0 = pid * BLOCK_M
+        li = tl.arange(0, BLOCK_M)
+        lj = tl.arange(0, BLOCK_N)
+        rows = i0 + li.to(tl.int64)
+        row_in = rows < m
+        dk = tl.arange(0, BLOCK_D).to(tl.int64)
+        inv_i = tl.load(stats_ptr + 3 * m + rows, mask=row_in, other=0.0)
+        loga_i = tl.load(stats_ptr + 5 * m + rows, mask=row_in, other=0.0)
+        y_i = tl.load(y_ptr + rows, mask=row_in, other=0.0)
+        yh_i = tl.load(yh_ptr + rows, mask=row_in, other=0.0)
+        # the anchor tile, held across every column tile when D fits one chunk
+        if ONE_CHUNK:
+            a_tile = tl.load(z_ptr + rows[:, None] * stride_z + dk[None, :],
+                             mask=row_in[:, None] & (dk < d)[None, :], other=0.0)
+        else:
+            a_tile = 0.0  # unused: _sim_tile re-reads the anchor rows per D chunk
+        # online log-sum-exp: running max of the included logits and the sum of exp(A - max)
+        run_max = tl.full([BLOCK_M], float("-inf"), dtype=inv_i.dtype)
+        run_sum = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
+        sps = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
+        npos = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
+        nneg = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
+        # while loops: the interpreter (numpy >= 2.4) cannot iterate range() over a runtime scalar
+        j0 = m * 0
+        while j0 < m:
+            cols = j0 + lj.to(tl.int64)
+            col_in = cols < m
+            acc = _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CHUNK,
+                            PRECISION, BLOCK_M, BLOCK_N, BLOCK_D)
+            inv_j = tl.load(stats_ptr + 3 * m + cols, mask=col_in, other=0.0)
+            y_j = tl.load(y_ptr + cols, mask=col_in, other=0.0)
+            yh_j = tl.load(yh_ptr + cols, mask=col_in, other=0.0)
+            s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0,
+                                                j0, row_in, col_in, w, inv_tau, e, keep_self,
+                                                PUSH_EXP)
+            a = a + tl.where(neg, loga_i[:, None], 0.0)  # pushing weight a_i on negatives
+            new_max = tl.maximum(run_max, tl.max(a, axis=1))
+            # a row with no term so far keeps max -inf: shift by 0 there (never exp(-inf - -inf)); an
+            # infinite logit (infinite label) gives +inf, as torch.logsumexp
+            shift = tl.where(tl.abs(new_max) < float("inf"), new_max, 0.0)
+            run_sum = run_sum * tl.exp(run_max - shift) + tl.sum(tl.exp(a - shift[:, None]), axis=1)
+            run_max = new_max
+            sps += tl.sum(tl.where(pos, s, 0.0), axis=1)
+            npos += tl.sum(pos.to(inv_i.dtype), axis=1)
+            nneg += tl.sum(neg.to(inv_i.dtype), axis=1)
+            j0 += BLOCK_N
+        ell, valid, logd_s, q, g = _row_epilogue(run_max, run_sum, sps, npos, nneg, loga_i, m, flags)
+        tl.store(stats_ptr + rows, logd_s, mask=row_in)
+        tl.store(stats_ptr + m + rows, q, mask=row_in)
+        tl.store(stats_ptr + 2 * m + rows, g, mask=row_in)
+        # reduction "none": the row losses are the output
+        tl.store(out_ptr + rows, ell.to(out_ptr.dtype.element_ty),
+                 mask=row_in & (((flags >> 4) & 3) == 2))
+        tl.store(part_ptr + 2 * pid, tl.sum(tl.where(row_in, ell, 0.0), axis=0))
+        tl.store(part_ptr + 2 * pid + 1, tl.sum((row_in & valid).to(inv_i.dtype), axis=0))
     else:
-        a_tile = 0.0  # unused: _sim_tile re-reads the anchor rows per D chunk
-    # online log-sum-exp: running max of the included logits and the sum of exp(A - max)
-    run_max = tl.full([BLOCK_M], float("-inf"), dtype=inv_i.dtype)
-    run_sum = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
-    sps = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
-    npos = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
-    nneg = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
-    # while loops: the interpreter (numpy >= 2.4) cannot iterate range() over a runtime scalar
-    j0 = m * 0
-    while j0 < m:
-        cols = j0 + lj.to(tl.int64)
-        col_in = cols < m
-        acc = _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CHUNK,
-                        PRECISION, BLOCK_M, BLOCK_N, BLOCK_D)
-        inv_j = tl.load(inv_ptr + cols, mask=col_in, other=0.0)
-        y_j = tl.load(y_ptr + cols, mask=col_in, other=0.0)
-        yh_j = tl.load(yh_ptr + cols, mask=col_in, other=0.0)
-        s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0,
-                                            row_in, col_in, w, inv_tau, e, keep_self, PUSH_EXP)
-        a = a + tl.where(neg, loga_i[:, None], 0.0)  # pushing weight a_i on negatives
-        new_max = tl.maximum(run_max, tl.max(a, axis=1))
-        # a row with no term so far keeps max -inf: shift by 0 there (never exp(-inf - -inf)); an
-        # infinite logit (infinite label) gives +inf, as torch.logsumexp
-        shift = tl.where(tl.abs(new_max) < float("inf"), new_max, 0.0)
-        run_sum = run_sum * tl.exp(run_max - shift) + tl.sum(tl.exp(a - shift[:, None]), axis=1)
-        run_max = new_max
-        sps += tl.sum(tl.where(pos, s, 0.0), axis=1)
-        npos += tl.sum(pos.to(inv_i.dtype), axis=1)
-        nneg += tl.sum(neg.to(inv_i.dtype), axis=1)
-        j0 += BLOCK_N
-    lse = tl.log(run_sum) + tl.where(tl.abs(run_max) < float("inf"), run_max, 0.0)
-    tl.store(out_ptr + rows, lse, mask=row_in)
-    tl.store(out_ptr + m + rows, sps, mask=row_in)
-    tl.store(out_ptr + 2 * m + rows, npos, mask=row_in)
-    tl.store(out_ptr + 3 * m + rows, nneg, mask=row_in)
+        # finish (one program): the programs' partials summed in a fixed order (deterministic),
+        # the loss, the number of valid anchors (int64) and the reduction's scale for the backward
+        offs = tl.arange(0, BLOCK_M).to(tl.int64)
+        s_acc = tl.zeros([BLOCK_M], dtype=stats_ptr.dtype.element_ty)
+        n_acc = tl.zeros([BLOCK_M], dtype=stats_ptr.dtype.element_ty)
+        p0 = nparts * 0
+        while p0 < nparts:
+            p = p0 + offs
+            p_in = p < nparts
+            s_acc += tl.load(part_ptr + 2 * p, mask=p_in, other=0.0)
+            n_acc += tl.load(part_ptr + 2 * p + 1, mask=p_in, other=0.0)
+            p0 += BLOCK_M
+        total = tl.sum(s_acc, axis=0)
+        nvalid = tl.sum(n_acc, axis=0)
+        red = (flags >> 4) & 3
+        mf = tl.maximum(m, 1).to(stats_ptr.dtype.element_ty)
+        one = nvalid * 0 + 1.0
+        scale = tl.where(red == 0, _div(one, mf), tl.where(red == 3, _div(one, tl.maximum(nvalid, one)), one))
+        tl.store(out_ptr, (total * scale).to(out_ptr.dtype.element_ty), mask=red != 2)
+        tl.store(nv_ptr, nvalid.to(tl.int64))
+        tl.store(stats_ptr + 6 * m, scale)
 
 
-@triton.jit(do_not_specialize=_SCALARS)
+@triton.jit(do_not_specialize=_BWD_NOSPEC)
 def _conr_bwd_kernel(
-    z_ptr, inv_ptr, y_ptr, yh_ptr, loga_ptr, logd_ptr, q_ptr, g_ptr, gscale_ptr, du_ptr,
-    m, d, stride_z, w, inv_tau, e, keep_self,
+    z_ptr, y_ptr, yh_ptr, stats_ptr, go_ptr, du_ptr, dz_ptr,
+    m, d, stride_z, go_stride, w, inv_tau, e, keep_self,
     PUSH_EXP: tl.constexpr,
     ONE_CHUNK: tl.constexpr,
     ONE_OUT: tl.constexpr,
@@ -255,6 +397,7 @@ def _conr_bwd_kernel(
         w = _f64(w)
         inv_tau = _f64(inv_tau)
         e = _f64(e)
+    F16: tl.constexpr = z_ptr.dtype.element_ty == tl.float16
     pid = tl.program_id(0).to(tl.int64)
     i0 = pid * BLOCK_M
     li = tl.arange(0, BLOCK_M)
@@ -263,22 +406,27 @@ def _conr_bwd_kernel(
     row_in = rows < m
     dk = tl.arange(0, BLOCK_D).to(tl.int64)
     dko = tl.arange(0, BLOCK_DO).to(tl.int64)
-    inv_i = tl.load(inv_ptr + rows, mask=row_in, other=0.0)
+    # the saved row statistics; g_i times the reduction's scale and the incoming gradient
+    gs = tl.load(stats_ptr + 6 * m)
+    logd_i = tl.load(stats_ptr + rows, mask=row_in, other=float("inf"))
+    q_i = tl.load(stats_ptr + m + rows, mask=row_in, other=0.0)
+    g_i = tl.load(stats_ptr + 2 * m + rows, mask=row_in, other=0.0) * gs * \
+        tl.load(go_ptr + rows * go_stride, mask=row_in, other=0.0).to(gs.dtype)
+    inv_i = tl.load(stats_ptr + 3 * m + rows, mask=row_in, other=0.0)
+    loga_i = tl.load(stats_ptr + 5 * m + rows, mask=row_in, other=0.0)
     y_i = tl.load(y_ptr + rows, mask=row_in, other=0.0)
     yh_i = tl.load(yh_ptr + rows, mask=row_in, other=0.0)
-    loga_i = tl.load(loga_ptr + rows, mask=row_in, other=0.0)
-    logd_i = tl.load(logd_ptr + rows, mask=row_in, other=float("inf"))
-    q_i = tl.load(q_ptr + rows, mask=row_in, other=0.0)
-    g_i = tl.load(g_ptr + rows, mask=row_in, other=0.0)
     if ONE_CHUNK:
         a_tile = tl.load(z_ptr + rows[:, None] * stride_z + dk[None, :],
                          mask=row_in[:, None] & (dk < d)[None, :], other=0.0)
     else:
         a_tile = 0.0  # unused: _sim_tile re-reads the anchor rows per D chunk
     # ONE_OUT (D ≤ BLOCK_DO): dU_I is accumulated in registers; else in the program's own rows of
-    # du (zero-initialised, fp32/fp64), read-modify-written per D chunk: the similarity tile and H
-    # are computed once per column tile whatever D is.
+    # du (fp32/fp64), read-modify-written per D chunk (the first column tile writes without
+    # reading: no zero-initialisation): the similarity tile and H are computed once per column
+    # tile whatever D is.
     du = tl.zeros([BLOCK_M, BLOCK_DO], dtype=inv_i.dtype)
+    hsc = tl.zeros([BLOCK_M], dtype=inv_i.dtype)  # fp16 only: H's running row scale
     # while loops: the interpreter (numpy >= 2.4) cannot iterate range() over a runtime scalar
     j0 = m * 0
     while j0 < m:
@@ -286,11 +434,12 @@ def _conr_bwd_kernel(
         col_in = cols < m
         acc = _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CHUNK,
                         PRECISION, BLOCK_M, BLOCK_N, BLOCK_D)
-        inv_j = tl.load(inv_ptr + cols, mask=col_in, other=0.0)
-        loga_j = tl.load(loga_ptr + cols, mask=col_in, other=0.0)
-        logd_j = tl.load(logd_ptr + cols, mask=col_in, other=float("inf"))
-        q_j = tl.load(q_ptr + cols, mask=col_in, other=0.0)
-        g_j = tl.load(g_ptr + cols, mask=col_in, other=0.0)
+        logd_j = tl.load(stats_ptr + cols, mask=col_in, other=float("inf"))
+        q_j = tl.load(stats_ptr + m + cols, mask=col_in, other=0.0)
+        g_j = tl.load(stats_ptr + 2 * m + cols, mask=col_in, other=0.0) * gs * \
+            tl.load(go_ptr + cols * go_stride, mask=col_in, other=0.0).to(gs.dtype)
+        inv_j = tl.load(stats_ptr + 3 * m + cols, mask=col_in, other=0.0)
+        loga_j = tl.load(stats_ptr + 5 * m + cols, mask=col_in, other=0.0)
         y_j = tl.load(y_ptr + cols, mask=col_in, other=0.0)
         yh_j = tl.load(yh_ptr + cols, mask=col_in, other=0.0)
         s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0,
@@ -301,11 +450,26 @@ def _conr_bwd_kernel(
         ac = a - logd_j[None, :] + tl.where(neg, loga_j[None, :], 0.0)
         h = (tl.exp(ar) - posf * q_i[:, None]) * g_i[:, None]
         h += (tl.exp(ac) - posf * q_j[None, :]) * g_j[None, :]
-        h = tl.where(both, h, 0.0).to(z_ptr.dtype.element_ty)
+        h = tl.where(both, h, 0.0)
+        if F16:
+            # fp16 dot: H in units of a running per-row power of two ``hsc`` ≥ max|H_i·| (the
+            # accumulated dU rescaled exactly when it grows), so no entry overflows or underflows
+            # to a subnormal whatever the gradient's scale; the product scaled back at the end
+            hmax = tl.max(tl.abs(h), axis=1)
+            # the smallest power of two ≥ hmax, from its bits (exact; hmax ≥ 0)
+            p2 = tl.cast((tl.cast(hmax, tl.int32, bitcast=True) + 0x007FFFFF) & 0x7F800000,
+                         tl.float32, bitcast=True)
+            grow = tl.where((hmax > hsc) & (hmax < float("inf")), p2, hsc)
+            ratio = tl.where(grow > 0, hsc / grow, 1.0)
+            hsc = grow
+            h = h * tl.where(hsc > 0, 1.0 / hsc, 0.0)[:, None]
+        h = h.to(z_ptr.dtype.element_ty)
         if ONE_OUT:
             zj = tl.load(z_ptr + cols[:, None] * stride_z + dko[None, :],
                          mask=col_in[:, None] & (dko < d)[None, :], other=0.0)
             uj = (zj.to(inv_j.dtype) * inv_j[:, None]).to(z_ptr.dtype.element_ty)
+            if F16:
+                du = du * ratio[:, None]
             du = _dot(h, uj, du, PRECISION)
         else:
             d0 = d * 0
@@ -316,25 +480,56 @@ def _conr_bwd_kernel(
                              mask=col_in[:, None] & do_in[None, :], other=0.0)
                 uj = (zj.to(inv_j.dtype) * inv_j[:, None]).to(z_ptr.dtype.element_ty)
                 o_msk = row_in[:, None] & do_in[None, :]
-                cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk, other=0.0)
+                cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk & (j0 > 0),
+                              other=0.0)
+                if F16:
+                    cur = cur * ratio[:, None]
                 cur = _dot(h, uj, cur, PRECISION)
                 tl.store(du_ptr + rows[:, None] * d + do[None, :], cur, mask=o_msk)
                 d0 += BLOCK_DO
             # the next column tile re-reads these rows, possibly from other threads of the program
             tl.debug_barrier()
         j0 += BLOCK_N
-    scale = tl.load(gscale_ptr) * inv_tau
-    if ONE_OUT:
-        tl.store(du_ptr + rows[:, None] * d + dko[None, :], du * scale,
-                 mask=row_in[:, None] & (dko < d)[None, :])
+    # epilogue: dU/τ, then the backward through u = z / max(‖z‖, 1e-12) (row-local):
+    # dz = (dU − u·⟨u, dU⟩)·inv (dz = dU·inv where ‖z‖ ≤ 1e-12), written in the features' dtype
+    if F16:
+        osc = (hsc * inv_tau)[:, None]
     else:
-        d0 = d * 0
-        while d0 < d:
-            do = d0 + dko
-            o_msk = row_in[:, None] & (do < d)[None, :]
-            cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk, other=0.0)
-            tl.store(du_ptr + rows[:, None] * d + do[None, :], cur * scale, mask=o_msk)
-            d0 += BLOCK_DO
+        osc = inv_tau
+    if ONE_OUT:
+        # through memory (L2) like the streamed path: the accumulator stays in the dot's layout
+        # (mixing it with a z tile in the epilogue spilled the fp16 configs)
+        tl.store(du_ptr + rows[:, None] * d + dko[None, :], du,
+                 mask=row_in[:, None] & (dko < d)[None, :])
+        tl.debug_barrier()
+    # dz = (dU − u·⟨u, dU⟩)·inv row by row (dz = dU·inv where ‖z‖ ≤ 1e-12), in the features' dtype,
+    # in narrow D chunks (few registers next to what the compiler keeps from the main loop)
+    EPI_D: tl.constexpr = 32
+    dke = tl.arange(0, EPI_D).to(tl.int64)
+    inv_e = tl.load(stats_ptr + 3 * m + rows, mask=row_in, other=0.0)
+    proj = tl.zeros([BLOCK_M], dtype=inv_e.dtype)
+    d0 = d * 0
+    while d0 < d:
+        do = d0 + dke
+        o_msk = row_in[:, None] & (do < d)[None, :]
+        cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk, other=0.0) * osc
+        zi = tl.load(z_ptr + rows[:, None] * stride_z + do[None, :], mask=o_msk, other=0.0)
+        proj += tl.sum(zi.to(inv_e.dtype) * inv_e[:, None] * cur, axis=1)
+        d0 += EPI_D
+    # dz may be du itself (fp32/fp64 features): every thread has read its du before any writes
+    tl.debug_barrier()
+    nz_i = tl.load(stats_ptr + 4 * m + rows, mask=row_in, other=0.0) > 1e-12
+    d0 = d * 0
+    while d0 < d:
+        do = d0 + dke
+        o_msk = row_in[:, None] & (do < d)[None, :]
+        cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk, other=0.0) * osc
+        zi = tl.load(z_ptr + rows[:, None] * stride_z + do[None, :], mask=o_msk, other=0.0)
+        u_i = zi.to(inv_e.dtype) * inv_e[:, None]
+        dz = tl.where(nz_i[:, None], cur - u_i * proj[:, None], cur) * inv_e[:, None]
+        tl.store(dz_ptr + rows[:, None] * d + do[None, :], dz.to(dz_ptr.dtype.element_ty),
+                 mask=o_msk)
+        d0 += EPI_D
 
 
 def scalar_type(dtype: str) -> str:
@@ -349,18 +544,23 @@ def _scalars(dt: str, w: float, temperature: float, e: float):
     return tuple(fp64_bits(v) for v in values) if dt == "float64" else values
 
 
-def _sig(dtype: str, names, vec_names):
+def _sig(dtype: str, ptrs, ints, consts):
+    """``ptrs``: (name, "z" | "acc" | "i64") — the features' dtype, the accumulation dtype (fp32;
+    fp64 for fp64 features) or int64."""
     t = TRITON_DTYPE[dtype]
     vt = "fp64" if dtype == "float64" else "fp32"
-    sig = {"z_ptr": f"*{t}"}
-    for n in vec_names:
-        sig[n] = f"*{vt}"
-    for n in ("m", "d", "stride_z"):
+    sig = {}
+    for n, kind in ptrs:
+        sig[n] = "*" + {"z": t, "acc": vt, "i64": "i64"}[kind]
+    for n in ints:
         sig[n] = "i64"
     for n in ("w", "inv_tau", "e"):
         sig[n] = scalar_type(dtype)
     sig["keep_self"] = "i32"
-    for n in names:
+    for n in consts:
+        sig[n] = "i32"
+    for n in ("STAGE", "PUSH_EXP", "ONE_CHUNK", "ONE_OUT", "PRECISION", "BLOCK_M", "BLOCK_N",
+              "BLOCK_D", "BLOCK_DO"):
         sig[n] = "constexpr"
     return sig
 
@@ -369,13 +569,25 @@ def _precision(dtype: str, precision: str) -> str:
     return "default" if dtype in ("float16", "bfloat16") else precision
 
 
+_FWD_PTRS = (("z_ptr", "z"), ("y_ptr", "acc"), ("yh_ptr", "acc"), ("wt_ptr", "acc"),
+             ("stats_ptr", "acc"), ("out_ptr", "z"), ("part_ptr", "acc"), ("nv_ptr", "i64"))
+#: row prologue / finish tiles: (BLOCK_M rows, BLOCK_D feature chunk) and (BLOCK_M partials)
+ROWS_TILE = {"float16": (32, 128), "bfloat16": (32, 128), "float32": (32, 64), "float64": (16, 64)}
+FINISH_BLOCK = 256
+
+
+def _fwd_sig(dtype):
+    sig = _sig(dtype, _FWD_PTRS, ("m", "d", "stride_z", "nparts"), ("flags",))
+    del sig["ONE_OUT"], sig["BLOCK_DO"]
+    return sig
+
+
 def _fwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool) -> KernelConfig:
     bm, bn, bd = (FWD_HELD if one_chunk else FWD_TILES)[dtype, precision]
     return KernelConfig(
         key=(dtype, precision, push_exp, one_chunk),
-        signature=_sig(dtype, ("PUSH_EXP", "ONE_CHUNK", "PRECISION", "BLOCK_M", "BLOCK_N", "BLOCK_D"),
-                       ("inv_ptr", "y_ptr", "yh_ptr", "loga_ptr", "out_ptr")),
-        constexprs={"PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk,
+        signature=_fwd_sig(dtype),
+        constexprs={"STAGE": STAGE_MAIN, "PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk,
                     "PRECISION": _precision(dtype, precision),
                     "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_D": bd},
         num_warps=NUM_WARPS,
@@ -384,15 +596,32 @@ def _fwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool) -> 
     )
 
 
+def _aux_config(dtype: str, stage: int) -> KernelConfig:
+    """The row prologue and the finish: no dot, no tile logits (``PUSH_EXP``, ``ONE_CHUNK``,
+    ``PRECISION`` and ``BLOCK_N`` unused)."""
+    bm, bd = ROWS_TILE[dtype] if stage == STAGE_ROWS else (FINISH_BLOCK, 16)
+    return KernelConfig(
+        key=(dtype, "rows" if stage == STAGE_ROWS else "finish"),
+        signature=_fwd_sig(dtype),
+        constexprs={"STAGE": stage, "PUSH_EXP": True, "ONE_CHUNK": False,
+                    "PRECISION": _precision(dtype, "ieee"),
+                    "BLOCK_M": bm, "BLOCK_N": 16, "BLOCK_D": bd},
+        num_warps=4,
+        num_stages=1,
+        ieee=True,
+    )
+
+
 def _bwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool,
                 one_out: bool) -> KernelConfig:
     bm, bn, bd, bdo = (BWD_HELD if one_chunk else BWD_TILES)[dtype, precision]
+    sig = _sig(dtype, (("z_ptr", "z"), ("y_ptr", "acc"), ("yh_ptr", "acc"), ("stats_ptr", "acc"),
+                       ("go_ptr", "z"), ("du_ptr", "acc"), ("dz_ptr", "z")),
+               ("m", "d", "stride_z", "go_stride"), ())
+    del sig["STAGE"]
     return KernelConfig(
         key=(dtype, precision, push_exp, one_chunk, one_out),
-        signature=_sig(dtype, ("PUSH_EXP", "ONE_CHUNK", "ONE_OUT", "PRECISION", "BLOCK_M",
-                               "BLOCK_N", "BLOCK_D", "BLOCK_DO"),
-                       ("inv_ptr", "y_ptr", "yh_ptr", "loga_ptr", "logd_ptr", "q_ptr", "g_ptr",
-                        "gscale_ptr", "du_ptr")),
+        signature=sig,
         constexprs={"PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk, "ONE_OUT": one_out,
                     "PRECISION": _precision(dtype, precision),
                     "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_D": bd, "BLOCK_DO": bdo},
@@ -409,12 +638,14 @@ PRECISIONS = ("ieee", "tf32", "tf32x3")
 
 _PUSH = (True, False)
 register(_conr_fwd_kernel, [_fwd_config(dt, p, x, o) for dt, p in FWD_TILES
-                            for x in _PUSH for o in (True, False)])
+                            for x in _PUSH for o in (True, False)]
+         + [_aux_config(dt, st) for dt in TRITON_DTYPE for st in (STAGE_ROWS, STAGE_FINISH)])
 register(_conr_bwd_kernel, [_bwd_config(dt, p, x, oc, oo) for dt, p in BWD_TILES
                             for x in _PUSH for oc, oo in ((True, True), (False, False))])
 # the held backward tile covers every D ≤ the streamed tile's BLOCK_DO (so a (False, True) config
-# would never launch and is not registered)
+# would never launch and is not registered); the held epilogue reuses the anchor tile as u_i
 assert all(BWD_HELD[k][2] >= BWD_TILES[k][3] for k in BWD_TILES)
+assert all(v[2] == v[3] for v in BWD_HELD.values())
 
 #: input dtypes the kernels take
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -425,52 +656,81 @@ def _names(z, precision: str):
     return dt, (precision if dt == "float32" else "ieee")
 
 
-def conr_fwd(z, inv, y, yh, loga, *, w: float, temperature: float, e: float, push_exp: bool,
-             keep_self: bool, precision: str = "ieee"):
-    """Per-row statistics ``[4, M]`` (fp32; fp64 for fp64 ``z``): ``(log Σ_j e^{A_ij}, Σ P·s, |P|,
-    |N|)``.
+def _launch_fwd(cfg, grid, z, y, yh, wt, stats, out, part, nv, m, d, nparts, scalars, keep_self,
+                flags):
+    _conr_fwd_kernel[grid](z, y, yh, wt, stats, out, part, nv, m, d, z.stride(0), nparts,
+                           *scalars, keep_self, flags,
+                           num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
+
+
+def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: bool,
+             keep_self: bool, phantom: bool, official: bool, weight_final: bool, reduction: str,
+             precision: str = "ieee"):
+    """The whole forward in three launches of ``_conr_fwd_kernel``: the row prologue (norms,
+    inverse norms, ``log a``), the main pass (online log-sum-exp over column tiles and the row
+    epilogue: row losses, saved statistics, per-program partials) and the one-program finish
+    (loss, number of valid anchors, the reduction's scale). Returns ``(loss, num_valid, stats)``:
+    the loss 0-d (``[M]`` for ``"none"``) in ``z``'s dtype, int64 0-d, and the flat statistics
+    ``[N_STATS·M + 1]`` (fp32; fp64 for fp64 ``z``) the backward takes.
 
     Args:
         z: ``[M, D]`` fp16/bf16/fp32/fp64, unit stride along D (the raw features, not normalised).
-        inv, y, yh, loga: ``[M]`` contiguous (fp32; fp64 for fp64 ``z``):
-            ``1/max(‖z_i‖, 1e-12)``, labels, detached predictions, ``log a_i`` (``−inf`` for a zero
-            weight; zeros without weights).
+        y, yh, wt: ``[M]`` contiguous (fp32; fp64 for fp64 ``z``): labels, detached predictions,
+            weights ≥ 0 (``None``: all 1).
         precision: fp32 ``input_precision`` of the similarity dots (``"ieee"``, ``"tf32"``,
             ``"tf32x3"``); ignored for other dtypes.
     """
     m, d = z.shape
     dt, prec = _names(z, precision)
-    out = torch.empty((4, m), dtype=inv.dtype, device=z.device)
-    if m == 0:
-        return out
-    cfg = pick(_conr_fwd_kernel, (dt, prec, push_exp, d <= FWD_HELD[dt, prec][2]))
-    grid = (triton.cdiv(m, cfg.constexprs["BLOCK_M"]),)
+    acc = torch.float64 if dt == "float64" else torch.float32
+    dev = z.device
+    stats = torch.empty(N_STATS * m + 1, dtype=acc, device=dev)
+    out = torch.empty((m,) if reduction == "none" else (), dtype=z.dtype, device=dev)
+    nv = torch.empty((), dtype=torch.int64, device=dev)
+    flags = ((F_HAS_W if wt is not None else 0) | (F_PHANTOM if phantom else 0)
+             | (F_OFFICIAL if official else 0)
+             | (F_WFINAL if (weight_final and wt is not None) else 0)
+             | (RED_CODES[reduction] << RED_SHIFT))
+    wt = y if wt is None else wt
+    sc, ks = _scalars(dt, w, temperature, e), int(keep_self)
+    # each launch right after its own pick (a launcher picks the config it launches)
     with device_guard(z):
-        _conr_fwd_kernel[grid](z, inv, y, yh, loga, out, m, d, z.stride(0),
-                               *_scalars(dt, w, temperature, e), int(keep_self),
-                               num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
-    return out
+        if m:
+            cfg = pick(_conr_fwd_kernel, (dt, "rows"))
+            _launch_fwd(cfg, (triton.cdiv(m, cfg.constexprs["BLOCK_M"]),), z, y, yh, wt, stats, out,
+                        stats, nv, m, d, 0, sc, ks, flags)
+        cfg = pick(_conr_fwd_kernel, (dt, prec, push_exp, d <= FWD_HELD[dt, prec][2]))
+        nparts = triton.cdiv(m, cfg.constexprs["BLOCK_M"])
+        part = torch.empty(2 * nparts, dtype=acc, device=dev)
+        if m:
+            _launch_fwd(cfg, (nparts,), z, y, yh, wt, stats, out, part, nv, m, d, nparts, sc, ks,
+                        flags)
+        cfg = pick(_conr_fwd_kernel, (dt, "finish"))
+        _launch_fwd(cfg, (1,), z, y, yh, wt, stats, out, part, nv, m, d, nparts, sc, ks, flags)
+    return out, nv, stats
 
 
-def conr_bwd(z, inv, y, yh, loga, logd, q, g, gscale, *, w: float, temperature: float, e: float,
+def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: float,
              push_exp: bool, keep_self: bool, precision: str = "ieee"):
-    """``dL/du [M, D]`` (fp32; fp64 for fp64 ``z``) before the backward through the L2 normalisation.
-
-    ``logd``, ``q``, ``g``: ``[M]`` saved row statistics (``g`` already multiplied by the incoming
-    gradient and divided by ``gscale``, a one-element tensor ``max|g|``); the rest as :func:`conr_fwd`.
+    """``dL/dz [M, D]`` in ``z``'s dtype in one launch: the symmetric ``H`` from the saved
+    statistics (:func:`conr_fwd`), ``dU = H·U/τ`` and the backward through the L2 normalisation.
+    ``grad_out``: 0-d or ``[M]`` (reduction ``"none"``), ``z``'s dtype; the rest as :func:`conr_fwd`.
     """
     m, d = z.shape
     dt, prec = _names(z, precision)
     held = one_out = d <= BWD_HELD[dt, prec][2]
-    # the multi-chunk path accumulates into du across column tiles: it must start at zero
-    du = (torch.empty if one_out else torch.zeros)((m, d), dtype=inv.dtype, device=z.device)
+    dz = torch.empty((m, d), dtype=z.dtype, device=z.device)
     if m == 0:
-        return du
+        return dz
+    if z.dtype == stats.dtype:
+        du = dz  # dU accumulated in place; the epilogue overwrites it with dz row by row
+    else:
+        du = torch.empty((m, d), dtype=stats.dtype, device=z.device)
     cfg = pick(_conr_bwd_kernel, (dt, prec, push_exp, held, one_out))
-    bm = cfg.constexprs["BLOCK_M"]
-    grid = (triton.cdiv(m, bm),)
+    grid = (triton.cdiv(m, cfg.constexprs["BLOCK_M"]),)
+    go_stride = grad_out.stride(0) if grad_out.dim() else 0
     with device_guard(z):
-        _conr_bwd_kernel[grid](z, inv, y, yh, loga, logd, q, g, gscale, du, m, d, z.stride(0),
+        _conr_bwd_kernel[grid](z, y, yh, stats, grad_out, du, dz, m, d, z.stride(0), go_stride,
                                *_scalars(dt, w, temperature, e), int(keep_self),
                                num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
-    return du
+    return dz

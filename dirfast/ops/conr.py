@@ -12,6 +12,11 @@ max and a sum rescaled when the max grows). The phantom ``exp(0)`` terms of the 
 added in the O(M) epilogue as ``log D_i = logaddexp(L_i, log(M − |P_i|))`` (finite for any ``L_i``).
 
 Saved for the backward: ``stats [3, M]`` = (``log D_i``, ``1/|P_i|``, the row factor ``g_i``), O(M).
+The Triton path (``_conr_fwd_triton``) computes the whole forward in its kernels — row norms and
+``log a`` in a prologue stage, this epilogue per row in the main pass, the reduction in a finish
+stage — and saves their flat ``[6·M + 1]`` statistics (norms, inverse norms and ``log a``
+included), so its backward is one kernel launch that recomputes no prologue: four launches per
+forward + backward and no other device work.
 
 Backward (``_conr_bwd_stream``): recomputes the blocks of the upper block-triangle only
 (``s_{I, J≥I}``), builds ``H = G + Gᵀ`` on them from the saved row statistics of both the row and the
@@ -204,51 +209,42 @@ def _conr_fwd_dense(features, labels, preds, weights, w, temperature, e, pushing
                             chunk=max(features.shape[0], 1))
 
 
-def _triton_inputs(features, labels, preds, weights):
-    """O(M) vectors for the kernels (fp32; fp64 for fp64 features) and the raw features with unit
-    stride along D."""
+def _triton_inputs(features, labels, preds):
+    """The raw features with unit stride along D, and the labels and detached predictions as the
+    kernels take them (``[M]`` contiguous, fp32; fp64 for fp64 features): no copy when they are
+    already so."""
     z = features if features.stride(1) == 1 else features.contiguous()
     dt = _acc_dtype(features.dtype)
-    norms = z.to(dt).norm(dim=1)
-    inv = 1.0 / norms.clamp_min(1e-12)
-    y, yh = labels.to(dt).contiguous(), preds.detach().to(dt).contiguous()
-    loga = None if weights is None else torch.log(weights.to(dt))
-    return dt, z, norms, inv, y, yh, loga
+    return dt, z, labels.to(dt).contiguous(), preds.detach().to(dt).contiguous()
 
 
 def _conr_fwd_triton(features, labels, preds, weights, w, temperature, e, pushing,
                      denominator_self, weight_final, phantom, reduction, norm, variant,
                      precision="ieee"):
-    """Flash-style Triton forward (1-D labels, fp16/bf16/fp32/fp64): per-row sums by
-    ``dirfast.kernels.conr.conr_fwd``, then the O(M) epilogue shared with the streaming path."""
+    """Flash-style Triton forward (1-D labels, fp16/bf16/fp32/fp64), the whole forward in the
+    kernels (:func:`dirfast.kernels.conr.conr_fwd`: row prologue, main pass with the row epilogue,
+    finish): the same arithmetic as :func:`_fwd_epilogue`. The saved ``stats`` are the kernels'
+    flat ``[6·M + 1]`` buffer (row norms and ``log a`` included, so the backward recomputes no
+    prologue)."""
     from ..kernels.conr import conr_fwd
 
-    dt, z, norms, inv, y, yh, loga = _triton_inputs(features, labels, preds, weights)
-    m = z.shape[0]
-    lg = torch.zeros_like(y) if loga is None else loga.contiguous()
-    rs = conr_fwd(z, inv, y, yh, lg, w=w, temperature=temperature, e=e,
-                  push_exp=pushing == "exp", keep_self=denominator_self, precision=precision)
-    return _fwd_epilogue(rs[0], rs[1], rs[2], rs[3], loga, m, dt, features.dtype,
-                         weight_final, phantom, reduction, variant)
+    dt, z, y, yh = _triton_inputs(features, labels, preds)
+    wt = None if weights is None else weights.to(dt).contiguous()
+    return conr_fwd(z, y, yh, wt, w=w, temperature=temperature, e=e, push_exp=pushing == "exp",
+                    keep_self=denominator_self, phantom=phantom, official=variant == "official",
+                    weight_final=weight_final, reduction=reduction, precision=precision)
 
 
 def _conr_bwd_triton(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
                      denominator_self, norm, precision="ieee"):
-    """Flash-style Triton backward: ``dL/du`` by ``dirfast.kernels.conr.conr_bwd`` (recomputing
-    the similarity tiles once per column tile, both sides of the symmetric gradient, no atomics),
-    then the backward through the L2 normalisation in torch (O(M·D))."""
+    """Flash-style Triton backward in one launch (:func:`dirfast.kernels.conr.conr_bwd`): ``H`` from
+    the saved statistics of both sides (recomputing each similarity tile once, no atomics), ``dU``
+    and the backward through the L2 normalisation, written in the features' dtype."""
     from ..kernels.conr import conr_bwd as _kbwd
 
-    dt, z, norms, inv, y, yh, loga = _triton_inputs(features, labels, preds, weights)
-    m = z.shape[0]
-    g = (stats[2].to(dt) * grad_out.to(dt)).expand(m)
-    gscale = g.abs().amax().clamp_min(1e-30).reshape(1) if m else g.new_ones(1)
-    lg = torch.zeros_like(y) if loga is None else loga.contiguous()
-    du = _kbwd(z, inv, y, yh, lg, stats[0].to(dt).contiguous(), stats[1].to(dt).contiguous(),
-               (g / gscale).contiguous(), gscale, w=w, temperature=temperature, e=e,
-               push_exp=pushing == "exp", keep_self=denominator_self, precision=precision)
-    u = z.to(dt) * inv[:, None]
-    return _norm_bwd(du, u, norms, inv, features.dtype)
+    dt, z, y, yh = _triton_inputs(features, labels, preds)
+    return _kbwd(z, y, yh, stats, grad_out.to(features.dtype), w=w, temperature=temperature, e=e,
+                 push_exp=pushing == "exp", keep_self=denominator_self, precision=precision)
 
 
 def _with_precision(fn, precision):
@@ -293,7 +289,9 @@ def _(features, labels, preds, weights, w, temperature, e, pushing, denominator_
       phantom, reduction, norm, variant, backend):
     m = features.shape[0]
     out = features.new_empty((m,) if reduction == "none" else ())
-    stats = features.new_empty((3, m), dtype=_acc_dtype(features.dtype))
+    # the streaming path saves [3, M]; the Triton path the kernels' flat [6·M + 1] buffer
+    shape = (6 * m + 1,) if backend.startswith("triton") else (3, m)
+    stats = features.new_empty(shape, dtype=_acc_dtype(features.dtype))
     return out, features.new_empty((), dtype=torch.int64), stats
 
 
