@@ -42,6 +42,7 @@ __all__ = ["FDS", "smooth_stats", "fill_empty_stats"]
 VARIANTS = ("default", "official")
 EMPTY_BINS = ("keep", "interpolate")
 STATS_FROM = ("input", "calibrated")
+_ID_DTYPES = (torch.float32, torch.float64)
 #: the official recipe's choices of the ablated knobs (whiten_lag, recolour_lag, stats_from)
 OFFICIAL_RECIPE = (1, 2, "calibrated")
 #: variant="default"'s choices when not given: the FDS ablation's winner on Abalone-DIR (README,
@@ -529,9 +530,22 @@ class FDS(torch.nn.Module):
         shape = (n,) + spatial + (self.feature_dim,)
         return x, lab, shape
 
-    def _bin_ids(self, fn: str, lab: Tensor):
+    def _path(self, device: torch.device) -> str:
+        """The statistics ops' resolved backend on ``device`` (cached per configuration)."""
+        return resolve_backend(self.backend, device, op="dirfast.fds_bin_stats")
+
+    def _bin_ids(self, fn: str, lab: Tensor, path: Optional[str] = None):
         """``(calibration ids [M] (−1 = untouched), statistics keys [M] in [0, B+2), edge hits [2]
-        or None)``; no host sync (validation aside)."""
+        or None)``; no host sync (validation aside). On the Triton path (default variant, float32/
+        float64 labels, no validation, eager) one kernel computes the ids (binary search over the
+        bins' edges: the :class:`Bins` definition)."""
+        if (path == "triton" and self.variant != "official" and lab.dtype in _ID_DTYPES
+                and not validation_enabled(self.validate) and not torch.compiler.is_compiling()):
+            from .kernels.fds_stats import fds_bin_ids_fwd
+
+            _, cdt = self.bins._compute_labels(lab, fn, "labels")  # metadata checks only
+            ids = fds_bin_ids_fwd(lab.contiguous(), self.bins._edges_on(lab.device, cdt))
+            return ids, ids, None
         bk = "reference" if self.backend == "reference" else None
         ids = self.bins._ids(lab, fn=fn, name="labels", validate=self.validate, backend=bk,
                              index_dtype=torch.int64)
@@ -562,7 +576,7 @@ class FDS(torch.nn.Module):
 
     @torch.no_grad()
     def _accumulate_flat(self, x: Tensor, keys: Tensor, hits: Optional[Tensor],
-                         cal: Optional[Tensor] = None) -> None:
+                         cal: Optional[Tensor] = None, *, path: Optional[str] = None) -> None:
         """Merge the statistics of ``x`` (calibrated first with ids ``cal`` when given) into this
         epoch's partial statistics: one ``dirfast::fds_accumulate`` call. Each bin's rows are shifted
         by a per-bin reference (this epoch's partial mean, else the running mean of a seen bin, else
@@ -574,7 +588,8 @@ class FDS(torch.nn.Module):
         from .ops.fds_stats import FUSED_CALIBRATION, fds_accumulate_op, fds_accumulate_paths
 
         x = x.detach()
-        path = resolve_backend(self.backend, x.device, op="dirfast.fds_bin_stats")
+        if path is None:
+            path = self._path(x.device)
         if validation_enabled(self.validate):
             check_finite_values("dirfast.fds_bin_stats", features=x)
         if cal is not None and not (path in FUSED_CALIBRATION and x.dtype == self.scale.dtype):
@@ -605,10 +620,11 @@ class FDS(torch.nn.Module):
         acc = self.accumulate_in_forward and self._epoch >= self.start_update
         if not calibrate and not acc:
             return features
-        cal, keys, hits = self._bin_ids(fn, lab)
+        path = self._path(x.device)
+        cal, keys, hits = self._bin_ids(fn, lab, path)
         out = self._calibrate(x, cal) if calibrate else x
         if acc:
-            self._accumulate_flat(out if self.stats_from == "calibrated" else x, keys, hits)
+            self._accumulate_flat(out if self.stats_from == "calibrated" else x, keys, hits, path=path)
         if not calibrate:
             return features
         return out if shape is None else out.reshape(shape).movedim(-1, 1)
@@ -622,9 +638,10 @@ class FDS(torch.nn.Module):
         :meth:`end_epoch` discards them."""
         fn = "FDS.accumulate"
         x, lab, _ = self._flatten(fn, features, labels)
-        cal, keys, hits = self._bin_ids(fn, lab)
+        path = self._path(x.device)
+        cal, keys, hits = self._bin_ids(fn, lab, path)
         calibrate = self.stats_from == "calibrated" and self._epoch >= self.start_smooth
-        self._accumulate_flat(x, keys, hits, cal if calibrate else None)
+        self._accumulate_flat(x, keys, hits, cal if calibrate else None, path=path)
 
     # --------------------------------------------------------------------------------------------
     # end of epoch

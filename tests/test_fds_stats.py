@@ -416,3 +416,118 @@ def test_nan_without_validation_stays_in_its_bin_and_column(path):
     assert torch.isnan(s.m2[bad]).all() and torch.isfinite(s.m2[~bad]).all()
     assert not torch.isfinite(s.mean[bad]).any() and torch.isfinite(s.mean[~bad]).all()
     assert torch.equal(s.count, torch.bincount(b, minlength=3))
+
+
+# ------------------------------------------------------------------------------------------------
+# the FDS module's accumulation op (dirfast::fds_accumulate): reference shift, calibration in
+# registers, fp64 Chan merge into the partials in place
+
+
+def _acc_case(n, d, K2, dtype, *, seed=0, mean=1e3, cal=False):
+    g = torch.Generator().manual_seed(seed)
+    acc = torch.float64 if dtype == torch.float64 else torch.float32
+    x = (torch.randn(n, d, generator=g, dtype=torch.float64) * 2 + mean).to(dtype)
+    keys = torch.randint(0, K2, (n,), generator=g)
+    Kc = K2 - 2
+    run = ((torch.randn(Kc, d, generator=g) + mean).to(acc), torch.randint(0, 2, (Kc,), generator=g))
+    pc = torch.randint(0, 3, (K2,), generator=g)
+    pm = torch.where((pc > 0)[:, None], torch.randn(K2, d, generator=g, dtype=torch.float64) + mean, 0.0)
+    pq = torch.where((pc > 0)[:, None], torch.rand(K2, d, generator=g, dtype=torch.float64) * 10, 0.0)
+    tables = (None, None, None)
+    if cal:
+        tables = (torch.randint(-1, Kc + 1, (n,), generator=g), (torch.rand(Kc, d, generator=g) + .5).to(acc),
+                  torch.randn(Kc, d, generator=g).to(acc))
+    return x, keys, tables, run, (pc, pm, pq)
+
+
+def _acc_oracle(x, keys, tables, run, parts):
+    """fp64 statistics of the (calibrated) rows merged into the fp64 partials."""
+    cal, scale, shift = tables
+    xd = x.double()
+    if cal is not None:
+        ok = (cal >= 0) & (cal < scale.shape[0])
+        k = cal.clamp(0, scale.shape[0] - 1)
+        xd = torch.where(ok[:, None], (x.to(scale.dtype) * scale[k] + shift[k]).double(), xd)
+    c, m, q = fds_bin_stats_ref(xd, keys, parts[0].shape[0])
+    new = BinStats(*parts).merge(BinStats(c, m, q))
+    return new.count, new.mean, new.m2
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("cal", [False, True])
+@pytest.mark.parametrize("n,d,K2", [(700, 40, 9), (1, 3, 4), (300, 1, 12)])
+def test_accumulate_op_matches_oracle(dtype, cal, n, d, K2):
+    from dirfast.ops.fds_stats import fds_accumulate_paths
+
+    require_ext()
+    x, keys, tables, run, parts = _acc_case(n, d, K2, dtype, cal=cal)
+    want = _acc_oracle(x, keys, tables, run, parts)
+    paths = ["cpu"] + ([] if cal else ["reference", "cpu_torch"])
+    for path in paths:
+        got = tuple(t.clone() for t in parts)
+        fds_accumulate_paths(x, keys, *tables, *run, *got, path)
+        assert torch.equal(got[0], want[0]), path
+        rtol = 1e-10 if dtype == torch.float64 else 1e-6
+        assert_close_verbose(got[1], want[1], tag=f"{path} mean", rtol=rtol, atol=rtol * 1e-3)
+        assert_close_verbose(got[2], want[2], tag=f"{path} m2", rtol=1e-10 if dtype == torch.float64 else 1e-5,
+                             atol=1e-5 * want[2].abs().max().item())
+
+
+def test_accumulate_op_fused_calibration_is_bitwise_the_unfused():
+    """The C++ calibration in registers is fds_calibrate's arithmetic: accumulating x with ids
+    equals accumulating fds_calibrate(x) bit for bit."""
+    from dirfast.ops.fds_stats import fds_accumulate_paths
+
+    require_ext()
+    x, keys, tables, run, parts = _acc_case(900, 33, 10, torch.float32, cal=True)
+    a = tuple(t.clone() for t in parts)
+    fds_accumulate_paths(x, keys, *tables, *run, *a, "cpu")
+    xc = dirfast.fds_calibrate(x, tables[0], tables[1], tables[2], backend="cpu", validate=False)
+    b = tuple(t.clone() for t in parts)
+    fds_accumulate_paths(xc, keys, None, None, None, *run, *b, "cpu")
+    for u, v in zip(a, b):
+        assert torch.equal(u, v)
+
+
+def test_accumulate_op_bins_without_rows_untouched_and_inputs_unchanged():
+    from dirfast.ops.fds_stats import fds_accumulate_paths
+
+    require_ext()
+    x, keys, tables, run, parts = _acc_case(200, 16, 8, torch.float32, cal=True)
+    keys = keys.clamp(max=5)  # bins 6, 7 get no rows
+    before = [t.clone() for t in (x, keys, *tables, *run)]
+    for path in ("cpu", "reference"):
+        got = tuple(t.clone() for t in parts)
+        tb = tables if path == "cpu" else (None, None, None)
+        fds_accumulate_paths(x, keys, *tb, *run, *got, path)
+        for i in (6, 7):
+            assert got[0][i] == parts[0][i] and torch.equal(got[1][i], parts[1][i])
+            assert torch.equal(got[2][i], parts[2][i])
+    for t, u in zip(before, (x, keys, *tables, *run)):
+        assert torch.equal(t, u)
+
+
+@pytest.mark.parametrize("calls", [1, 20])
+def test_accumulate_op_large_mean_fp32(calls):
+    """mean 1e4, std 1, fp32 features, many calls: the variance from the fp64 partials stays at
+    ~1e-7 relative (documented accuracy)."""
+    from dirfast.ops.fds_stats import fds_accumulate_paths
+
+    require_ext()
+    g = torch.Generator().manual_seed(5)
+    K2, d = 5, 16
+    parts = (torch.zeros(K2, dtype=torch.int64), torch.zeros(K2, d, dtype=torch.float64),
+             torch.zeros(K2, d, dtype=torch.float64))
+    run = (torch.zeros(K2, d), torch.zeros(K2, dtype=torch.int64))
+    xs, ks = [], []
+    for _ in range(calls):
+        x = (1e4 + torch.randn(97, d, generator=g, dtype=torch.float64)).float()
+        k = torch.randint(0, K2, (97,), generator=g)
+        fds_accumulate_paths(x, k, None, None, None, *run, *parts, "cpu")
+        xs.append(x)
+        ks.append(k)
+    x, k = torch.cat(xs).double(), torch.cat(ks)
+    var = parts[2] / (parts[0] - 1).clamp(min=1)[:, None]
+    exp = torch.stack([x[k == i].var(0) for i in range(K2)])
+    err = ((var - exp).abs() / exp).max().item()
+    assert err <= 5e-7, err

@@ -172,7 +172,7 @@ def _ref_rows_torch(x: Tensor, keys: Tensor, run_ref: Tensor, tracked: Tensor, p
                               torch.where(valid, torch.arange(n, device=x.device),
                                           torch.full_like(keys, n - 1)),
                               reduce="amin", include_self=True)
-    own = x[first].to(f64) if n else pmean.new_zeros(K2, d)
+    own = torch.index_select(x, 0, first).to(f64) if n else pmean.new_zeros(K2, d)
     ref = torch.where((pcount > 0).unsqueeze(1), pmean, torch.where(known.unsqueeze(1), run, own))
     return ref.to(wdt)
 
@@ -230,7 +230,7 @@ def _accumulate_triton(x: Tensor, keys: Tensor, cal: Optional[Tensor], scale: Op
 
 
 #: paths that calibrate in registers (``cal`` given); the others need calibrated features
-FUSED_CALIBRATION = ("cpu",)
+FUSED_CALIBRATION = ("cpu", "triton")
 
 
 def fds_accumulate_paths(x: Tensor, keys: Tensor, cal: Optional[Tensor], scale: Optional[Tensor],

@@ -138,3 +138,101 @@ def test_triton_expanded_rows_issue_example():
     s = fds_bin_stats(x, torch.zeros(2 * CHUNK + 7, dtype=torch.long), 2, backend="triton",
                       validate=False)
     assert s.count.tolist() == [2 * CHUNK + 7, 0] and (s.mean[0] == 1).all() and (s.m2 == 0).all()
+
+
+# ------------------------------------------------------------------------------------------------
+# the FDS module's accumulation kernels (reference shift, calibration, fp64 Chan merge in place)
+# and its bin-id kernel
+
+
+def _acc_case(n, d, K2, dtype, *, seed=0, mean=1e3, cal=False):
+    g = torch.Generator().manual_seed(seed)
+    acc = torch.float64 if dtype == torch.float64 else torch.float32
+    x = (torch.randn(n, d, generator=g, dtype=torch.float64) * 2 + mean).to(dtype)
+    keys = torch.randint(0, K2, (n,), generator=g)
+    Kc = K2 - 2
+    run = ((torch.randn(Kc, d, generator=g) + mean).to(acc), torch.randint(0, 2, (Kc,), generator=g))
+    pc = torch.randint(0, 3, (K2,), generator=g)
+    pm = torch.where((pc > 0)[:, None], torch.randn(K2, d, generator=g, dtype=torch.float64) + mean, 0.0)
+    pq = torch.where((pc > 0)[:, None], torch.rand(K2, d, generator=g, dtype=torch.float64) * 10, 0.0)
+    tables = (None, None, None)
+    if cal:
+        tables = (torch.randint(-1, Kc + 1, (n,), generator=g),
+                  (torch.rand(Kc, d, generator=g) + .5).to(acc), torch.randn(Kc, d, generator=g).to(acc))
+    return x, keys, tables, run, (pc, pm, pq)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+@pytest.mark.parametrize("cal", [False, True])
+@pytest.mark.parametrize("n,d,K2", [(CHUNK * 2 + 37, 40, 7), (301, 20, 12), (3, 130, 5)])
+def test_triton_accumulate_matches_reference(dtype, cal, n, d, K2):
+    from dirfast.ops.fds_stats import fds_accumulate_paths
+
+    x, keys, tables, run, parts = _acc_case(n, d, K2, dtype, cal=cal)
+    got = tuple(t.clone() for t in parts)
+    fds_accumulate_paths(x, keys, *tables, *run, *got, "triton")
+    want = tuple(t.clone() for t in parts)
+    xr = x
+    if cal:
+        # calibrated in the working precision, not rounded back to fp16 (the op's semantics)
+        xr = dirfast.fds_calibrate(x.to(tables[1].dtype), *tables, backend="reference", validate=False)
+    fds_accumulate_paths(xr, keys, None, None, None, *run, *want, "reference")
+    assert torch.equal(got[0], want[0])
+    rtol = 1e-10 if dtype == torch.float64 else 1e-5
+    assert_close_verbose(got[1], want[1], tag="mean", rtol=rtol, atol=rtol * 1e-3)
+    assert_close_verbose(got[2], want[2], tag="m2", rtol=rtol, atol=rtol * want[2].abs().max().item())
+
+
+def test_triton_accumulate_skewed_bin_and_empty_bins():
+    """One bin spanning more chunks than one merge step (PIECES) takes, bins without rows untouched."""
+    from dirfast.ops.fds_stats import fds_accumulate_paths
+
+    n = CHUNK * (TILES["narrow"]["PIECES"] + 3) + 5
+    x, keys, tables, run, parts = _acc_case(n, 8, 6, torch.float32)
+    keys = torch.where(torch.arange(n) % 50 == 0, keys.clamp(max=3), torch.ones_like(keys))
+    got = tuple(t.clone() for t in parts)
+    fds_accumulate_paths(x, keys, *tables, *run, *got, "triton")
+    want = tuple(t.clone() for t in parts)
+    fds_accumulate_paths(x, keys, *tables, *run, *want, "reference")
+    assert torch.equal(got[0], want[0])
+    assert_close_verbose(got[1], want[1], tag="mean", rtol=1e-5)
+    assert_close_verbose(got[2], want[2], tag="m2", rtol=1e-5, atol=1e-5 * want[2].abs().max().item())
+    for i in (4, 5):
+        assert torch.equal(got[1][i], parts[1][i]) and torch.equal(got[2][i], parts[2][i])
+
+
+def test_triton_accumulate_large_mean_accuracy():
+    from dirfast.ops.fds_stats import fds_accumulate_paths
+
+    g = torch.Generator().manual_seed(5)
+    K2, d = 5, 16
+    parts = (torch.zeros(K2, dtype=torch.int64), torch.zeros(K2, d, dtype=torch.float64),
+             torch.zeros(K2, d, dtype=torch.float64))
+    run = (torch.zeros(K2, d), torch.zeros(K2, dtype=torch.int64))
+    xs, ks = [], []
+    for _ in range(10):
+        x = (1e4 + torch.randn(97, d, generator=g, dtype=torch.float64)).float()
+        k = torch.randint(0, K2, (97,), generator=g)
+        fds_accumulate_paths(x, k, None, None, None, *run, *parts, "triton")
+        xs.append(x)
+        ks.append(k)
+    x, k = torch.cat(xs).double(), torch.cat(ks)
+    var = parts[2] / (parts[0] - 1).clamp(min=1)[:, None]
+    exp = torch.stack([x[k == i].var(0) for i in range(K2)])
+    assert ((var - exp).abs() / exp).max().item() <= 5e-7
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("bins", [dirfast.Bins(3, 1, 97), dirfast.Bins(-2.0, 0.1, 50), dirfast.Bins(0, 1, 1),
+                                  dirfast.Bins(edges=[0.0, 0.5, 3.0, 3.25, 10.0])])
+def test_triton_bin_ids_match_bins(dtype, bins):
+    from dirfast.kernels.fds_stats import BIN_IDS_BLOCK, fds_bin_ids_fwd
+
+    g = torch.Generator().manual_seed(1)
+    e = torch.tensor(bins._edges, dtype=torch.float64)
+    y = torch.cat([torch.rand(BIN_IDS_BLOCK + 77, generator=g, dtype=torch.float64) * (e[-1] - e[0] + 4) + e[0] - 2,
+                   e, e + 1e-9, e - 1e-9,
+                   torch.tensor([float("nan"), float("inf"), -float("inf")], dtype=torch.float64)]).to(dtype)
+    got = fds_bin_ids_fwd(y, bins._edges_on(y.device, dtype))
+    want = bins.index(y, backend="reference", validate=False)
+    assert torch.equal(got, want.to(torch.int64))
