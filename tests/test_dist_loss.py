@@ -555,8 +555,8 @@ def test_scalars_by_value_and_grids(monkeypatch):
     assert all(mangle_type(v) == "i64" for v in s64)
     assert s64 == tuple(fp64_bits(v if v else -0.0) for v in want)
     stubs = {}
-    for name in ("_dist_loss_fwd_kernel", "_dist_loss_pool_prep_kernel",
-                 "_dist_loss_pooled_dist_kernel", "_dist_loss_pooled_grad_kernel"):
+    for name in ("_dist_loss_fwd_kernel", "_dist_loss_pooled_dist_kernel",
+                 "_dist_loss_pooled_grad_kernel"):
         stubs[name] = KernelStub(getattr(K, name))
         monkeypatch.setattr(K, name, stubs[name])
     for dt, sc in ((torch.float32, s32), (F64, s64)):
@@ -564,7 +564,6 @@ def test_scalars_by_value_and_grids(monkeypatch):
         perm = torch.zeros(n, dtype=torch.int64)
         flag = torch.zeros(1, dtype=torch.int32)
         partials, grad, _ = K.dist_loss_fwd(x, perm, x, x, x, sc, loss=1, weighting=1)
-        K.pool_prep(x, flag)
         K.pooled_dist(x, perm, x, x, sc, partials, flag, loss=1, weighting=1)
         K.pooled_grad(x, perm, x, x, x, sc, grad, flag, loss=1)
         programs = -(-n // K.BLOCK[str(dt).split(".")[-1]])

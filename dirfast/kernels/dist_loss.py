@@ -18,9 +18,9 @@ of reading ``p, y, q (, w)`` and writing the gradient (``4s (+ s)``); ``torch.so
 dominates anyway.
 
 Pooling stage (only when the flag is set; otherwise every load and store is masked off, so the
-launches cost their launch latency only): ``_dist_loss_pool_prep_kernel`` prefills ``ŝ = x`` and
-``block_start = i`` (the op no longer launches it: the CUDA PAV's first kernel writes the same
-values); ``_dist_loss_pooled_dist_kernel`` recomputes the distance partials (``λs·Σ``) and
+launches cost their launch latency only): the CUDA PAV (its first kernel writes ``ŝ = x``,
+``block_start = i`` and the flag); ``_dist_loss_pooled_dist_kernel`` recomputes the distance partials
+(``λs·Σ``) and
 ``g_ŝ_i = λs·w'_i ℓ'(ŝ_i − q_i)`` from the PAV output; the block mean of ``g_ŝ`` is
 taken by the CUDA (or host) PAV block mean; ``_dist_loss_pooled_grad_kernel`` rewrites
 ``grad[k] = mean_B(g_ŝ)_i + s·w_k ℓ'(x_i − y_k)``.
@@ -152,16 +152,6 @@ def _dist_loss_fwd_kernel(
     tl.atomic_max(flag_ptr, tl.max(hit.to(tl.int32), axis=0))
 
 
-@triton.jit
-def _dist_loss_pool_prep_kernel(x_ptr, shat_ptr, bs_ptr, flag_ptr, n, BLOCK: tl.constexpr):
-    """Flag set: ``ŝ = x`` and ``block_start = i`` (the CUDA PAV's starting point); else nothing."""
-    pid = tl.program_id(0).to(tl.int64)
-    offs = pid * BLOCK + tl.arange(0, BLOCK)
-    mask = (offs < n) & (tl.load(flag_ptr) != 0)
-    tl.store(shat_ptr + offs, tl.load(x_ptr + offs, mask=mask, other=0), mask=mask)
-    tl.store(bs_ptr + offs, offs, mask=mask)
-
-
 @triton.jit(do_not_specialize=["lam_s", "beta", "gamma", "inv_beta"])
 def _dist_loss_pooled_dist_kernel(
     shat_ptr, perm_ptr, q_ptr, w_ptr, partial_ptr, gs_ptr, flag_ptr, n,
@@ -253,13 +243,6 @@ def _fwd_config(dtype, loss, has_w, weighting):
                                     "BLOCK": BLOCK[dtype]}, num_warps=NUM_WARPS)
 
 
-def _prep_config(dtype):
-    sig = _sig(dtype, ["x_ptr", "shat_ptr", "bs_ptr", "flag_ptr", "n"], i64_ptrs=("bs_ptr",),
-               consts=("BLOCK",))
-    return KernelConfig(key=(dtype,), signature=sig, constexprs={"BLOCK": BLOCK[dtype]},
-                        num_warps=NUM_WARPS)
-
-
 def _pooled_dist_config(dtype, loss, has_w, weighting):
     sig = _sig(dtype, ["shat_ptr", "perm_ptr", "q_ptr", "w_ptr", "partial_ptr", "gs_ptr", "flag_ptr",
                        "n", "lam_s", "beta", "gamma", "inv_beta"],
@@ -279,7 +262,6 @@ def _pooled_grad_config(dtype, loss, has_w):
 
 register(_dist_loss_fwd_kernel, [_fwd_config(d, l, hw, wc) for d in DTYPES for l in LOSSES
                                  for hw, wc in _weight_modes()])
-register(_dist_loss_pool_prep_kernel, [_prep_config(d) for d in DTYPES])
 register(_dist_loss_pooled_dist_kernel, [_pooled_dist_config(d, l, hw, wc) for d in DTYPES
                                          for l in LOSSES for hw, wc in _weight_modes()])
 register(_dist_loss_pooled_grad_kernel, [_pooled_grad_config(d, l, hw) for d in DTYPES
@@ -357,21 +339,6 @@ def dist_loss_fwd(x, perm, y, q, w, sc: Scalars, *, loss: int, weighting: int, f
             _dist_loss_fwd_kernel[g](x, perm, y, q, w if has_w else x, partials, grad, flag, n, *sc,
                                      num_warps=cfg.num_warps, **cfg.constexprs)
     return partials, grad, flag
-
-
-def pool_prep(x, flag):
-    """``(ŝ [N], block_start [N] int64)``: prefilled with ``x`` and ``i`` when ``*flag != 0``
-    (uninitialised otherwise: nothing reads them then)."""
-    n = x.numel()
-    d = _dt(x)
-    cfg = pick(_dist_loss_pool_prep_kernel, (d,))
-    s_hat = torch.empty_like(x)
-    bs = torch.empty(n, dtype=torch.int64, device=x.device)
-    if n:
-        with device_guard(x):
-            _dist_loss_pool_prep_kernel[grid(n, d)](x, s_hat, bs, flag, n, num_warps=cfg.num_warps,
-                                                    **cfg.constexprs)
-    return s_hat, bs
 
 
 def pooled_dist(s_hat, perm, q, w, sc: Scalars, partials, flag, *, loss: int, weighting: int):
