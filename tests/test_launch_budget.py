@@ -22,8 +22,9 @@ counts what a GPU run would launch:
   its own launches depend on the size and are the op's compute floor.
 * **host syncs** separately (``sync``): ``.item()``/``bool()``/``tolist()`` (``_local_scalar_dense``;
   a ``tolist()`` counts once: the fake tensor is read element by element from one base),
-  device-to-host copies, and aten ops that synchronise inside on CUDA (``bincount``, ``nonzero``,
-  ``unique``, ``masked_select``, ``repeat_interleave`` without ``output_size``, ``equal``, ...).
+  device-to-host copies, and aten ops that synchronise inside on CUDA (``bincount``, ``equal``,
+  ``is_nonzero``, ...). Ops whose output size depends on values (``nonzero``, ``unique``,
+  ``masked_select``, boolean indexing) cannot run on fake tensors: the case fails naming the op.
 * Not counted: the autograd seed of ``.backward()`` (``ones_like`` of the loss, made outside the
   counter) and the one-time work of the first call (every case runs once before the counted call:
   caches of tables, pseudo-labels, dispatch resolution are warm, as in a training loop).
@@ -106,14 +107,12 @@ FREE_OPS = {
     "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "empty_permuted",
     "_unsafe_view", "detach", "detach_", "alias", "lift_fresh", "set_", "resize_", "resize_as_",
     "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size", "_has_same_storage_numel",
-    "is_contiguous", "_nested_tensor_size", "dim", "size", "stride", "numel", "is_nonzero_dummy",
-    "record_stream", "_version",
+    "is_contiguous", "_nested_tensor_size", "dim", "size", "stride", "numel", "record_stream",
 }
 SORT_OPS = {"sort", "argsort", "msort"}
 #: ops that synchronise with the host on CUDA (their output size or a value is read on the host)
 SYNC_OPS = {"_local_scalar_dense", "bincount", "nonzero", "unique", "_unique", "_unique2",
-            "unique_consecutive", "unique_dim", "masked_select", "equal", "is_nonzero", "item",
-            "nonzero_static_sync_dummy", "histc_sync_dummy"}
+            "unique_consecutive", "unique_dim", "masked_select", "equal", "is_nonzero", "item"}
 
 #: the C++ shim that lets autograd run on fake CUDA tensors in a CPU build of torch
 SHIM_SOURCE = r"""
