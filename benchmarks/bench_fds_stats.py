@@ -17,7 +17,15 @@ interleaved in one process:
 * ``official`` — the official ``FDS.update_running_stats`` (``tests/_official_fds.py``: for each
   ``torch.unique`` label a boolean mask, ``mean``, ``var``, the EMA write; epoch 0, so the EMA copies)
   with the ages as float labels;
-* ``reference`` — ``fds_bin_stats(backend="reference")`` (two ``index_add_`` passes, no shift).
+* ``reference`` — ``fds_bin_stats(backend="reference")`` (two ``index_add_`` passes, no shift);
+* ``fds_accumulate`` / ``fds_accumulate_official`` — ``dirfast.nn.FDS(2048, Bins(3, 1, 97)).accumulate(x,
+  ages)`` in a calibrating epoch (after two epochs of statistics), default / official variant: bin ids,
+  the calibration (``stats_from="calibrated"``, both variants' default) and the per-bin reference shift
+  in registers, statistics, fp64 Chan merge into the epoch partials (C++ on CPU: one call; CUDA:
+  ``torch.sort`` + two Triton kernels + the bin-id kernel). The partials are zeroed untimed before
+  each call. ``fds_accumulate_input``: the default variant with ``stats_from="input"`` (no
+  calibration: the shift alone). Target: ``fds_accumulate*`` ≤ 1.3× ``fds_bin_stats`` (``dirfast_cpu``
+  on CPU, ``dirfast`` on CUDA), min-of-N.
 
 Sizes: ``agedb`` N = 12,208 rows (the AgeDB-DIR training split) × D = 2,048 (ResNet-50 encoding);
 CUDA default adds the training batches ``batch_256`` and ``batch_4096`` (× 2,048, the first rows of the
@@ -33,7 +41,8 @@ from typing import List, Optional, Sequence
 
 import torch
 
-from dirfast import _ext, fds_bin_stats
+import dirfast
+from dirfast import Bins, _ext, fds_bin_stats
 
 from . import _official as _official_mod
 from . import runner
@@ -42,6 +51,8 @@ from .runner import Case, Provider
 OP = "fds_stats"
 NUM_BINS = 97
 ACCEPT_RATIO = 2.5
+ACCUMULATE_RATIO = 1.3  # FDS.accumulate vs fds_bin_stats on the same data
+ACCUMULATE = ("fds_accumulate", "fds_accumulate_official", "fds_accumulate_input")
 AGEDB = ("agedb", 12208, 2048)
 QUICK = ("agedb_quick", 2048, 256)
 SIZES = {
@@ -60,8 +71,17 @@ def _setup(n: int, d: int):
         official = None
         if _official_mod.available("fds"):
             official = _official_mod.load("fds").OfficialFDS(d, bucket_num=100, bucket_start=3)
-        return {"x": x, "b": b, "labels": (b + 3).float(), "out_src": torch.ones(2 * NUM_BINS, d),
-                "out_buf": torch.empty(2 * NUM_BINS, d), "official": official}
+        labels = ages.to(torch.float32)
+        mods = {}
+        for name, kw in (("fds_accumulate", {}), ("fds_accumulate_official", {"variant": "official"}),
+                         ("fds_accumulate_input", {"stats_from": "input"})):
+            fds = dirfast.nn.FDS(d, Bins(3, 1, NUM_BINS), **kw)
+            for epoch in range(2):  # two epochs of statistics: the third calibrates
+                fds.accumulate(x, labels)
+                fds.end_epoch(epoch)
+            mods[name] = fds
+        return {"x": x, "b": b, "labels": (b + 3).float(), "ages": labels, "out_src": torch.ones(2 * NUM_BINS, d),
+                "out_buf": torch.empty(2 * NUM_BINS, d), "official": official, **mods}
 
     return setup
 
@@ -108,6 +128,24 @@ def _official(x):
     return fds.running_mean, fds.running_var
 
 
+def _accumulate(name):
+    def fn(x):
+        x[name].accumulate(x["x"], x["ages"])
+        f = x[name]
+        k = NUM_BINS
+        return f.partial_mean[:k], f.partial_m2[:k] / (f.partial_count[:k] - 1).clamp(min=1)[:, None]
+    return fn
+
+
+def _zero_partials(name):
+    def reset(x):
+        f = x[name]
+        f.partial_count.zero_()
+        f.partial_mean.zero_()
+        f.partial_m2.zero_()
+    return reset
+
+
 def build_providers() -> List[Provider]:
     return [
         runner.memory_floor(("x", "b"), "out_src", "out_buf"),
@@ -125,6 +163,15 @@ def build_providers() -> List[Provider]:
         Provider("reference", lambda x: fds_bin_stats(x["x"], x["b"], NUM_BINS, backend="reference",
                                                       validate=False),
                  description="fds_bin_stats(backend='reference') (two index_add_ passes)"),
+        Provider("fds_accumulate", _accumulate("fds_accumulate"), reset=_zero_partials("fds_accumulate"),
+                 description="nn.FDS.accumulate, default variant, calibrating epoch (calibration + shift in "
+                             "registers, Chan merge into the partials)"),
+        Provider("fds_accumulate_official", _accumulate("fds_accumulate_official"),
+                 reset=_zero_partials("fds_accumulate_official"),
+                 description="nn.FDS.accumulate, official variant, calibrating epoch"),
+        Provider("fds_accumulate_input", _accumulate("fds_accumulate_input"),
+                 reset=_zero_partials("fds_accumulate_input"),
+                 description="nn.FDS.accumulate, default variant with stats_from='input' (shift only)"),
     ]
 
 
@@ -150,16 +197,27 @@ def check_agreement(cases: Sequence[Case], providers: Sequence[Provider], device
             return (f"check {c.name}: {name} vs fp64 reference: mean rel {em:.1e}, var rel {ev:.1e} "
                     f"-> {'ok' if max(em, ev) < 1e-5 else 'MISMATCH'}")
 
-        lines += runner.provider_outputs(providers, x, device, _mean_var, label=c.name, each=line)[1]
+        # the calibrating accumulate providers see calibrated features: not compared here
+        lines += runner.provider_outputs(providers, x, device, _mean_var, label=c.name, each=line,
+                                         skip=lambda p: p.name in ACCUMULATE[:2])[1]
     return lines
 
 
 def report(results, args, cases: Sequence[Case]) -> None:
     print()
+    case = cases[0].name
+    op = "dirfast" if args.device == "cuda" else "dirfast_cpu"
+    for prov in ACCUMULATE:
+        r = runner.ratio(results, case, prov, floor=op)
+        rm = runner.ratio(results, case, prov, floor=op, stat="median")
+        if r == r:
+            verdict = (f"-> target <= {ACCUMULATE_RATIO}: {'PASS' if r <= ACCUMULATE_RATIO else 'FAIL'}"
+                       if case == AGEDB[0] else
+                       f"[target <= {ACCUMULATE_RATIO} at {AGEDB[0]}; {case} is judged on nothing]")
+            print(f"{prov} / {op} (fds_bin_stats) = {r:.2f}x (min-of-N), {rm:.2f}x (median)  {verdict}")
     if args.device == "cuda":
         runner.print_summary(results, "dirfast")
         return
-    case = cases[0].name
     for prov in ("dirfast_cpu", "dirfast_cpu_torch", "naive_torch", "official", "reference"):
         r = runner.ratio(results, case, prov)
         rm = runner.ratio(results, case, prov, stat="median")
