@@ -303,8 +303,14 @@ class FDS(torch.nn.Module):
     buffers. Every rank must call it.
 
     **Cost**: :meth:`forward` = bin ids + one fused gather/multiply-add (``fds_calibrate``), no host
-    sync; :meth:`accumulate` = one ``fds_bin_stats`` pass + an ``O(B·D)`` Chan merge; :meth:`end_epoch`
-    = ``O(B·D·ks)``. Under ``torch.autocast`` the ops run in the features' dtype (fp16/bf16 features
+    sync; :meth:`accumulate` = one pass of the statistics op ``dirfast::fds_accumulate`` (the
+    calibration when collecting calibrated features, the per-bin reference shift, Welford/Chan
+    statistics and the fp64 Chan merge into this epoch's partials, all in one C++ call on CPU —
+    about the time of :func:`~dirfast.fds_stats.fds_bin_stats` on the same data —, or ``torch.sort`` +
+    two Triton kernels on CUDA); :meth:`end_epoch` = ``O(B·D·ks)``. On CUDA (default variant,
+    float labels, validation off) a training forward + backward with ``accumulate_in_forward=True``
+    launches 6 kernels: bin ids, calibration, the sort of the bin ids, two statistics kernels, and the
+    calibration's backward. Under ``torch.autocast`` the ops run in the features' dtype (fp16/bf16 features
     are calibrated in fp32 and returned in their dtype; statistics accumulate in fp32/fp64).
     """
 
