@@ -60,6 +60,7 @@ _SOURCES = [
     f"{_CSRC}/pav.cpp",
     f"{_CSRC}/sort_pav.cpp",
     f"{_CSRC}/ranksim.cpp",
+    f"{_CSRC}/balanced_mse.cpp",
 ]
 _DEPENDS = [
     f"{_CSRC}/fds_stats.h",

@@ -22,6 +22,7 @@
 #include "sort_pav.h"
 #include "dist_loss.h"
 #include "ranksim.h"
+#include "balanced_mse.h"
 
 namespace py = pybind11;
 
@@ -213,6 +214,30 @@ void ranksim_unit_bwd(const std::string& dtype, std::uintptr_t du, std::uintptr_
   if (b * d < 65536) return rs::unit_bwd(dt, du, unit, rows, k, d, b, out);
   py::gil_scoped_release release;
   rs::unit_bwd(dt, du, unit, rows, k, d, b, out);
+}
+
+// Balanced MSE 1-D (csrc/balanced_mse.h).
+void bmse_fwd(const std::string& dtype, int kind, int reduction, bool is_sigma, std::uintptr_t pred,
+              std::uintptr_t target, std::uintptr_t noise, std::uintptr_t centers,
+              std::uintptr_t cvar, std::uintptr_t weights, std::int64_t b, std::int64_t k,
+              std::uintptr_t stats, std::uintptr_t out, std::uintptr_t dvtot) {
+  namespace bm = dirfast::balanced_mse;
+  bm::FwdArgs a{bm::parse_dtype(dtype, "bmse_fwd"), kind, reduction, is_sigma, pred, target, noise,
+                centers, cvar, weights, b, k, stats, out, dvtot};
+  const std::int64_t work = b * (kind == 0 ? b : k);
+  if (work < 65536) return bm::fwd(a);
+  py::gil_scoped_release release;
+  bm::fwd(a);
+}
+
+void bmse_bwd(const std::string& dtype, int kind, int reduction, bool is_sigma,
+              std::uintptr_t grad_out, std::uintptr_t pred, std::uintptr_t target,
+              std::uintptr_t noise, std::uintptr_t stats, std::uintptr_t dvtot, std::int64_t b,
+              std::uintptr_t gp, std::uintptr_t gt, std::uintptr_t gv) {
+  namespace bm = dirfast::balanced_mse;
+  bm::BwdArgs a{bm::parse_dtype(dtype, "bmse_bwd"), kind, reduction, is_sigma, grad_out, pred,
+                target, noise, stats, dvtot, b, gp, gt, gv};
+  bm::bwd(a);
 }
 
 int num_threads() {
@@ -431,6 +456,16 @@ float64 in element order. Returns ``(dist_sum, samp_sum, hit)``. Raises ValueErr
   m.def("ranksim_unit_bwd", &ranksim_unit_bwd, py::arg("dtype"), py::arg("du"), py::arg("unit"),
         py::arg("rows"), py::arg("k"), py::arg("d"), py::arg("b"), py::arg("out"),
         "RankSim normalisation backward scattered into [B, D]; csrc/ranksim.h.");
+  m.def("bmse_fwd", &bmse_fwd, py::arg("dtype"), py::arg("kind"), py::arg("reduction"),
+        py::arg("is_sigma"), py::arg("pred"), py::arg("target"), py::arg("noise"),
+        py::arg("centers"), py::arg("cvar"), py::arg("weights"), py::arg("b"), py::arg("k"),
+        py::arg("stats"), py::arg("out"), py::arg("dvtot"),
+        "Balanced MSE 1-D forward row statistics + reduction (csrc/balanced_mse.h); raw pointers.");
+  m.def("bmse_bwd", &bmse_bwd, py::arg("dtype"), py::arg("kind"), py::arg("reduction"),
+        py::arg("is_sigma"), py::arg("grad_out"), py::arg("pred"), py::arg("target"),
+        py::arg("noise"), py::arg("stats"), py::arg("dvtot"), py::arg("b"), py::arg("gp"),
+        py::arg("gt"), py::arg("gv"),
+        "Balanced MSE 1-D backward from the forward's statistics (csrc/balanced_mse.h).");
   m.def("num_threads", &num_threads,
         "Maximum number of OpenMP threads used by dirfast._C (omp_get_max_threads()).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),

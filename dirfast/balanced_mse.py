@@ -118,7 +118,7 @@ def _validate(fn, validate, nname, noise, **tensors):
 
 def _dispatch(fn, p, y, noise, is_sigma, centers, cvar, weights, kind, reduction, variant, backend,
               shape):
-    path = resolve_backend(backend, p.device, op=fn, has_cpu_kernel=False, has_triton_kernel=True)
+    path = resolve_backend(backend, p.device, op=fn, has_cpu_kernel=True, has_triton_kernel=True)
     if path == "triton" and p.shape[1] != 1:
         path = "cpu_torch"  # documented: the kernels take 1-D targets; [B, d] streams in PyTorch
     if path == "reference":
@@ -204,7 +204,7 @@ def bmc_loss(
             raise ValueError(f"{fn}: num_negatives must be None or an int >= 0, got {num_negatives!r}")
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"{fn}: generator must be a torch.Generator, got {type(generator).__name__}")
-    resolve_backend(backend, device, op=fn, has_cpu_kernel=False, has_triton_kernel=True)
+    resolve_backend(backend, device, op=fn, has_cpu_kernel=True, has_triton_kernel=True)
     _validate(fn, validate, nname, noise, pred=pred, target=target)
     if num_negatives is not None:
         b = p.shape[0]
@@ -285,7 +285,7 @@ def gai_loss(
     dt = acc_dtype(p.dtype, "gai", variant)
     nname, noise, is_sigma = _noise(fn, noise_var, noise_sigma, device, dt)
     w, mu, var = _gmm_parts(fn, gmm, device, p.shape[1])
-    resolve_backend(backend, device, op=fn, has_cpu_kernel=False, has_triton_kernel=True)
+    resolve_backend(backend, device, op=fn, has_cpu_kernel=True, has_triton_kernel=True)
     _validate(fn, validate, nname, noise, pred=pred, target=target, gmm_weights=w, gmm_means=mu,
               gmm_variances=var)
     if validation_enabled(validate) and (bool((w < 0).any()) or bool((var < 0).any())):
@@ -336,7 +336,7 @@ def bni_loss(
     if w.shape != c.shape:
         raise ValueError(f"{fn}: bucket_weights must have the shape of bucket_centers "
                          f"{tuple(c.shape)}, got {describe(w)}")
-    resolve_backend(backend, device, op=fn, has_cpu_kernel=False, has_triton_kernel=True)
+    resolve_backend(backend, device, op=fn, has_cpu_kernel=True, has_triton_kernel=True)
     _validate(fn, validate, nname, noise, pred=pred, target=target, bucket_centers=c,
               bucket_weights=w)
     if validation_enabled(validate) and (bool((w < 0).any()) or not bool((w > 0).any())):
@@ -529,16 +529,47 @@ class BalancedMSELoss(torch.nn.Module):
         """The optimizer param group of ``noise_sigma`` (official: its own lr, default ``1e-2``)."""
         return {"params": [self.noise_sigma], "lr": lr, "name": "noise_sigma", **options}
 
+    _PRIOR_BUFFERS = {"gai": ("gmm_weights", "gmm_means", "gmm_variances"),
+                      "bni": ("bucket_centers", "bucket_weights")}
+
+    def _prior(self, dt: torch.dtype) -> Tuple[Tensor, ...]:
+        """The prior buffers cast to the accumulation dtype ``dt``, cached per ``dt`` (one cast per
+        configuration, not per call: the buffers are fp64, the loss usually runs in fp32). The
+        cache entry is keyed on each buffer's identity, device and version counter, so an in-place
+        change (``copy_``, ``load_state_dict``), a reassigned buffer or ``module.to(...)`` re-casts
+        on the next call. (Writes through ``.data`` bypass the version counter: call
+        :meth:`clear_prior_cache` after those.)"""
+        bufs = tuple(getattr(self, n) for n in self._PRIOR_BUFFERS[self.kind])
+        if torch.compiler.is_compiling():
+            return tuple(t.to(dt) for t in bufs)
+        stamp = tuple((id(t), t._version, t.device) for t in bufs)
+        cache = self.__dict__.setdefault("_prior_cache", {})
+        hit = cache.get(dt)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        cast = tuple(t.detach().to(dt) for t in bufs)
+        cache[dt] = (stamp, cast, bufs)  # bufs: keeps the ids in the stamp from being reused
+        return cast
+
+    def clear_prior_cache(self) -> None:
+        """Forget the cast prior (re-cast on the next call)."""
+        self.__dict__.pop("_prior_cache", None)
+
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        kw = dict(noise_sigma=self.noise_sigma.to(pred.device), reduction=self.reduction,
-                  variant=self.variant, backend=self.backend, validate=self.validate)
+        sigma = self.noise_sigma
+        kw = dict(noise_sigma=sigma if sigma.device == pred.device else sigma.to(pred.device),
+                  reduction=self.reduction, variant=self.variant, backend=self.backend,
+                  validate=self.validate)
         if self.kind == "bmc":
             return bmc_loss(pred, target, num_negatives=self.num_negatives,
                             generator=self.generator, **kw)
+        if not isinstance(pred, Tensor) or not pred.is_floating_point():
+            prior = tuple(getattr(self, n) for n in self._PRIOR_BUFFERS[self.kind])  # the checks raise
+        else:
+            prior = self._prior(acc_dtype(pred.dtype, self.kind, self.variant))
         if self.kind == "gai":
-            gmm = GMM(self.gmm_weights, self.gmm_means, self.gmm_variances)
-            return gai_loss(pred, target, gmm, **kw)
-        return bni_loss(pred, target, None, self.bucket_centers, self.bucket_weights, **kw)
+            return gai_loss(pred, target, GMM(*prior), **kw)
+        return bni_loss(pred, target, None, *prior, **kw)
 
     def extra_repr(self) -> str:
         return (f"kind={self.kind!r}, noise_sigma={float(self.noise_sigma.detach()):g}, "

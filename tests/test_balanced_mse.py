@@ -550,3 +550,150 @@ def test_compile_fullgraph():
     for a, t in zip(gc, list(net.parameters()) + [crit.noise_sigma]):
         assert_close_verbose(a, t.grad, tag="compiled bmse grad", scale="max")
     torch._dynamo.reset()
+
+
+# ------------------------------------------------------------------------------------------------
+# the C++ pass (backend="cpu") vs the PyTorch path; the module's cached prior cast
+
+
+def _close_or_no_worse(got, want, ref, tag, f64):
+    """fp64: ``got`` within 1e-12 (max-scaled) of ``want``; fp32: ``got``'s largest error against the
+    fp64 ``ref`` at most twice the PyTorch path's (``want``) plus 1e-6 of ``max|ref|`` — per-element
+    relative tolerances mean nothing where the loss terms cancel (BNI/GAI rows near 0)."""
+    if got.numel() == 0:
+        assert want.numel() == 0, tag
+        return
+    if f64:
+        assert_close_verbose(got, want, tag=tag, rtol=1e-12, scale="max")
+        return
+    r = ref.double()
+    e_c = (got.double() - r).abs().max().item()
+    e_t = (want.double() - r).abs().max().item()
+    assert e_c <= 2 * e_t + 1e-6 * r.abs().max().item(), (tag, e_c, e_t)
+
+
+@pytest.mark.parametrize("kind", ["bmc", "bni", "gai"])
+@pytest.mark.parametrize("dtype", [F64, F32])
+@pytest.mark.parametrize("b", [1, 5, 300])
+def test_cpp_pass_matches_torch_path(kind, dtype, b, route):
+    route("cpu")
+    p, y = batch(b, seed=b + 3, dtype=dtype, scale=20.0)
+    p = p[:, :1] if b != 5 else torch.cat([p, p], 1)[:, :1]  # b = 5: a non-contiguous column
+    f64 = dtype == F64
+    prior64 = _op_prior(kind, prior_for(kind), 1)
+    prior = [None if t is None else t.to(dtype) for t in prior64]
+    for red in ("mean", "sum", "none"):
+        for is_sigma, x in ((False, 30.0), (True, 2.5)):
+            nv = torch.tensor(x, dtype=dtype)
+            args = [p, y, nv] + prior
+            args64 = [p.double(), y.double(), nv.double()] + prior64
+            want = bm_ops._fwd_torch(*args, kind, red, "default", is_sigma)
+            got = bm_ops._fwd_cpu(*args, kind, red, "default", is_sigma)
+            ref64 = bm_ops._fwd_torch(*args64, kind, red, "default", is_sigma)
+            tag = f"{kind} {dtype} B{b} {red} sigma={is_sigma}"
+            assert got[0].dtype == dtype and got[0].shape == want[0].shape
+            for i, n in enumerate(("loss", "stats", "dvtot")):
+                _close_or_no_worse(got[i], want[i], ref64[i], f"{tag} {n}", f64)
+            go = (torch.rand(b, dtype=dtype) + 0.5) if red == "none" else torch.tensor(1.3, dtype=dtype)
+            need_t = kind != "bmc"
+            flags = (kind, red, "default", is_sigma, True, need_t, True)
+            gw = bm_ops._bwd_torch(go, *args, *want[1:], *flags)
+            gg = bm_ops._bwd_cpu(go, *args, *got[1:], *flags)
+            g64 = bm_ops._bwd_torch(go.double(), *args64, *ref64[1:], *flags)
+            for a, e, r, n in zip(gg, gw, g64, ("pred", "target", "noise")):
+                assert a.shape == e.shape and a.dtype == e.dtype, (tag, n)
+                _close_or_no_worse(a, e, r, f"{tag} grad {n}", f64)
+
+
+def test_cpp_pass_nan_and_zero_weight_buckets(route):
+    route("cpu")
+    p, y = batch(6, seed=5, dtype=F32)
+    p[2, 0] = float("nan")
+    c, w = buckets()
+    w[::2] = 0.0  # zero-weight buckets drop out (log 0 = -inf, exp -> 0)
+    for kind, prior in (("bmc", [None, None, None]), ("bni", [c.float()[:, None], None, w.float()])):
+        v = torch.tensor(1.5)
+        a = bm_ops._fwd_cpu(p, y, v, *prior, kind, "none", "default", False)[0]
+        b = bm_ops._fwd_torch(p, y, v, *prior, kind, "none", "default", False)[0]
+        r = bm_ops._fwd_torch(p.double(), y.double(), v.double(),
+                              *[None if t is None else t.double() for t in prior], kind, "none",
+                              "default", False)[0]
+        nan = torch.isnan(b)
+        assert nan.any() and torch.equal(torch.isnan(a), nan), kind
+        _close_or_no_worse(a[~nan], b[~nan], r[~nan], kind, False)
+
+
+def test_cpu_backend_without_extension_says_how(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dirfast._C", None)  # hidden, as tests/_paths.py documents
+    p, y = batch(4, dtype=F32)
+    with pytest.raises(RuntimeError, match="pip install"):
+        dirfast.bmc_loss(p, y, 1.0, backend="cpu")
+    dirfast.bmc_loss(p, y, 1.0)  # auto: the PyTorch path
+
+
+class _CastCounter(torch.utils._python_dispatch.TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket in (torch.ops.aten._to_copy, torch.ops.aten.copy_):
+            self.n += 1
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("kind", ["gai", "bni"])
+def test_module_caches_the_cast_prior_and_invalidates(kind):
+    kw = {}
+    if kind == "gai":
+        kw["gmm"] = dirfast.GMM(*prior_for("gai"))
+        names = ("gmm_weights", "gmm_means", "gmm_variances")
+    else:
+        kw["bucket_centers"], kw["bucket_weights"] = prior_for("bni")
+        names = ("bucket_centers", "bucket_weights")
+    crit = dirfast.nn.BalancedMSELoss(kind, init_noise_sigma=1.5, learnable=False, **kw)
+    p, y = batch(16, seed=9, dtype=F32)
+
+    def casts():
+        with _CastCounter() as cc:
+            out = crit(p, y)
+        return cc.n, out
+
+    n1, out1 = casts()
+    assert n1 == len(names)  # the fp64 buffers cast to fp32 once
+    n2, out2 = casts()
+    assert n2 == 0 and torch.equal(out1, out2)  # cached: no cast launched per call
+
+    def fresh():
+        return dirfast.nn.BalancedMSELoss(kind, init_noise_sigma=1.5, learnable=False, **{
+            "gmm": dirfast.GMM(*(getattr(crit, n) for n in names))} if kind == "gai" else {
+            "bucket_centers": crit.bucket_centers, "bucket_weights": crit.bucket_weights})(p, y)
+
+    # in-place change of a buffer (copy_, as load_state_dict does): re-cast
+    buf = getattr(crit, names[-1])
+    with torch.no_grad():
+        buf.copy_(buf * 1.7 + 0.1)
+    n3, out3 = casts()
+    assert n3 >= 1 and not torch.equal(out3, out1)
+    assert torch.equal(out3, fresh())
+    # load_state_dict
+    sd = {k: v.clone() for k, v in crit.state_dict().items()}
+    sd[names[0]] = sd[names[0]] * 0.5 + 0.2
+    crit.load_state_dict(sd)
+    n4, out4 = casts()
+    assert n4 >= 1 and torch.equal(out4, fresh())
+    # a reassigned buffer
+    setattr(crit, names[0], getattr(crit, names[0]) * 1.3)
+    _, out5 = casts()
+    assert torch.equal(out5, fresh())
+    # another accumulation dtype: its own entry; fp64 buffers need no cast at all
+    crit(p.double(), y.double())
+    assert all(a.data_ptr() == getattr(crit, n).data_ptr() for a, n in zip(crit._prior(F64), names))
+    _, out6 = casts()
+    assert torch.equal(out6, out5)
+    # .data writes bypass the version counter: clear_prior_cache()
+    getattr(crit, names[0]).data.mul_(0.9)
+    crit.clear_prior_cache()
+    assert torch.equal(casts()[1], fresh())

@@ -13,6 +13,10 @@ rows)) and ``dvtot`` (the reduced ``∂L/∂v``), O(B·d): nothing ``B × B`` is
 
 Paths:
 
+* ``cpu`` (``dirfast._C`` built): one C++ pass forward (``bmse_fwd``: row statistics and the
+  reduction, OpenMP over rows, a vectorised exp, O(K) scratch per thread) and one elementwise pass
+  backward (``bmse_bwd``) for 1-D targets whose tensors arrive in the accumulation dtype; other
+  inputs ([B, d] targets, fp16/bf16, BMC's target gradient) take ``cpu_torch``.
 * ``cpu_torch``: vectorised PyTorch over row chunks of ``CHUNK_ELEMS // (K·d)`` rows (every component
   at once): temporaries O(``CHUNK_ELEMS``) = a few MB whatever ``B`` is; 1-D BMC/BNI take
   ``E_P[c]`` by one matrix–vector product and ``E_P[(p − c)²]`` by one batched dot per chunk.
@@ -289,7 +293,90 @@ def _bwd_triton(grad_out, pred, target, noise_var, centers, cvar, weights, stats
             gv.reshape(noise_var.shape) if need_v else gv)
 
 
-_PATHS = {"cpu_torch": (_fwd_torch, _bwd_torch), "triton": (_fwd_triton, _bwd_triton)}
+# ------------------------------------------------------------------------------------------------
+# C++ (dirfast._C, csrc/balanced_mse.cpp): 1-D targets, every tensor already in the accumulation dtype
+
+
+_CPP_KIND = {"bmc": 0, "bni": 1, "gai": 2}
+_CPP_RED = {"mean": 0, "sum": 1, "none": 2}
+_CPP_DT = {torch.float32: "float32", torch.float64: "float64"}
+
+
+def _cpp_dtype(pred, target, noise, centers, cvar, weights, kind, variant):
+    """The accumulation dtype when the C++ pass takes these inputs (1-D, CPU, every tensor in that
+    dtype: no cast launched), else None (the PyTorch path runs)."""
+    dt = acc_dtype(pred.dtype, kind, variant)
+    if (pred.shape[1] != 1 or pred.shape[0] == 0 or pred.device.type != "cpu"
+            or pred.dtype != dt or target.dtype != dt or noise.dtype != dt):
+        return None
+    for t in (centers, cvar, weights):
+        if t is not None and t.dtype != dt:
+            return None
+    return dt
+
+
+def _flat(t):
+    t = t.reshape(-1)
+    return t if t.is_contiguous() else t.contiguous()
+
+
+def _ptr(t):
+    return 0 if t is None else t.data_ptr()
+
+
+def _fwd_cpu(pred, target, noise_var, centers, cvar, weights, kind, reduction, variant, is_sigma,
+             chunk=None):
+    """``backend="cpu"``: one C++ pass (row statistics, reduction) for 1-D targets whose tensors
+    arrive in the accumulation dtype; anything else runs :func:`_fwd_torch`."""
+    dt = _cpp_dtype(pred, target, noise_var, centers, cvar, weights, kind, variant)
+    if dt is None or chunk is not None:
+        return _fwd_torch(pred, target, noise_var, centers, cvar, weights, kind, reduction,
+                          variant, is_sigma, chunk)
+    from .. import _ext
+
+    C = _ext.require(f"dirfast.{kind}_loss(backend='cpu')")
+    b = pred.shape[0]
+    p, y, n = _flat(pred), _flat(target), noise_var.detach()
+    c = None if centers is None else _flat(centers)
+    cv = None if cvar is None else _flat(cvar)
+    w = None if weights is None else _flat(weights)
+    stats = torch.empty((4, b), dtype=dt)
+    out = torch.empty((b,) if reduction == "none" else (), dtype=dt)
+    dvtot = torch.empty((), dtype=dt)
+    C.bmse_fwd(_CPP_DT[dt], _CPP_KIND[kind], _CPP_RED[reduction], is_sigma, p.data_ptr(),
+               y.data_ptr(), n.data_ptr(), _ptr(c), _ptr(cv), _ptr(w), b,
+               b if c is None else c.shape[0], stats.data_ptr(), out.data_ptr(), dvtot.data_ptr())
+    return out, stats, dvtot
+
+
+def _bwd_cpu(grad_out, pred, target, noise_var, centers, cvar, weights, stats, dvtot, kind,
+             reduction, variant, is_sigma, need_pred, need_target, need_v, chunk=None):
+    """``backend="cpu"`` backward: one C++ elementwise pass from the forward's statistics (BMC's
+    target gradient, a column pass, runs in :func:`_bwd_torch`)."""
+    dt = _cpp_dtype(pred, target, noise_var, centers, cvar, weights, kind, variant)
+    if (dt is None or chunk is not None or (need_target and kind == "bmc")
+            or grad_out.dtype != dt or stats.shape[0] != 4):
+        return _bwd_torch(grad_out, pred, target, noise_var, centers, cvar, weights, stats, dvtot,
+                          kind, reduction, variant, is_sigma, need_pred, need_target, need_v,
+                          chunk)
+    from .. import _ext
+
+    C = _ext.require(f"dirfast.{kind}_loss(backend='cpu')")
+    b = pred.shape[0]
+    go = grad_out if grad_out.is_contiguous() else grad_out.contiguous()
+    gp = torch.empty(pred.shape, dtype=dt) if need_pred else pred.new_empty(0)
+    gt = torch.empty(target.shape, dtype=dt) if need_target else target.new_empty(0)
+    gv = torch.empty((), dtype=dt) if need_v else noise_var.new_empty(0)
+    p, y = _flat(pred), _flat(target)  # held: a temporary's pointer would dangle
+    C.bmse_bwd(_CPP_DT[dt], _CPP_KIND[kind], _CPP_RED[reduction], is_sigma, go.data_ptr(),
+               p.data_ptr(), y.data_ptr(), noise_var.data_ptr(),
+               stats.data_ptr(), dvtot.data_ptr(), b, gp.data_ptr() if need_pred else 0,
+               gt.data_ptr() if need_target else 0, gv.data_ptr() if need_v else 0)
+    return gp, gt, (gv.reshape(noise_var.shape) if need_v else gv)
+
+
+_PATHS = {"cpu": (_fwd_cpu, _bwd_cpu), "cpu_torch": (_fwd_torch, _bwd_torch),
+          "triton": (_fwd_triton, _bwd_triton)}
 
 
 # ------------------------------------------------------------------------------------------------
