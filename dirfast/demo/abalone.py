@@ -42,6 +42,8 @@ generator. Model selection: the epoch with the lowest validation MAE; its weight
   pseudo-labels per batch size, L1, λ = 1, eps = 0.1), trained end to end from scratch (the paper's
   best setting retrains only the last layer of a pre-trained model; not done here).
 * ``lds_fds_conr`` — SQINV + LDS + FDS + ConR (ConR anchor weights = the LDS weights).
+* ``mse`` — plain (unweighted) MSE instead of L1: the control for the Balanced-MSE rows, which are
+  MSE-scale losses (it separates the change of loss from the balancing).
 * ``bmc`` — Balanced MSE, BMC (batch-based Monte Carlo): ``dirfast.nn.BalancedMSELoss("bmc")``
   **replaces** the L1 regression loss (official usage: the model is trained with the Balanced MSE
   alone, no sample weights). Learnable noise ``σ`` with the official defaults: ``init_noise_sigma``
@@ -94,8 +96,10 @@ from dirfast.data import ABALONE_SPLIT_SEED, abalone_dir
 __all__ = ["METHODS", "DEFAULT_METHODS", "QUICK_METHODS", "Config", "MLP", "augment", "train_one",
            "run", "SHOT_GROUPS"]
 
-#: method name → (display label, reweight, lds, fds, conr, dist[, bmse, ranksim]); ``bmse``:
-#: ``"bmc"`` / ``"bni"`` (Balanced MSE replaces L1), ``ranksim``: add γ·RankSim (both optional keys)
+#: method name → (display label, reweight, lds, fds, conr, dist[, loss, bmse, bmse_learnable, ranksim])
+#: (optional keys: ``loss`` ``"l1"`` (default) / ``"mse"``; ``bmse`` ``"bmc"`` / ``"bni"``: Balanced MSE
+#: replaces the regression loss, ``bmse_learnable`` (default True) whether σ is learned; ``ranksim``:
+#: add γ·RankSim on ``z``)
 METHODS: Dict[str, dict] = {
     "vanilla": dict(label="Vanilla (L1)", reweight="none", lds=False, fds=False, conr=False, dist=False),
     "sqinv": dict(label="SQINV", reweight="sqrt_inv", lds=False, fds=False, conr=False, dist=False),
@@ -107,6 +111,7 @@ METHODS: Dict[str, dict] = {
     "dist": dict(label="Dist Loss", reweight="none", lds=False, fds=False, conr=False, dist=True),
     "lds_fds_conr": dict(label="SQINV + LDS + FDS + ConR", reweight="sqrt_inv", lds=True, fds=True,
                          conr=True, dist=False),
+    "mse": dict(label="MSE", reweight="none", lds=False, fds=False, conr=False, dist=False, loss="mse"),
     "bmc": dict(label="BMC (Balanced MSE)", reweight="none", lds=False, fds=False, conr=False, dist=False,
                 bmse="bmc"),
     "bni": dict(label="BNI (Balanced MSE)", reweight="none", lds=False, fds=False, conr=False, dist=False,
@@ -271,6 +276,8 @@ def train_one(method: str, seed: int, data: dict, cfg: Config, on_epoch=None,
                 loss = bmse(pred, y)
             elif dist is not None:
                 loss = dist(pred, y, w)
+            elif spec.get("loss", "l1") == "mse":
+                loss = dirfast.mse(pred, y, w)
             else:
                 loss = dirfast.l1(pred, y, w)
             if ranksim:
