@@ -77,6 +77,9 @@ BUDGETS = {
     "focal_l1": (3, None, 0, 0),
     "l1_weighted": (3, None, 0, 0),
     "focal_l1_weighted": (3, None, 0, 0),
+    "l1_fp16": (3, None, 0, 0),
+    "mse_bf16": (3, None, 0, 0),
+    "l1_fp64": (3, None, 0, 0),
     # fds_calibrate: <= 2
     "fds_calibrate": (2, None, 0, 0),
     # LDS map: <= 2 (one Triton launch; fp64 labels with an fp32 table: + a cast)
@@ -326,17 +329,20 @@ def _cases(torch, dirfast, dev, module_to_fake):
         return (leaf(B), t(B), t(B).abs()), lambda p, y, w: ((p - y).abs() * w).mean()
     cases["naive_l1"] = naive
 
-    def loss_case(loss, weighted):
+    def loss_case(loss, weighted, dtype=torch.float32):
         def make():
-            w = t(B).abs() if weighted else None
-            return (leaf(B), t(B), w), lambda p, y, w: dirfast.weighted_loss(
-                p, y, w, loss=loss, validate=False)
+            w = t(B, dtype=dtype).abs() if weighted else None
+            return (leaf(B, dtype=dtype), t(B, dtype=dtype), w), lambda p, y, w: \
+                dirfast.weighted_loss(p, y, w, loss=loss, validate=False)
         return make
 
     for loss in ("mse", "l1", "huber", "focal_mse", "focal_l1"):
         cases[loss] = loss_case(loss, False)
     cases["l1_weighted"] = loss_case("l1", True)
     cases["focal_l1_weighted"] = loss_case("focal_l1", True)
+    cases["l1_fp16"] = loss_case("l1", True, torch.float16)
+    cases["mse_bf16"] = loss_case("mse", False, torch.bfloat16)
+    cases["l1_fp64"] = loss_case("l1", True, torch.float64)
 
     def fds_cal():
         idx = torch.randint(0, K, (B,), device=dev)

@@ -133,7 +133,9 @@ def _loss_grad_triton(pred, target, weight, loss, beta, gamma, activate, reducti
         need_grad=need_grad,
     )
     if reduce:
-        out = out.sum().to(pred.dtype)
+        # one program (N <= BLOCK: every batch of a usual size): its partial is the sum, no
+        # reduction launch (the same value: a sum of one term)
+        out = (out.reshape(()) if out.numel() == 1 else out.sum()).to(pred.dtype)
     return out, grad
 
 
