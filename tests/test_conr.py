@@ -718,3 +718,118 @@ def test_cuda_device_mismatch_names_both_devices(monkeypatch, arg, other):
 
     msg = device_mismatch_error(monkeypatch, case)
     assert "features on cuda:1" in msg and f"{arg} on {other}" in msg, msg
+
+
+# ------------------------------------------------------------------------------------------------
+# launch budget of the CUDA (Triton) path, counted without a GPU: fake CUDA tensors, stubbed Triton
+# launchers (tests/_launch_stubs.py) and a dispatch-mode counter of the aten ops that would launch a
+# kernel. Today: 4 launches per forward + backward (3 forward stages + 1 backward), no aten op.
+
+CONR_LAUNCH_BUDGET = 4  #: measured; issue budget ≤ 8 (was 46: 2 Triton kernels + 44 aten ops)
+
+#: aten ops that launch nothing on a GPU: allocations and metadata (views are skipped by is_view)
+_NO_LAUNCH = {"aten.empty.memory_format", "aten.empty_strided.default", "aten.new_empty.default",
+              "aten.empty_like.default", "aten.detach.default", "aten.alias.default",
+              "aten.lift_fresh.default", "prim.device.default"}
+
+
+class _KernelOps:
+    """A ``TorchDispatchMode`` recording every aten op on a CUDA tensor that is neither a view nor an
+    allocation/metadata op: each would be (at least) one kernel launch."""
+
+    def __new__(cls):
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils._pytree import tree_flatten
+
+        class Mode(TorchDispatchMode):
+            def __init__(self):
+                super().__init__()
+                self.ops = []
+
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                ts = [t for t in tree_flatten((args, kwargs, out))[0] if isinstance(t, torch.Tensor)]
+                if (any(t.device.type == "cuda" for t in ts) and not func.is_view
+                        and str(func) not in _NO_LAUNCH):
+                    self.ops.append(str(func))
+                return out
+
+        return Mode()
+
+
+class _Ctx:
+    """Stand-in for the autograd context of ``ConRFunction`` (fake CUDA tensors must not meet autograd)."""
+
+    def __init__(self):
+        self.needs_input_grad = (True,) + (False,) * 14
+
+    def save_for_backward(self, *t):
+        self.saved_tensors = t
+
+    def mark_non_differentiable(self, *t):
+        pass
+
+    def set_materialize_grads(self, v):
+        pass
+
+
+def _count_conr_cuda(monkeypatch, dtype=F32, d=24, ldtype=None, weighted=True, **kw):
+    from _launch_stubs import LaunchStubs, fake_cuda
+
+    stubs = LaunchStubs().install(monkeypatch)
+    args = {}
+
+    def capture(*a):  # the arguments conr_loss hands to the autograd function (the forward runs below)
+        args["a"] = a
+        return conr_ops._PATHS[a[-1]][0](*a[:-1])[:2]
+
+    with fake_cuda():
+        m, dev = 70, "cuda:1"
+        ldtype = ldtype or (F64 if dtype == F64 else F32)
+        z = torch.randn(m, d, dtype=dtype, device=dev)
+        y, yh = torch.randn(m, dtype=ldtype, device=dev), torch.randn(m, dtype=ldtype, device=dev)
+        a = torch.rand(m, dtype=ldtype, device=dev) if weighted else None
+        go = torch.ones((m,) if kw.get("reduction") == "none" else (), dtype=dtype, device=dev)
+        # forward: the public function as called in training (validation off, as per step)
+        fwd = _KernelOps()
+        with fwd:
+            out, nv = dirfast.conr_loss(z, y, yh, a, return_valid=True, validate=False, **kw)
+        n_fwd = len(stubs.launches)
+        assert out.shape == go.shape and nv.dtype == torch.int64
+        # backward: ConRFunction.backward on the context its forward filled (what autograd calls;
+        # the seed of .backward() is not counted)
+        monkeypatch.setattr(conr_ops.ConRFunction, "apply", capture)
+        dirfast.conr_loss(z, y, yh, a, validate=False, **kw)
+        ctx = _Ctx()
+        conr_ops.ConRFunction.forward(ctx, *args["a"])
+        n0 = len(stubs.launches)
+        bwd = _KernelOps()
+        with bwd, torch.no_grad():  # a plain backward runs with grad mode off
+            g, *rest = conr_ops.ConRFunction.backward(ctx, go, None)
+        assert g.shape == z.shape and g.dtype == dtype and all(r is None for r in rest)
+        n_bwd = len(stubs.launches) - n0
+    return n_fwd, fwd.ops, n_bwd, bwd.ops
+
+
+@pytest.mark.parametrize("case", [
+    dict(), dict(weighted=False), dict(variant="official"), dict(reduction="none"),
+    dict(reduction="valid_anchors", pushing="linear", denominator_self=True),
+    dict(dtype=torch.float16, d=300), dict(dtype=torch.bfloat16, d=8),
+    dict(dtype=F64, d=100), dict(input_precision="tf32"),
+])
+def test_cuda_launch_budget(monkeypatch, case):
+    """Forward + backward of the CUDA route: 3 Triton launches forward (row prologue, main pass,
+    finish), 1 backward, and no aten kernel (row norms, ``log a``, the row epilogue, the reduction
+    and the backward through the normalisation all run inside the kernels)."""
+    n_fwd, fwd_ops, n_bwd, bwd_ops = _count_conr_cuda(monkeypatch, **case)
+    assert (n_fwd, n_bwd) == (3, 1), (n_fwd, n_bwd)
+    assert fwd_ops == [] and bwd_ops == [], (fwd_ops, bwd_ops)
+    assert n_fwd + n_bwd + len(fwd_ops) + len(bwd_ops) <= CONR_LAUNCH_BUDGET <= 8
+
+
+def test_cuda_launch_budget_mixed_label_dtype(monkeypatch):
+    """Labels, predictions and weights in another dtype than the kernels' (fp32 with fp64 features):
+    one cast each, in the forward only (the backward reads the saved, cast copies): 7 ≤ 8."""
+    n_fwd, fwd_ops, n_bwd, bwd_ops = _count_conr_cuda(monkeypatch, dtype=F64, ldtype=F32)
+    assert fwd_ops == ["aten._to_copy.default"] * 3 and bwd_ops == [], (fwd_ops, bwd_ops)
+    assert n_fwd + n_bwd + len(fwd_ops) + len(bwd_ops) == 7
