@@ -92,15 +92,20 @@ BUDGETS = {
     "dist_loss": (8, 17, 1, 0),
     # shot_metrics: no host sync except the final result (one .tolist()); launches: a guard only
     "shot_metrics": (None, 73, 0, 1),
-    # ops of other owners, over budget: ceilings at today's count (regression guards)
-    "fds_module": (8, 73, 1, 0),  # nn.FDS training forward + backward, accumulate_in_forward=True
-    "conr": (8, 46, 0, 0),
+    # nn.FDS training forward + backward, accumulate_in_forward=True: <= 8, its sort included
+    "fds_module": (8, None, 1, 0),
+    # ConR: <= 8
+    "conr": (8, None, 0, 0),
+    # RankSim: <= 6 + sorts; today 87 aten kernels (a regression guard)
     "ranksim": (6, 87, 4, 0),
     # Balanced MSE: <= 4
     "bmc": (4, None, 0, 0),
     "gai": (4, None, 0, 0),
     "bni": (4, None, 0, 0),
 }
+
+#: cases whose budget includes their sorts (the issue's budget has no "plus torch.sort")
+SORTS_IN_BUDGET = {"fds_module"}
 
 # ------------------------------------------------------------------------------------------------
 # the counting rule
@@ -544,7 +549,8 @@ def test_launch_budget(counts, case):
     if limit is not None:
         label = "issue budget" if ceiling is None else \
             f"regression ceiling (today's count; the issue's budget is {budget})"
-        assert r["total"] <= limit, f"{what} exceeds the {label} of {limit}"
+        total = r["total"] + (len(r["sort"]) if case in SORTS_IN_BUDGET else 0)
+        assert total <= limit, f"{what} exceeds the {label} of {limit}"
     assert len(r["sort"]) <= sort_ceiling, f"{what}: more than {sort_ceiling} sort(s)"
     assert len(r["sync"]) <= syncs, f"{what}: more than {syncs} host sync(s)"
 
