@@ -273,8 +273,11 @@ void acc_impl(const AccArgs& a) {
   }
   std::vector<T> ref(static_cast<std::size_t>(B * d));
   std::vector<T> pmean(static_cast<std::size_t>(n_items * d)), pm2(static_cast<std::size_t>(n_items * d));
+  // a training batch of a small model: a fork/join costs more than the work (same result: every
+  // item and bin is computed by one thread in a fixed order either way)
+  const bool par = n * d >= kAccParallelMinElements;
 
-#pragma omp parallel
+#pragma omp parallel if (par)
   {
     // 1. the reference row of every bin with rows: this epoch's partial mean, else the running mean
     // of a tracked bin, else the bin's first (calibrated) row in this call; rounded to T

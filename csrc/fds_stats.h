@@ -25,6 +25,8 @@ namespace dirfast {
 namespace fds_stats {
 
 constexpr std::int64_t kChunkRows = 256;
+// rows x dims below which the accumulation runs on the calling thread (no OpenMP fork/join)
+constexpr std::int64_t kAccParallelMinElements = 32768;
 
 enum class DType : int { kFloat32 = 0, kFloat64 = 1 };
 

@@ -101,6 +101,10 @@ void fds_accumulate(const std::string& dtype, std::uintptr_t x, std::int64_t str
   fs::AccArgs a{fs::parse_dtype(dtype.c_str()), x, stride, keys, n, d, num_bins, pcount, pmean, pm2,
                 run_ref, tracked, num_run, cal, scale, cshift, num_cal};
   fs::validate(a);  // std::invalid_argument -> ValueError
+  if (n * d < fs::kAccParallelMinElements) {  // a small batch: the GIL round trip costs more
+    fs::accumulate(a);
+    return;
+  }
   py::gil_scoped_release release;
   fs::accumulate(a);
 }

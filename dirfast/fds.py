@@ -167,11 +167,24 @@ def smooth_stats(mean: Tensor, var: Tensor, window: Tensor, *,
 # the module
 
 
+_OPS: Optional[tuple] = None
+
+
 def _stats_ops():
-    # imported lazily: the statistics/calibration ops are separate modules of the package
-    from .fds_calibrate import fds_calibrate, fds_scale_shift
-    from .fds_stats import BinStats, fds_bin_stats
-    return BinStats, fds_bin_stats, fds_scale_shift, fds_calibrate
+    # imported lazily (the statistics/calibration ops are separate modules of the package), once
+    global _OPS
+    if _OPS is None:
+        from .fds_calibrate import fds_calibrate, fds_scale_shift
+        from .fds_stats import BinStats, fds_bin_stats
+        from .ops.fds_stats import FUSED_CALIBRATION, fds_accumulate_op, fds_accumulate_paths
+        _OPS = (BinStats, fds_bin_stats, fds_scale_shift, fds_calibrate, FUSED_CALIBRATION,
+                fds_accumulate_op, fds_accumulate_paths)
+    return _OPS[:4]
+
+
+def _accumulate_ops():
+    _stats_ops()
+    return _OPS[4:]
 
 
 class FDS(torch.nn.Module):
@@ -591,8 +604,7 @@ class FDS(torch.nn.Module):
         the shift a mean of 1e4 would be rounded to ±5e-4 per call, which the Chan merges of many
         calls turn into relative variance errors of ~1e-4 when std ≈ 1 (measured); with it ~1e-7.
         The C++ and Triton paths calibrate in registers too (no calibrated ``[N, D]`` copy)."""
-        from .ops.fds_stats import FUSED_CALIBRATION, fds_accumulate_op, fds_accumulate_paths
-
+        FUSED_CALIBRATION, fds_accumulate_op, fds_accumulate_paths = _accumulate_ops()
         x = x.detach()
         if path is None:
             path = self._path(x.device)

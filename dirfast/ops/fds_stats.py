@@ -202,22 +202,33 @@ def _accumulate_cpu(x: Tensor, keys: Tensor, cal: Optional[Tensor], scale: Optio
                     cshift: Optional[Tensor], run_ref: Tensor, tracked: Tensor, pcount: Tensor,
                     pmean: Tensor, pm2: Tensor) -> None:
     """One C++ call (``dirfast._C.fds_accumulate``): reference rows, calibration and shift in
-    registers, Welford per 256-row chunk, fp64 Chan merge into the partials in place."""
-    wdt = _acc_dtype(x.dtype)
-    xw = _unit_columns(_to_dtype_keep_layout(x, wdt))
+    registers, Welford per 256-row chunk, fp64 Chan merge into the partials in place. (Per-step
+    host cost matters here: conversions only where a dtype or layout differs.)"""
+    wdt = torch.float64 if x.dtype == torch.float64 else torch.float32
+    xw = x if x.dtype == wdt else _to_dtype_keep_layout(x, wdt)
+    if xw.shape[1] > 1 and xw.stride(1) != 1:
+        xw = xw.contiguous()
     n, d = xw.shape
-    keys = keys.to(torch.int64).contiguous()
-    run_ref = run_ref.to(wdt).contiguous()
-    tracked = tracked.to(torch.int64).contiguous()
+    i64 = torch.int64
+    if keys.dtype != i64 or not keys.is_contiguous():
+        keys = keys.to(i64).contiguous()
+    if run_ref.dtype != wdt or not run_ref.is_contiguous():
+        run_ref = run_ref.to(wdt).contiguous()
+    if tracked.dtype != i64 or not tracked.is_contiguous():
+        tracked = tracked.to(i64).contiguous()
+    cal_p = scale_p = shift_p = num_cal = 0
     if cal is not None:
-        cal = cal.to(torch.int64).contiguous()
-        scale, cshift = scale.to(wdt).contiguous(), cshift.to(wdt).contiguous()
-    _ext.require("dirfast::fds_accumulate backend='cpu'").fds_accumulate(
-        str(wdt).split(".")[-1], xw.data_ptr(), xw.stride(0), keys.data_ptr(), n, d, pcount.shape[0],
-        pcount.data_ptr(), pmean.data_ptr(), pm2.data_ptr(), run_ref.data_ptr(), tracked.data_ptr(),
-        run_ref.shape[0], 0 if cal is None else cal.data_ptr(),
-        0 if cal is None else scale.data_ptr(), 0 if cal is None else cshift.data_ptr(),
-        0 if cal is None else scale.shape[0],
+        cal = cal if cal.dtype == i64 and cal.is_contiguous() else cal.to(i64).contiguous()
+        scale = scale if scale.dtype == wdt and scale.is_contiguous() else scale.to(wdt).contiguous()
+        cshift = cshift if cshift.dtype == wdt and cshift.is_contiguous() else cshift.to(wdt).contiguous()
+        cal_p, scale_p, shift_p, num_cal = cal.data_ptr(), scale.data_ptr(), cshift.data_ptr(), scale.shape[0]
+    C = _ext.get()
+    if C is None:
+        C = _ext.require("dirfast::fds_accumulate backend='cpu'")
+    C.fds_accumulate(
+        "float64" if wdt == torch.float64 else "float32", xw.data_ptr(), xw.stride(0), keys.data_ptr(), n,
+        d, pcount.shape[0], pcount.data_ptr(), pmean.data_ptr(), pm2.data_ptr(), run_ref.data_ptr(),
+        tracked.data_ptr(), run_ref.shape[0], cal_p, scale_p, shift_p, num_cal,
     )
 
 
