@@ -506,6 +506,8 @@ def _conr_bwd_kernel(
     # in narrow D chunks (few registers next to what the compiler keeps from the main loop)
     EPI_D: tl.constexpr = 32
     dke = tl.arange(0, EPI_D).to(tl.int64)
+    # inverse norms re-read for the epilogue's layout (reusing the main loop's copy spilled the TF32
+    # configs on sm_80)
     inv_e = tl.load(stats_ptr + 3 * m + rows, mask=row_in, other=0.0)
     proj = tl.zeros([BLOCK_M], dtype=inv_e.dtype)
     d0 = d * 0
