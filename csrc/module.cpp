@@ -210,6 +210,13 @@ void ranksim_ranks_bwd(const std::string& dtype, std::uintptr_t sorted, std::uin
   rs::ranks_bwd(dt, sorted, rz, k, num_rows, include_self, lam, g_out);
 }
 
+void ranksim_sort_rows(std::uintptr_t keys, std::int64_t rows, std::int64_t n) {
+  namespace rs = dirfast::ranksim;
+  if (rows * n < 16384) return rs::sort_rows(keys, rows, n);
+  py::gil_scoped_release release;
+  rs::sort_rows(keys, rows, n);
+}
+
 void ranksim_unit_bwd(const std::string& dtype, std::uintptr_t du, std::uintptr_t unit,
                       std::uintptr_t rows, std::int64_t k, std::int64_t d, std::int64_t b,
                       std::uintptr_t out) {
@@ -457,6 +464,8 @@ float64 in element order. Returns ``(dist_sum, samp_sum, hit)``. Raises ValueErr
   m.def("ranksim_ranks_bwd", &ranksim_ranks_bwd, py::arg("dtype"), py::arg("sorted"),
         py::arg("rz"), py::arg("k"), py::arg("num_rows"), py::arg("include_self"), py::arg("lam"),
         py::arg("g_out"), "RankSim blackbox dL/dS, symmetrised (G = gs + gs^T); csrc/ranksim.h.");
+  m.def("ranksim_sort_rows", &ranksim_sort_rows, py::arg("keys"), py::arg("rows"), py::arg("n"),
+        "RankSim: stable radix sort of each row of packed fp32 keys, in place; csrc/ranksim.h.");
   m.def("ranksim_unit_bwd", &ranksim_unit_bwd, py::arg("dtype"), py::arg("du"), py::arg("unit"),
         py::arg("rows"), py::arg("k"), py::arg("d"), py::arg("b"), py::arg("out"),
         "RankSim normalisation backward scattered into [B, D]; csrc/ranksim.h.");

@@ -233,7 +233,55 @@ void unit_bwd_impl(const T* du, const T* unit, const std::int64_t* rows, std::in
   }
 }
 
+// Stable LSD radix sort of one row of packed fp32 keys (int64: signed key image << 32 | column,
+// columns ascending in the input): 4 passes of 8 bits over the high 32 bits (sign flipped to
+// unsigned order), passes whose digit is constant skipped; the stable passes keep the columns of
+// equal keys ascending, so the result equals the ascending sort of the packed values.
+void radix_row(std::int64_t* a, std::int64_t* tmp, std::int64_t n) {
+  std::uint32_t cnt[4][256];
+  std::memset(cnt, 0, sizeof(cnt));
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::uint32_t k = std::uint32_t(std::uint64_t(a[i]) >> 32) ^ 0x80000000u;
+    ++cnt[0][k & 255];
+    ++cnt[1][(k >> 8) & 255];
+    ++cnt[2][(k >> 16) & 255];
+    ++cnt[3][k >> 24];
+  }
+  std::int64_t* src = a;
+  std::int64_t* dst = tmp;
+  for (int pass = 0; pass < 4; ++pass) {
+    std::uint32_t* c = cnt[pass];
+    const std::uint32_t first = (std::uint32_t(std::uint64_t(src[0]) >> 32) ^ 0x80000000u) >>
+                                (8 * pass) & 255;
+    if (c[first] == std::uint32_t(n)) continue;  // one digit value: nothing moves
+    std::uint32_t sum = 0;
+    for (int d = 0; d < 256; ++d) {
+      const std::uint32_t t = c[d];
+      c[d] = sum;
+      sum += t;
+    }
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::uint32_t k = std::uint32_t(std::uint64_t(src[i]) >> 32) ^ 0x80000000u;
+      dst[c[(k >> (8 * pass)) & 255]++] = src[i];
+    }
+    std::swap(src, dst);
+  }
+  if (src != a) std::memcpy(a, src, sizeof(std::int64_t) * std::size_t(n));
+}
+
 }  // namespace
+
+void sort_rows(std::uintptr_t keys, std::int64_t rows, std::int64_t n) {
+  if (rows < 0 || n < 1 || n > (std::int64_t(1) << 31))
+    throw std::invalid_argument("ranksim_sort_rows: need rows >= 0 and 1 <= n <= 2^31");
+  auto* k = reinterpret_cast<std::int64_t*>(keys);
+#pragma omp parallel if (rows * n >= kParallelMin)
+  {
+    std::vector<std::int64_t> tmp(n);
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < rows; ++r) radix_row(k + r * n, tmp.data(), n);
+  }
+}
 
 void subset(DType dt, std::uintptr_t labels, std::int64_t b, std::int64_t k, std::uintptr_t perm,
             std::uintptr_t rows, std::uintptr_t num_rows) {

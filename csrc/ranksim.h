@@ -61,6 +61,10 @@ void ranks_fwd(DType dt, std::uintptr_t sorted, std::int64_t k, std::uintptr_t n
 void ranks_bwd(DType dt, std::uintptr_t sorted, std::uintptr_t rz, std::int64_t k,
                std::uintptr_t num_rows, bool include_self, double lam, std::uintptr_t g_out);
 
+// Sorts each row of packed fp32 keys (int64 [rows, n], the format of keys()) ascending in place:
+// a stable LSD radix sort on the key bits (faster than NumPy's sort for rows longer than ~256).
+void sort_rows(std::uintptr_t keys, std::int64_t rows, std::int64_t n);
+
 void unit_bwd(DType dt, std::uintptr_t du, std::uintptr_t unit, std::uintptr_t rows,
               std::int64_t k, std::int64_t d, std::int64_t b, std::uintptr_t out);
 

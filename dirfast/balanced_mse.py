@@ -175,8 +175,11 @@ def bmc_loss(
             The draws use ``generator`` (seeded: reproducible) on ``pred``'s device. The author's
             own sketch shares the first ``k`` targets of the batch as negatives; dirfast draws them
             per row.
-        backend: ``"auto"`` on CPU / ``"cpu"`` → vectorised PyTorch over row chunks (memory
-            O(B·d + 2²⁰) whatever ``B``: nothing ``B × B``); ``"auto"`` on CUDA / ``"triton"`` → the
+        backend: ``"auto"`` on CPU / ``"cpu"`` → one C++ pass per direction in ``dirfast._C``
+            (``csrc/balanced_mse.cpp``; 1-D targets whose tensors arrive in the accumulation dtype:
+            O(K) scratch per thread) or else vectorised PyTorch over row chunks (memory
+            O(B·d + 2²⁰) whatever ``B``: nothing ``B × B``; what ``"auto"`` runs without the
+            extension; an explicit ``"cpu"`` without it raises); ``"auto"`` on CUDA / ``"triton"`` → the
             flash-cross-entropy kernels of :mod:`dirfast.kernels.balanced_mse` (1-D targets; ``[B, d]``
             falls back to the chunked PyTorch path on the same device); ``"reference"`` → the dense
             :func:`dirfast.reference.balanced_mse.bmc_loss_ref`. The down-sampled variant is the same
@@ -465,7 +468,9 @@ class BalancedMSELoss(torch.nn.Module):
         init_noise_sigma: initial ``σ`` (official default 1.0; IMDB-WIKI recipe 10, NYUD2 1.0).
         learnable: ``False`` freezes ``σ`` (official ``--fix_noise_sigma``; the author's advice for
             new tasks: freeze it and sweep σ upward from small values).
-        gmm, bucket_centers, bucket_weights: the prior (stored as buffers in fp64; cast per call).
+        gmm, bucket_centers, bucket_weights: the prior (stored as buffers in fp64; cast to the
+            accumulation dtype once and cached, re-cast when a buffer changes: see
+            :meth:`_prior`).
         reduction, variant, num_negatives, generator, backend, validate: as the functionals.
 
     ``forward(pred, target)`` returns the loss (the op forms ``v = σ²`` itself). Put ``noise_sigma``

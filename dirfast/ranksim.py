@@ -196,10 +196,14 @@ def ranksim_loss(
             :func:`ranksim_subset`).
         generator: ``None`` (representatives by row index) or a ``torch.Generator`` (random
             representatives, reproducible).
-        backend: ``"auto"``/``"cpu"`` (batched path; ``"cpu"`` sorts rows with ``dirfast._C``),
-            ``"reference"`` (:func:`dirfast.reference.ranksim.ranksim_loss_ref`, which compacts the
-            subset with a host read). CUDA tensors run the same batched PyTorch path (no Triton
-            kernel; ``backend="triton"`` raises).
+        backend: ``"auto"``/``"cpu"`` on CPU tensors: the batched path with its mask, key,
+            rank/loss, blackbox and normalisation-backward passes (and the subset) in ``dirfast._C``
+            (``csrc/ranksim.cpp``), the two GEMMs in torch, the row sorts in NumPy; ``"auto"``
+            without the extension runs the same batched path in PyTorch (identical ranks; loss and
+            gradient equal to rounding), an explicit ``"cpu"`` without it raises and says how to
+            build it. ``"reference"``: :func:`dirfast.reference.ranksim.ranksim_loss_ref`, which
+            compacts the subset with a host read. CUDA tensors run the batched PyTorch path (no
+            Triton kernel; ``backend="triton"`` raises).
         validate: NaN/inf check of features and labels (host sync), on with ``DIRFAST_VALIDATE=1``.
             Off: a NaN similarity sorts last (ranks first) and a NaN label is its own label.
 

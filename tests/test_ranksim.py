@@ -153,6 +153,52 @@ def test_torch_sort_path_matches_packed_numpy_path(route):
         assert_close_verbose(a[1], b[1], tag=f"grad {dtype}", rtol=tol, scale="max")
 
 
+def test_cpp_radix_row_sort_matches_numpy(route):
+    """Rows longer than RADIX_MIN are sorted by the C++ radix sort: the same order as NumPy's sort
+    of the packed keys (ties by column, ±0, ±inf, NaN)."""
+    import numpy as np
+
+    route("cpu")
+    from dirfast import _ext
+
+    C = _ext.require("test")
+    g = torch.Generator().manual_seed(3)
+    for k in (rs_ops.RADIX_MIN + 1, 700):
+        x = torch.randn(6, k, generator=g)
+        x[:, : k // 3] = x[:, k // 3: 2 * (k // 3)]  # ties
+        x[0, :5] = torch.tensor([-0.0, 0.0, float("inf"), -float("inf"), float("nan")])
+        x[1] = 0.25  # one key: every radix pass skipped
+        keys = torch.empty(6, k, dtype=torch.int64)
+        n = torch.tensor(k)
+        # forward keys of a [K, K] "similarity" with the mask off (include_self, n = K)
+        s = torch.randn(k, k, generator=g)
+        s[:6] = x
+        lab = torch.randn(k, generator=g)
+        rows = torch.arange(k)
+        keys = torch.empty(2 * k, k, dtype=torch.int64)
+        C.ranksim_keys("float32", 0, s.data_ptr(), lab.data_ptr(), rows.data_ptr(), n.data_ptr(), 0,
+                       0, 1, k, True, 2.0, keys.data_ptr())
+        want = np.sort(keys.numpy(), axis=1)
+        got = keys.numpy().copy()
+        C.ranksim_sort_rows(got.ctypes.data, got.shape[0], got.shape[1])
+        assert (got == want).all()
+        # and the ranks equal torch.sort(stable=True)'s (NaN last, -0.0 == +0.0)
+        perm = torch.from_numpy(got[:6] & 0xFFFFFFFF)
+        assert torch.equal(perm, torch.sort(x, dim=1, stable=True).indices)
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_cpu_matches_cpu_torch_on_long_rows(dtype, route):
+    """K = 300 > RADIX_MIN (the radix sort for fp32), with tied feature rows."""
+    z, y = batch(300, 6, "float", seed=4, dtype=dtype)
+    z[10] = z[11]
+    tol = 2e-7 if dtype == F32 else 1e-13
+    a = _loss_grad(lambda x: dirfast.ranksim_loss(x, y, backend=route("cpu")), z)
+    b = _loss_grad(lambda x: dirfast.ranksim_loss(x, y, backend=route("cpu_torch")), z)
+    assert_close_verbose(a[0], b[0], tag="loss", atol=0, rtol=tol)
+    assert_close_verbose(a[1], b[1], tag="grad", rtol=tol, scale="max")
+
+
 # ------------------------------------------------------------------------------------------------
 # subset rule
 
