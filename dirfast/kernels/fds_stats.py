@@ -318,12 +318,18 @@ def _fds_acc_chunk_kernel(
     cmask = cols < dim
     r0 = c * CHUNK
     r1 = tl.minimum(r0 + CHUNK, n_rows)
-    b = tl.maximum(tl.load(sk_ptr + r0), 0)  # keys < 0 / >= num_bins: ignored rows
+    # the chunk's sorted keys, held: a bin's rows in the chunk are counted, not searched for
+    kr = r0 + tl.arange(0, CHUNK)
+    kc = tl.load(sk_ptr + kr, mask=kr < r1, other=num_bins)
+    b_first = tl.maximum(tl.load(sk_ptr + r0), 0)  # keys < 0 / >= num_bins: ignored rows
     b_last = tl.minimum(tl.load(sk_ptr + r1 - 1), num_bins - 1)
+    # only the chunk's first bin may start in an earlier chunk: one binary search for its start
+    seg_first = _lower_bound(sk_ptr, n_rows, b_first)
+    b = b_first
     while b <= b_last:
-        seg0 = _lower_bound(sk_ptr, n_rows, b)
-        s = tl.maximum(seg0, r0)
-        e = tl.minimum(_lower_bound(sk_ptr, n_rows, b + 1), r1)
+        s = r0 + tl.sum((kc < b).to(tl.int64), axis=0)
+        e = r0 + tl.sum((kc <= b).to(tl.int64), axis=0)
+        seg0 = tl.where(b == b_first, seg_first, s)  # the bin's first sorted row
         if e > s:
             # the bin's reference row: its partial mean, else the running mean of a tracked bin, else
             # its first sorted row (calibrated) — rounded to the working precision
@@ -461,15 +467,15 @@ def _fds_acc_merge_kernel(
 # the accumulation kernels hold more live values (reference rows, the fp64 merge): smaller tiles
 # than the statistics kernels' where those would spill (ahead-of-time tier: no stack)
 ACC_TILES = {
-    "wide": {"BLOCK_D": 128, "ROWS": 32, "PIECES": 16},
+    "wide": {"BLOCK_D": 128, "ROWS": 64, "PIECES": 16},
     "narrow": {"BLOCK_D": 32, "ROWS": 64, "PIECES": 64},
 }
 ACC_TILES_FP64 = {
-    "wide": {"BLOCK_D": 128, "ROWS": 16, "PIECES": 4},
+    "wide": {"BLOCK_D": 128, "ROWS": 64, "PIECES": 4},
     "narrow": {"BLOCK_D": 32, "ROWS": 64, "PIECES": 32},
 }
-
-ACC_CHUNK_WARPS = {"wide": NUM_WARPS, "narrow": 2}  # narrow with 4 warps spills 8-16 B (sm_80/sm_90)
+# warps of the chunk kernel: swept on sm_80/sm_90 for no stack (fewer warps spill 8-1,000 B here)
+ACC_CHUNK_WARPS = {"wide": 8, "narrow": 2}
 
 
 def _acc_tiles(dtype: str, width: str):
