@@ -12,8 +12,8 @@ untimed). Providers, interleaved:
 * ``exp_floor`` — the transcendental floor: one ``torch.exp`` per (row, component) pair, i.e. over
   ``B·K`` fp32 elements (BMC: ``K = B``) in ``[rows, K]`` chunks of 2²⁰ elements (into a
   preallocated buffer) — every Balanced MSE implementation evaluates at least these exponentials;
-* ``dirfast_cpu`` — ``dirfast.{bmc,gai,bni}_loss(..., noise_sigma=σ, backend="cpu")``: the chunked
-  PyTorch op (nothing ``B × B`` stored, gradients from the forward's softmax);
+* ``dirfast_cpu`` — ``dirfast.{bmc,gai,bni}_loss(..., noise_sigma=σ, backend="cpu")``: one C++
+  pass per direction (``dirfast._C``; nothing ``B × B`` stored, gradients from the forward's softmax);
 * ``naive_torch`` — the dense PyTorch reference (``backend="reference"``: ``[B, K]`` logits,
   ``torch.logsumexp``, autograd);
 * ``official`` — the literal official code (``tests/_official_bmse.py``: ``[B, B]`` logits +
@@ -214,7 +214,8 @@ def report(results, args, cases: Sequence[Case], file=sys.stdout) -> None:
     if args.memory:
         mb = peak_memory(16384, "dirfast")
         print(f"BMC peak extra RSS B=16384 dirfast_cpu: {mb:.1f} MB "
-              f"(inputs + grads: {4 * 16384 * 4 / 2**20:.2f} MB; chunk temporaries ~6 x "
+              f"(inputs + grads: {4 * 16384 * 4 / 2**20:.2f} MB; the C++ pass: O(B) scratch per "
+              f"thread; the PyTorch path, without dirfast._C: chunk temporaries ~6 x "
               f"{CHUNK * 4 / 2**20:.0f} MB)", file=file)
         off = {b: peak_memory(b, "official") for b in (4096, 8192)}
         for b, v in off.items():
