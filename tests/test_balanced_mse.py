@@ -697,3 +697,21 @@ def test_module_caches_the_cast_prior_and_invalidates(kind):
     getattr(crit, names[0]).data.mul_(0.9)
     crit.clear_prior_cache()
     assert torch.equal(casts()[1], fresh())
+
+
+@pytest.mark.parametrize("kind", ["gai", "bni"])
+def test_compile_fullgraph_module_with_prior(kind):
+    """The module's prior cast (cached in eager) traces under torch.compile(fullgraph=True)."""
+    torch._dynamo.reset()
+    kw = {"gmm": dirfast.GMM(*prior_for("gai"))} if kind == "gai" else dict(
+        zip(("bucket_centers", "bucket_weights"), prior_for("bni")))
+    crit = dirfast.nn.BalancedMSELoss(kind, init_noise_sigma=1.5, validate=False, **kw)
+    p, y = batch(40, seed=3, dtype=F32)
+    p.requires_grad_()
+    got = torch.compile(lambda a, b: crit(a, b), fullgraph=True, backend="aot_eager")(p, y)
+    (gp,) = torch.autograd.grad(got, p)
+    want = crit(p, y)
+    (wp,) = torch.autograd.grad(want, p)
+    assert_close_verbose(got.detach(), want.detach(), tag="compiled " + kind)
+    assert_close_verbose(gp, wp, tag="compiled grad " + kind, scale="max")
+    torch._dynamo.reset()

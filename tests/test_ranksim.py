@@ -227,6 +227,42 @@ def test_subset_rule():
     assert rows.tolist() == [0] and int(n) == 1
 
 
+def test_cpp_subset_equals_torch_subset(route):
+    """``backend="cpu"`` picks the subset in C++ (``dirfast._C.ranksim_subset``): the same rows and
+    count as the PyTorch rule — repeats, NaN (each its own label), ±0 (one label), ``max_unique``
+    below and above the number of distinct labels, with and without a generator."""
+    from dirfast.ranksim import _subset
+
+    route("cpu")
+    g = torch.Generator().manual_seed(5)
+    for trial in range(60):
+        b = int(torch.randint(1, 200, (), generator=g))
+        dtype = (F32, F64)[trial % 2]
+        y = torch.randint(0, [5, 40, 1000][trial % 3], (b,), generator=g).to(dtype)
+        if trial % 4 == 0:
+            y[torch.rand(b, generator=g) < 0.1] = float("nan")
+            y[torch.rand(b, generator=g) < 0.1] = -0.0
+            y[torch.rand(b, generator=g) < 0.1] = 0.0
+        for mu in (None, 1, 7, 64):
+            for seed in (None, trial):
+                g1 = None if seed is None else torch.Generator().manual_seed(seed)
+                g2 = None if seed is None else torch.Generator().manual_seed(seed)
+                a = _subset(y, "unique_labels", mu, g1)
+                c = _subset(y, "unique_labels", mu, g2, ext=True)
+                assert torch.equal(a[0], c[0]) and torch.equal(a[1], c[1]), (trial, b, mu, seed)
+
+
+def test_cpu_backend_without_extension_says_how(monkeypatch):
+    import sys
+
+    z, y = batch(8, 3, "int", dtype=F32)
+    want = dirfast.ranksim_loss(z, y)
+    monkeypatch.setitem(sys.modules, "dirfast._C", None)
+    with pytest.raises(RuntimeError, match="pip install"):
+        dirfast.ranksim_loss(z, y, backend="cpu")
+    assert_close_verbose(dirfast.ranksim_loss(z, y), want, tag="auto without _C", rtol=2e-7)
+
+
 def test_subset_generator_seeded_and_uniform():
     y = torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0])
     picks = set()
