@@ -288,7 +288,9 @@ def _conr_fwd_kernel(
         # correctly rounded sqrt and reciprocal (fp32 `/` and tl.sqrt are approximate on the GPU)
         if z_ptr.dtype.element_ty == tl.float64:
             nrm = tl.sqrt(tl.sum(ss, axis=1))
-            inv = 1.0 / tl.maximum(nrm, 1e-12)
+            # the clamp as an exact double: a float literal is an fp32 constant in Triton
+            # (1e-12 → 9.99999996e-13, a 4e-9 error in 1/‖z‖ of near-zero rows)
+            inv = 1.0 / tl.maximum(nrm, tl.full([BLOCK_M], 1e-12, tl.float64))
         else:
             nrm = tl.sqrt_rn(tl.sum(ss, axis=1))
             inv = tl.div_rn(tl.full([BLOCK_M], 1.0, nrm.dtype), tl.maximum(nrm, 1e-12))
@@ -520,7 +522,8 @@ def _conr_bwd_kernel(
         d0 += EPI_D
     # dz may be du itself (fp32/fp64 features): every thread has read its du before any writes
     tl.debug_barrier()
-    nz_i = tl.load(stats_ptr + 4 * m + rows, mask=row_in, other=0.0) > 1e-12
+    nz_i = tl.load(stats_ptr + 4 * m + rows, mask=row_in, other=0.0) > \
+        tl.full([BLOCK_M], 1e-12, inv_e.dtype)  # exact in fp64 (a literal is fp32)
     d0 = d * 0
     while d0 < d:
         do = d0 + dke

@@ -375,3 +375,20 @@ def test_double_backward_gradgradcheck_triton(variant, monkeypatch):
     assert calls == [1] and gp.grad_fn is None
     assert_close_verbose(g.detach(), gp, tag=f"create_graph vs kernel grad {variant}", rtol=1e-10,
                          scale="max")
+
+
+@pytest.mark.parametrize("d", [5, 100])
+def test_fp64_near_zero_rows(d):
+    """Rows with ‖z‖ ≤ 1e-12 (clamped in the normalisation; their gradient skips the projection),
+    fp64 1e-10: the clamp inside the row prologue must be the exact double 1e-12 (a Triton float
+    literal is an fp32 constant, 9.99999996e-13: a 4e-9 gradient error here)."""
+    z, y, yh, a = batch(20, d, seed=30 + d, weighted=True)
+    z[3] = 0.0
+    z[7] = 1e-14
+    out, g = run("triton", z, y, yh, a, F64, variant="official", reduction="sum")
+    want, gw = oracle(z, y, yh, a, variant="official", reduction="sum")
+    if torch.isnan(want):
+        assert torch.isnan(out)
+        return
+    assert_close_verbose(out, want, tag=f"near-zero rows loss d={d}", rtol=1e-10)
+    assert_close_verbose(g, gw, tag=f"near-zero rows grad d={d}", rtol=1e-10, scale="max")
