@@ -186,6 +186,7 @@ def _fwd_ext(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor, l
     y = labels if labels.dtype == dt else labels.to(dt)
     y = y.contiguous()
     keys = torch.empty((2 * k, k), dtype=torch.int64)
+    rows, num_rows = rows.contiguous(), num_rows.contiguous()  # held (their pointers are passed)
     rp, np_ = rows.data_ptr(), num_rows.data_ptr()
     C.ranksim_keys(name, 0, saved.data_ptr(), y.data_ptr(), rp, np_, 0, 0, _RED[reduction], k,
                    include_self, float(lam), keys.data_ptr())
@@ -206,6 +207,8 @@ def _bwd_ext(grad_out: Tensor, features: Tensor, rows: Tensor, num_rows: Tensor,
     k, b, d = rows.shape[0], features.shape[0], unit.shape[1] - 1
     g = grad_out.to(dt).contiguous()
     keys = torch.empty((k, k), dtype=torch.int64)
+    rows, num_rows = rows.contiguous(), num_rows.contiguous()
+    saved, unit = saved.contiguous(), unit.contiguous()
     rp, np_ = rows.data_ptr(), num_rows.data_ptr()
     C.ranksim_keys(name, 1, saved.data_ptr(), 0, rp, np_, saved[2].data_ptr(), g.data_ptr(),
                    _RED[reduction], k, include_self, float(lam), keys.data_ptr())
