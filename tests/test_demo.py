@@ -110,7 +110,8 @@ def test_demo_bmse_ranksim_methods():
     prev = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        r = {m: train_one(m, 0, data, cfg) for m in ("vanilla", "bmc", "bni", "bmc_fix", "bni_fix", "ranksim")}
+        names = ("vanilla", "bmc", "bni", "bmc_fix", "bni_fix", "ranksim")
+        r = {m: train_one(m, 0, data, cfg) for m in names}
         again = train_one("ranksim", 0, data, cfg)["test_pred"]
     finally:
         torch.set_num_threads(prev)
