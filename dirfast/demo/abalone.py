@@ -69,7 +69,8 @@ generator. Model selection: the epoch with the lowest validation MAE; its weight
 std over seeds), ``abalone_per_seed.csv``, ``abalone_per_bin.csv`` (test MAE per ring and method),
 ``abalone_split.md`` (split and shot bins), ``abalone_labels.png`` (label histogram + LDS effective
 density), ``abalone_bin_mae.png`` (per-ring test MAE per method), ``abalone_run.json`` (timing and
-machine; the only file that changes between identical runs).
+machine — the only file that changes between identical runs — and the learned Balanced-MSE σ of each
+``bmc`` / ``bni`` run after its last epoch).
 """
 
 from __future__ import annotations
