@@ -593,7 +593,6 @@ class FDS(torch.nn.Module):
         _, _, _, fds_calibrate = _stats_ops()
         return fds_calibrate(x, cal, self.scale, self.shift, backend=self.backend, validate=self.validate)
 
-    @torch.no_grad()
     def _accumulate_flat(self, x: Tensor, keys: Tensor, hits: Optional[Tensor],
                          cal: Optional[Tensor] = None, *, path: Optional[str] = None) -> None:
         """Merge the statistics of ``x`` (calibrated first with ids ``cal`` when given) into this
@@ -603,7 +602,8 @@ class FDS(torch.nn.Module):
         and added back in fp64: ``fds_bin_stats`` returns fp32 means for fp32 features, and without
         the shift a mean of 1e4 would be rounded to ±5e-4 per call, which the Chan merges of many
         calls turn into relative variance errors of ~1e-4 when std ≈ 1 (measured); with it ~1e-7.
-        The C++ and Triton paths calibrate in registers too (no calibrated ``[N, D]`` copy)."""
+        The C++ and Triton paths calibrate in registers too (no calibrated ``[N, D]`` copy). No
+        gradient: ``x`` is detached and the op runs under ``no_grad``."""
         FUSED_CALIBRATION, fds_accumulate_op, fds_accumulate_paths = _accumulate_ops()
         x = x.detach()
         if path is None:
