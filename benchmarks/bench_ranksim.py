@@ -20,7 +20,7 @@ U[0, 100) (all distinct: the subset is the whole batch, M = B), ``int`` = intege
   ``random.choice``/``nonzero``/``.item()`` per label, then one ``TrueRanker`` + ``mse_loss`` per
   row in a Python loop), autograd; timed in the first 3 rounds only.
 
-Acceptance (issue 17): ``official / dirfast ≥ 10`` (min-of-N) in each of the four cases
+Acceptance: ``official / dirfast ≥ 10`` (min-of-N) in each of the four cases
 ``B256_cont``, ``B1024_cont``, ``B256_int``, ``B1024_int``; ``quick``/``check``: B64 with D = 64.
 """
 

@@ -1,4 +1,4 @@
-// dirfast — Balanced MSE (BMC / BNI / GAI) CPU passes for 1-D targets (issue 17). Torch-free; raw
+// dirfast — Balanced MSE (BMC / BNI / GAI) CPU passes for 1-D targets. Torch-free; raw
 // pointers from dirfast/ops/balanced_mse.py (path "cpu"). Same formulas as the PyTorch path
 // (_chunk_1d) and the Triton kernels, per row i over the K components j, element type T:
 //

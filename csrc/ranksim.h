@@ -1,4 +1,4 @@
-// dirfast — RankSim CPU passes (issue 17). Torch-free; raw pointers from the Python layer
+// dirfast — RankSim CPU passes. Torch-free; raw pointers from the Python layer
 // (dirfast/ops/ranksim.py), which runs the two GEMMs (torch.mm), the feature normalisation
 // (torch, bit-identical to F.normalize) and the row sorts (NumPy's vectorised integer sort).
 //

@@ -1,4 +1,4 @@
-r"""Balanced MSE (Ren et al., CVPR 2022; spec conr_ranksim_bmse.md §3): :func:`bmc_loss`,
+r"""Balanced MSE (Ren et al., CVPR 2022; docs/conr_ranksim_bmse.md §3): :func:`bmc_loss`,
 :func:`gai_loss`, :func:`bni_loss` (functional), :class:`BalancedMSELoss` (module with a learnable
 ``noise_sigma``), and the prior helpers :func:`fit_gmm` (GAI) and :func:`bni_prior` (BNI).
 

@@ -1,5 +1,5 @@
 """ConR, the contrastive regularizer for imbalanced regression (Keramati et al., ICLR 2024; spec
-conr_ranksim_bmse.md §1): :func:`conr_loss` (functional) and :class:`ConRLoss` (module).
+docs/conr_ranksim_bmse.md §1): :func:`conr_loss` (functional) and :class:`ConRLoss` (module).
 
 Typical two-view training step (age data, as the official scripts)::
 

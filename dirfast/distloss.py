@@ -1,5 +1,5 @@
 r"""Dist Loss (Nie et al., "Dist Loss: enhancing regression in few-shot region through distribution
-distance constraint", ICLR 2025; spec distloss_softsort.md §1): :func:`pseudo_labels`,
+distance constraint", ICLR 2025; docs/distloss_softsort.md §1): :func:`pseudo_labels`,
 :func:`dist_loss` (functional) and :class:`DistLoss` (module holding the training-label distribution
 and a per-batch-size cache of pseudo-labels).
 

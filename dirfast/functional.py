@@ -167,22 +167,22 @@ def huber(pred, target, weight=None, *, beta=1.0, reduction="mean", backend=None
                          backend=backend, validate=validate)
 
 
-# issue 6: soft sort / soft rank (defined in dirfast.soft_sort)
+# soft sort / soft rank (defined in dirfast.soft_sort)
 from .soft_sort import soft_rank, soft_sort  # noqa: E402
 
 __all__ += ["soft_sort", "soft_rank"]
 
-# issue 7: Dist Loss (defined in dirfast.distloss)
+# Dist Loss (defined in dirfast.distloss)
 from .distloss import dist_loss, pseudo_labels  # noqa: E402
 
 __all__ += ["dist_loss", "pseudo_labels"]
 
-# issue 17: RankSim (defined in dirfast.ranksim)
+# RankSim (defined in dirfast.ranksim)
 from .ranksim import ranksim_loss  # noqa: E402
 
 __all__ += ["ranksim_loss"]
 
-# issue 17: Balanced MSE (defined in dirfast.balanced_mse)
+# Balanced MSE (defined in dirfast.balanced_mse)
 from .balanced_mse import bmc_loss, bni_loss, gai_loss  # noqa: E402
 
 __all__ += ["bmc_loss", "gai_loss", "bni_loss"]

@@ -1,4 +1,4 @@
-r"""LDS: label distribution smoothing weights (Yang et al., ICML 2021; spec lds_fds.md §1).
+r"""LDS: label distribution smoothing weights (Yang et al., ICML 2021; docs/lds_fds.md §1).
 
 Fit once on the training labels, then map any batch of labels to per-sample weights::
 

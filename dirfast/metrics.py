@@ -1,4 +1,4 @@
-r"""DIR shot metrics (spec lds_fds.md §3.1, §3.4): MSE, MAE and GM overall and per shot.
+r"""DIR shot metrics (docs/lds_fds.md §3.1, §3.4): MSE, MAE and GM overall and per shot.
 
 With per-sample errors :math:`e_i = \hat y_i - y_i` (computed in float64) over a group :math:`G`:
 

@@ -119,7 +119,7 @@ class Stateful:
 
 
 # ------------------------------------------------------------------------------------------------
-# issue 17: Balanced MSE (BMC, GAI, BNI) and RankSim
+# Balanced MSE (BMC, GAI, BNI) and RankSim
 
 #: the noise scale of the Balanced-MSE cases (targets: Exponential(mean 2) + 0.3·N(0, 1))
 BMSE_SIGMA = 1.0

@@ -90,7 +90,7 @@ def check_gradcheck(backend, loss, dist_weighting, eps):
     assert torch.autograd.gradcheck(fn, (x,), eps=1e-6, atol=1e-8, rtol=1e-6)
 
 
-# focal_l1 precision (issue 13 item 4): the modulator 2σ(β|d|) − 1 is computed as tanh(β|d|/2)
+# focal_l1 precision: the modulator 2σ(β|d|) − 1 is computed as tanh(β|d|/2)
 
 #: (preds, targets, pseudo-labels) batches, no pooling (gaps < 1/eps = 10): a tiny-|d| batch (fp64:
 #: both terms ~2.3e-53) and one with |d| = 1e-3, 1.5e-6, 0.3, 2 (both branches of the kernels' tanh)

@@ -1,11 +1,11 @@
-"""Shared double-backward checks (issue 13 item 3) for the CPU tier (tests/test_double_backward.py)
+"""Shared double-backward checks for the CPU tier (tests/test_double_backward.py)
 and the interpreter tier (the Triton path, tests/interpreter/test_interp_*.py).
 
 A first gradient taken with ``create_graph=True`` must carry a graph back to the inputs and to the
 incoming gradient, on both routes of every op: the eager ``autograd.Function`` (``route="function"``,
 what the public functions run outside ``torch.compile``) and the registered op's ``register_autograd``
 backward (``route="op"``, called directly). Checked by ``torch.autograd.gradgradcheck`` in fp64 on tiny
-inputs kept ≥ 1e-3 away from every kink (conventions.md), and by ``g.requires_grad``.
+inputs kept ≥ 1e-3 away from every kink (docs/conventions.md), and by ``g.requires_grad``.
 """
 
 import numpy as np

@@ -1,6 +1,6 @@
 """Feature layouts the FDS ops (``fds_bin_stats``, ``fds_calibrate``) must take: expanded (row or
 column stride 0), unfolded (rows that overlap), transposed, sliced, column stride 2 — shared by the CPU
-tier and the interpreter tier (issue 13 items 1 and 8)."""
+tier and the interpreter tier."""
 
 import torch
 

@@ -1,6 +1,6 @@
 """Parity oracle: a literal re-implementation of the official Balanced MSE losses
 (jiawei-ren/BalancedMSE ``imdb-wiki-dir/balanaced_mse.py`` and ``synthetic_benchmark/loss.py``, as
-restated in spec conr_ranksim_bmse.md §3.2), written the way that code is: ``[B, 1]`` predictions and
+restated in docs/conr_ranksim_bmse.md §3.2), written the way that code is: ``[B, 1]`` predictions and
 targets, ``[B, B]`` logits from ``pred − target.T`` fed to ``F.cross_entropy`` with ``arange(B)``,
 the GMM / bucket tensors expanded to ``[B, K]`` and reduced with ``torch.logsumexp``, the loss
 multiplied by ``(2·noise_var).detach()``. The prior tensors keep whatever dtype they arrive in (the

@@ -1,5 +1,5 @@
 """Parity oracle: a literal re-implementation of the official ConR age loss (BorealisAI/ConR
-``agedb-dir/loss.py``, as restated in spec conr_ranksim_bmse.md §1.3), written the way that code is:
+``agedb-dir/loss.py``, as restated in docs/conr_ranksim_bmse.md §1.3), written the way that code is:
 q and k the same normalised tensor, dense ``[M, M]`` masks from flattened labels, the diagonal of the
 positive mask cleared by a Python loop, ``exp(prod * pos_mask)`` summed over the whole row (the
 phantom exp(0) terms), negatives masked after the exp, ``(1/|P|)·Σ P·(log D − s)`` (NaN without a

@@ -1,5 +1,5 @@
 """Test oracle: the official Dist Loss (Ngk03/DIR-Dist-Loss @ d487e68) re-written literally from the
-spec's description (distloss_softsort.md §1.2–1.4), quirks included. Our own code, not a copy.
+spec's description (docs/distloss_softsort.md §1.2–1.4), quirks included. Our own code, not a copy.
 
 * :func:`official_label_distribution` + :func:`official_batch_labels`: scipy ``gaussian_kde`` with a
   scalar ``bw_method``, ``np.arange`` grid, half-to-even rounding of the expected counts, tails lumped

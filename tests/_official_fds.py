@@ -1,5 +1,5 @@
 """Faithful re-implementation of the OFFICIAL FDS module (YyzHarry/imbalanced-regression, agedb-dir
-``fds.py`` + the ``train.py`` statistics pass), written from the spec (lds_fds.md §2, §7) like the
+``fds.py`` + the ``train.py`` statistics pass), written from the spec (docs/lds_fds.md §2, §7) like the
 official code: per-unique-label loops, boolean masks, the alias assignment in
 ``update_last_epoch_stats``, in-place ``smooth``. The parity oracle of ``variant="official"``.
 

@@ -1,6 +1,6 @@
 """Parity oracle: literal re-implementations of the official LDS weights, weighted losses and age
 shot metrics (YyzHarry/imbalanced-regression, agedb-dir ``utils.py`` / ``datasets.py`` /
-``loss.py`` / ``train.py``), written from the spec (lds_fds.md §1.2–1.4, §3.1) the way that code is:
+``loss.py`` / ``train.py``), written from the spec (docs/lds_fds.md §1.2–1.4, §3.1) the way that code is:
 per-sample Python loops over a ``{label: count}`` dict, the window from scipy's ``gaussian_filter1d``
 of a delta, ``convolve1d(..., mode='constant')``, float32 per-sample weights rescaled to mean 1; the
 losses as out-of-place PyTorch expressions with ``weights.expand_as(loss)`` and a plain mean; the

@@ -1,6 +1,6 @@
 """Parity oracle: a literal re-implementation of the official RankSim regularizer
 (BorealisAI/ranksim-imbalanced-regression ``agedb-dir/ranksim.py`` + ``ranking.py``, identical in the
-ConR repository; restated in spec conr_ranksim_bmse.md §2.2), written the way that code is: the
+ConR repository; restated in docs/conr_ranksim_bmse.md §2.2), written the way that code is: the
 unique-label subset (when a label repeats) picked with one ``random.choice`` per unique label, the
 cosine-similarity matrix, then a **Python loop over rows** ranking one row at a time with
 ``argsort(argsort(v).flip(1))``, the blackbox ``TrueRanker`` autograd function (Vlastelica et al.)

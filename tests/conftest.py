@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-# value checks (NaN, negative weights, ...) on in the test suite, as conventions.md asks
+# value checks (NaN, negative weights, ...) on in the test suite, as docs/conventions.md asks
 os.environ.setdefault("DIRFAST_VALIDATE", "1")
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 

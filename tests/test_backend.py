@@ -1,4 +1,4 @@
-"""The one backend rule (conventions.md) as implemented by dirfast._backend.resolve_backend."""
+"""The one backend rule (docs/conventions.md) as implemented by dirfast._backend.resolve_backend."""
 
 import pytest
 import torch

@@ -219,7 +219,7 @@ def test_large_labels_and_fp16_no_overflow():
 
 
 # ------------------------------------------------------------------------------------------------
-# small temperatures (issue 13 item 2): log D is a log-sum-exp shifted by the row's largest included
+# small temperatures: log D is a log-sum-exp shifted by the row's largest included
 # logit on every path; the fp64 oracle is tests/_official_conr.lse_oracle (row by row, logsumexp)
 
 LOW_TAU_BACKENDS = ["cpu", "reference"]
@@ -376,7 +376,7 @@ def test_labels_requiring_grad_get_no_gradient(backend, norm):
 
 
 # ------------------------------------------------------------------------------------------------
-# double backward (issue 13 item 3): with create_graph=True the gradient is computed through the
+# double backward: with create_graph=True the gradient is computed through the
 # differentiable reference from the saved inputs, so it carries a graph
 
 
@@ -467,7 +467,7 @@ def test_bad_input():
 
 
 def test_weights_shape_must_be_m_or_m1():
-    """Issue 13 item 7: ``weights [1, M]`` (any shape but ``[M]`` / ``[M, 1]``) was accepted
+    """``weights [1, M]`` (any shape but ``[M]`` / ``[M, 1]``) was accepted
     silently (only its element count was checked); now a ValueError naming the argument and shape."""
     z, y, yh = torch.randn(4, 3), torch.rand(4), torch.rand(4, 1)
     for bad in ((1, 4), (2, 2), (4, 1, 1), (4, 2), (1, 1, 4)):

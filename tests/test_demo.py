@@ -1,4 +1,4 @@
-"""Issue 8: the abalone DIR benchmark — vendored data, DIR split, and ``python -m dirfast.demo abalone
+"""the abalone DIR benchmark — vendored data, DIR split, and ``python -m dirfast.demo abalone
 --quick`` (files, table shape, finite numbers, byte-identical second run)."""
 
 import collections
@@ -100,7 +100,7 @@ def test_demo_quick(tmp_path):
 
 
 def test_demo_bmse_ranksim_methods():
-    """Issue 17 rows: BMC/BNI replace L1 and learn σ in their own param group (the ``_fix`` variants
+    """The Balanced MSE rows: BMC/BNI replace L1 and learn σ in their own param group (the ``_fix`` variants
     keep σ = 1 exactly); RankSim changes the training of the plain L1 model; each run is
     deterministic (paired by seed with the other methods)."""
     from dirfast.demo.abalone import METHODS, Config, _load, train_one

@@ -419,7 +419,7 @@ def test_ext_pass_rejects_bad_args():
 
 
 # -------------------------------------------------------------------------------------------------
-# issue 12 §4: the tie rule, devices, backend="cuda", torch.compile on CUDA, scalars by value,
+# the tie rule, devices, backend="cuda", torch.compile on CUDA, scalars by value,
 # launch grids, the bounded pseudo-label cache
 
 
@@ -581,7 +581,7 @@ def test_scalars_by_value_and_grids(monkeypatch):
 @pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
 @pytest.mark.parametrize("dtype", [torch.float32, F64])
 def test_focal_l1_modulator_precision(route, path, dtype):
-    """issue 13 item 4: focal_l1's 2σ(β|d|) − 1 computed without cancellation, on every CPU path."""
+    """focal_l1's 2σ(β|d|) − 1 computed without cancellation, on every CPU path."""
     from _dist_loss_cases import check_focal_precision
 
     check_focal_precision(route(path) if path in CPU_PATHS else path, dtype)

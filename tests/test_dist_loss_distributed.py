@@ -1,4 +1,4 @@
-"""Dist Loss with ``global_sort=True`` under torch.distributed (issue 7 item 4): gloo, 2 CPU processes
+"""Dist Loss with ``global_sort=True`` under torch.distributed: gloo, 2 CPU processes
 (spawn, localhost TCP on a free port, timeout-bounded), uneven local batches (37 and 58 samples, e.g. a
 short last batch). Every rank must return the loss of one process on the concatenated batch, and the
 gradient of that loss with respect to its own predictions (fp64, 1e-12 relative)."""

@@ -1,4 +1,4 @@
-"""Double backward (issue 13 item 3): ``torch.autograd.grad(loss, x, create_graph=True)`` must return a
+"""Double backward: ``torch.autograd.grad(loss, x, create_graph=True)`` must return a
 gradient with a graph (gradient penalties), never one that silently lacks it — for every weighted
 loss, Dist Loss and soft sort/rank, on the cpu and cpu_torch paths and the reference, through the eager
 ``autograd.Function`` and the registered op's backward. The Triton path: the interpreter files.

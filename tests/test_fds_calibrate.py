@@ -144,7 +144,7 @@ def test_non_contiguous(route, path):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_every_layout_contiguous_result(route, path, dtype):
     """Expanded, unfolded (overlapping rows), transposed, sliced, stride-0 rows and columns: every
-    backend returns a contiguous [N, D] (issue 13 item 8: "reference" returned a transposed result)."""
+    backend returns a contiguous [N, D] (a fixed bug: "reference" returned a transposed result)."""
     check_calibrate_layouts("reference" if path == "reference" else route(path), dtype)
 
 

@@ -1,4 +1,4 @@
-"""FDS under torch.distributed (issue 4 item 5): gloo, 2 CPU processes (spawn, localhost TCP on a free
+"""FDS under torch.distributed: gloo, 2 CPU processes (spawn, localhost TCP on a free
 port, timeout-bounded). Every rank accumulates its own shard; ``end_epoch`` all-gathers the per-bin
 (count, mean, M2) and merges them in rank order. Both ranks must end with bit-identical buffers equal
 to a single process over the concatenated data (rtol 1e-6; the merge order differs)."""

@@ -190,7 +190,7 @@ def _assert_same(m, r, tag):
 
 
 def test_few_zero_issue_example():
-    """Issue 13 item 5. The spec's rule (§3.1, official ``train.py``): many if n_train > many, else
+    """The spec's rule (§3.1, official ``train.py``): many if n_train > many, else
     few if n_train < few, else medium; zero-shot (n_train = 0) bins are reported alone in "zero" and
     belong to whichever shot the rule gives n_train = 0: few for few >= 1 (the usual case, "zero-shot
     falls into few"), medium for few = 0. The fast path put zero-shot into few even for few = 0."""
@@ -232,7 +232,7 @@ def test_threshold_edges_fast_equals_reference_and_oracle(variant, many, few):
 
 @pytest.mark.parametrize("variant", ["default", "official"])
 def test_preds_requiring_grad(variant):
-    """Issue 13 item 6: predictions straight from a model (requires_grad) are evaluated without a
+    """predictions straight from a model (requires_grad) are evaluated without a
     graph (they raised "clamp_min(): functions with out=... arguments don't support automatic
     differentiation"); the inputs are left as they were."""
     g = torch.Generator().manual_seed(5)

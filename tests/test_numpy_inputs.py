@@ -1,4 +1,4 @@
-"""Fit-time and metric APIs take NumPy arrays and Python sequences (issue 14), converted once at the
+"""Fit-time and metric APIs take NumPy arrays and Python sequences, converted once at the
 boundary by ``dirfast._checks.as_label_tensor``; per-step ops stay tensor-only.
 
 Every conversion is checked for exact equality with the tensor input of the same dtype (NumPy float64,

@@ -3,9 +3,9 @@ vectorised PyTorch ``"cpu_torch"``) and the reference against an fp64 oracle bui
 ``scipy.optimize.isotonic_regression``; fp32 stability at n/eps = 2.6e7 (and the torchsort formula's
 error there); gradcheck; exact hard-sort invariants; sums; fp16/bf16; bad input; compile + opcheck.
 
-Tolerance against the oracle (issue 6): ``1e-9 + 16·(n/eps)·2⁻⁵³`` relative to the largest value of
+Tolerance against the oracle: ``1e-9 + 16·(n/eps)·2⁻⁵³`` relative to the largest value of
 the row set (the oracle's own uncentred form errs by ~``(n/eps)·2⁻⁵³``); gradients the same, relative
-to the largest gradient. Tied inputs: forward values and per-row gradient sums only (conventions.md).
+to the largest gradient. Tied inputs: forward values and per-row gradient sums only (docs/conventions.md).
 """
 
 from __future__ import annotations
@@ -396,7 +396,7 @@ def test_compile_fullgraph():
 
 
 # ------------------------------------------------------------------------------------------------
-# the tie rule (issue 12 §4.1): every path sorts stably, so gradients at ties agree elementwise
+# the tie rule: every path sorts stably, so gradients at ties agree elementwise
 
 
 def tied(rows: int, n: int, dtype, seed: int = 0) -> torch.Tensor:
@@ -449,7 +449,7 @@ def test_ties_same_gradients_on_every_path(mode, dtype, rows, n, eps, monkeypatc
 
 
 # ------------------------------------------------------------------------------------------------
-# tensors on the input's device (issue 12 §4.2): the reference and the ops create none elsewhere
+# tensors on the input's device: the reference and the ops create none elsewhere
 
 
 @pytest.mark.parametrize("path", CPU_PATHS + ["reference"])
@@ -469,7 +469,7 @@ def test_no_tensor_created_off_the_inputs_device(path, route):
 
 
 # ------------------------------------------------------------------------------------------------
-# launch grids (issue 12 §4.3): rows on grid axis 0, every axis within CUDA's limits
+# launch grids: rows on grid axis 0, every axis within CUDA's limits
 
 
 
@@ -512,7 +512,7 @@ def test_prep_kernel_scalar_by_value(monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------------
-# torch.compile on CUDA tensors (issue 12 §4.5), on this CPU-only machine: fake CUDA tensors
+# torch.compile on CUDA tensors, on this CPU-only machine: fake CUDA tensors
 
 
 def test_compile_fullgraph_cuda_route_sees_only_the_ops(monkeypatch):

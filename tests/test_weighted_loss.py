@@ -233,7 +233,7 @@ def test_cuda_device_mismatch_names_both_devices(monkeypatch, arg, other):
 
 
 # ------------------------------------------------------------------------------------------------
-# focal modulator precision (issue 13 item 4)
+# focal modulator precision
 
 
 @pytest.mark.parametrize("path", CPU_PATHS + ["reference"])

@@ -1,4 +1,4 @@
-r"""Abalone-DIR: a real-data benchmark of every dirfast method (issue 8).
+r"""Abalone-DIR: a real-data benchmark of every dirfast method.
 
 **Data** (:func:`dirfast.data.abalone_dir`): UCI Abalone (CC BY 4.0), 10 features (sex one-hot + 7
 measurements) standardised with the training statistics, target ``rings`` (1..29). DIR split: per ring

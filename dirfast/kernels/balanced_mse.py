@@ -1,4 +1,4 @@
-"""Triton kernels of Balanced MSE (BMC / GAI / BNI; spec conr_ranksim_bmse.md §3.5): a flash
+"""Triton kernels of Balanced MSE (BMC / GAI / BNI; docs/conr_ranksim_bmse.md §3.5): a flash
 cross-entropy over Gaussian components — nothing ``B × B`` (BMC) or ``B × K`` is stored.
 
 Per row ``i`` (prediction ``p_i``, target ``y_i``, 1-D) the components ``j`` have centre ``c_j``

@@ -1,4 +1,4 @@
-"""Triton kernels of ConR, flash-attention style (spec conr_ranksim_bmse.md §1.10): nothing ``M×M`` is
+"""Triton kernels of ConR, flash-attention style (docs/conr_ranksim_bmse.md §1.10): nothing ``M×M`` is
 stored, per-row statistics are O(M).
 
 A forward + backward is **four launches** and no other device work: three of ``_conr_fwd_kernel``

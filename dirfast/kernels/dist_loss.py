@@ -1,4 +1,4 @@
-r"""Triton kernels of Dist Loss (spec distloss_softsort.md §4.3): one fused pass after ``torch.sort``,
+r"""Triton kernels of Dist Loss (docs/distloss_softsort.md §4.3): one fused pass after ``torch.sort``,
 plus a pooling stage that is always launched and exits on a device flag.
 
 ``_dist_loss_fwd_kernel`` — over sorted positions ``i`` (``BLOCK`` per program, int64 offsets), with

@@ -1,4 +1,4 @@
-"""``dirfast::balanced_mse``: BMC / GAI / BNI as one registered op (spec conr_ranksim_bmse.md §3).
+"""``dirfast::balanced_mse``: BMC / GAI / BNI as one registered op (docs/conr_ranksim_bmse.md §3).
 
 Every kind is a per-row log-sum-exp over Gaussian components (see :mod:`dirfast.reference.balanced_mse`):
 BMC's components are the batch targets (``B`` of them: a flash cross-entropy), GAI's the ``K`` GMM

@@ -1,5 +1,5 @@
 r"""``dirfast::dist_loss``: Dist Loss as one registered op whose forward also computes ``dL/dpreds``
-(semantics: :mod:`dirfast.reference.dist_loss`; spec distloss_softsort.md §1.7, §4.3).
+(semantics: :mod:`dirfast.reference.dist_loss`; docs/distloss_softsort.md §1.7, §4.3).
 
 The loss is a scalar, so the forward computes the closed-form gradient of spec §1.7 and saves it
 (``N`` values); the backward op ``dirfast::dist_loss_bwd`` only scales it by ``grad_output`` — nothing

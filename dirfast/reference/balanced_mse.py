@@ -1,4 +1,4 @@
-"""Reference Balanced MSE (Ren et al., CVPR 2022; spec conr_ranksim_bmse.md §3): dense PyTorch,
+"""Reference Balanced MSE (Ren et al., CVPR 2022; docs/conr_ranksim_bmse.md §3): dense PyTorch,
 autograd through torch ops, fp64-capable. These define dirfast's semantics.
 
 With ``v = σ²`` (the noise variance), ``p_i``, ``y_i`` the prediction and target of row ``i``

@@ -1,4 +1,4 @@
-"""Reference ConR (spec conr_ranksim_bmse.md §1): dense ``[M, M]`` PyTorch, autograd through torch ops.
+"""Reference ConR (docs/conr_ranksim_bmse.md §1): dense ``[M, M]`` PyTorch, autograd through torch ops.
 
 With ``u = F.normalize(features)`` (eps 1e-12), ``s_ij = ⟨u_i, u_j⟩/τ``, ``Δy_ij = ‖y_i − y_j‖`` and
 ``Δŷ_ij = ‖ŷ_i − ŷ_j‖`` (``|·|`` for 1-D labels; ``norm="l1" | "l2"`` for ``[M, d]`` labels; ŷ only

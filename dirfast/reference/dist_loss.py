@@ -1,5 +1,5 @@
 r"""Reference Dist Loss (Nie et al., ICLR 2025, official ``Ngk03/DIR-Dist-Loss``; spec
-distloss_softsort.md §1) and its pseudo-label generators. These functions define dirfast's semantics.
+docs/distloss_softsort.md §1) and its pseudo-label generators. These functions define dirfast's semantics.
 
 **Loss.** For predictions ``p [N]``, targets ``y [N]``, sorted pseudo-labels ``q [N]`` and optional
 per-sample weights ``w [N]`` (1 if absent)::

@@ -1,4 +1,4 @@
-"""Reference FDS calibration (spec lds_fds.md §2.5, the official ``FDS.smooth`` / ``calibrate``).
+"""Reference FDS calibration (docs/lds_fds.md §2.5, the official ``FDS.smooth`` / ``calibrate``).
 
 Per-step FDS calibration whitens each feature row with the statistics of its bin and recolours it with
 the smoothed statistics, per dimension (diagonal variances, official issue #14)::

@@ -1,4 +1,4 @@
-r"""Reference LDS (label distribution smoothing; Yang et al., ICML 2021; spec lds_fds.md §1.2–1.3).
+r"""Reference LDS (label distribution smoothing; Yang et al., ICML 2021; docs/lds_fds.md §1.2–1.3).
 
 Pure PyTorch (no NumPy/SciPy at run time), float64, any device. Defines dirfast's LDS semantics;
 :mod:`dirfast.lds` maps labels to these weights quickly.

@@ -1,4 +1,4 @@
-"""Reference DIR shot metrics (spec lds_fds.md §3.1, §3.4), written plainly with boolean masks.
+"""Reference DIR shot metrics (docs/lds_fds.md §3.1, §3.4), written plainly with boolean masks.
 
 Same semantics and result type as :func:`dirfast.shot_metrics` (see :mod:`dirfast.metrics` for the
 equations and the group rule: many ``n > many``, else few ``n < few``, else medium — so zero-shot

@@ -1,4 +1,4 @@
-"""Reference RankSim (Gong et al., ICML 2022; spec conr_ranksim_bmse.md §2): dense PyTorch on the
+"""Reference RankSim (Gong et al., ICML 2022; docs/conr_ranksim_bmse.md §2): dense PyTorch on the
 compacted subset, autograd through torch ops plus the blackbox ranker.
 
 Given the subset ``rows[:U]`` chosen by :func:`dirfast.ranksim_subset` (the subset rule is part of the

@@ -1,5 +1,5 @@
 """Reference soft sort and soft rank (L2 regularisation; Blondel et al., ICML 2020; spec
-distloss_softsort.md §2.2–2.4, §2.7, §2.8). These functions define dirfast's semantics.
+docs/distloss_softsort.md §2.2–2.4, §2.7, §2.8). These functions define dirfast's semantics.
 
 Both sort ``θ`` ascending along the last dim, ``x = sort(θ)``, ``x_i = θ[perm_i]`` (0-based ``i``), and
 split the positions ``0..n-1`` into contiguous blocks ``B`` by the pool-adjacent-violators algorithm

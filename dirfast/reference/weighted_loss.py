@@ -1,4 +1,4 @@
-"""Reference weighted regression losses (spec lds_fds.md §1.4, the official ``loss.py``).
+"""Reference weighted regression losses (docs/lds_fds.md §1.4, the official ``loss.py``).
 
 With ``e = pred - target`` and an optional per-sample weight ``w`` (else 1):
 

@@ -8,7 +8,7 @@ runs, so the tier's own logic cannot rot between GPU sessions. Tests that only m
 (CUDA graphs, ``backend="cuda"``) call :func:`require_cuda`.
 
 :func:`compare` is the one comparison every op test uses: the fast path on ``DEVICE`` in the test
-dtype against the fp64 reference (values and gradients) under conventions.md's tolerances: fp64
+dtype against the fp64 reference (values and gradients) under docs/conventions.md's tolerances: fp64
 1e-10, fp32 1e-5 (gradients scaled by the largest), fp16/bf16 ≤ 2× the error of the reference run in
 the same precision on the same device, plus one unit of the dtype at the largest value.
 """

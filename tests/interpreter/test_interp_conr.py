@@ -246,7 +246,7 @@ def test_fp64_features_with_fp32_labels(variant):
 
 
 # ------------------------------------------------------------------------------------------------
-# small temperatures (issue 13 item 2): the forward kernel's online log-sum-exp (running max of the
+# small temperatures: the forward kernel's online log-sum-exp (running max of the
 # row's included logits, sum rescaled when it grows) and the backward on the same statistics
 
 
@@ -354,7 +354,7 @@ def test_fp16_small_temperature(tau, variant):
 
 @pytest.mark.parametrize("variant", ["paper", "official"])
 def test_double_backward_gradgradcheck_triton(variant, monkeypatch):
-    """Issue 13 item 3: ``create_graph=True`` through the Triton path. The forward and the plain
+    """``create_graph=True`` through the Triton path. The forward and the plain
     backward run the kernels; the graph-carrying gradient comes from the differentiable reference
     (no kernel backward launched under grad mode) and is checked by ``gradgradcheck`` in fp64."""
     import dirfast.kernels.conr as k

@@ -88,7 +88,7 @@ def test_flag_and_pooling_stage_exit_when_flag_is_zero():
 
 
 # -------------------------------------------------------------------------------------------------
-# issue 12 §4: backend="cuda" (Triton + the CUDA C++ PAV) with dirfast._C_cuda emulated on the host;
+# backend="cuda" (Triton + the CUDA C++ PAV) with dirfast._C_cuda emulated on the host;
 # devices; ties
 
 
@@ -180,7 +180,7 @@ def test_integer_ties_match_the_cpu_paths(eps):
 
 
 # ------------------------------------------------------------------------------------------------
-# issue 13: focal_l1 modulator precision (the kernels' tanh) and double backward on the triton path
+# focal_l1 modulator precision (the kernels' tanh) and double backward on the triton path
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, F64])

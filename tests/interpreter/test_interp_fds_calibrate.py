@@ -61,7 +61,7 @@ def test_triton_non_contiguous():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_triton_every_layout_contiguous_result(dtype):
     """Expanded (row / column stride 0), unfolded (overlapping rows), transposed, sliced: the kernel
-    reads z through both strides in place and writes a contiguous [N, D] (issue 13 items 1, 8)."""
+    reads z through both strides in place and writes a contiguous [N, D]."""
     check_calibrate_layouts("triton", dtype, sizes=((1, 1), (9, 5), (150, 70)))
 
 

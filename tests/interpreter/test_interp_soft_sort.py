@@ -96,7 +96,7 @@ def test_auto_never_picks_the_interpreter():
 
 
 # ------------------------------------------------------------------------------------------------
-# issue 12 §4: the tie rule across every path, devices, torch.compile of the triton route
+# the tie rule across every path, devices, torch.compile of the triton route
 
 
 def _tied(rows, n, dtype, seed):
@@ -174,7 +174,7 @@ def test_compile_fullgraph_triton_route():
 
 
 # ------------------------------------------------------------------------------------------------
-# issue 13: double backward on the triton path
+# double backward on the triton path
 
 
 @pytest.mark.parametrize("route_", ["function", "op"])

@@ -63,7 +63,7 @@ def test_auto_never_picks_the_interpreter(monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------------
-# issue 13: focal modulator precision (the kernel's tanh) and double backward on the triton path
+# focal modulator precision (the kernel's tanh) and double backward on the triton path
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

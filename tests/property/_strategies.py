@@ -1,4 +1,4 @@
-"""Shared strategies and checks of the property tier (issue 13).
+"""Shared strategies and checks of the property tier.
 
 Every property draws a *case* (a dict of tensors and arguments, built by a ``@st.composite``
 strategy) and a CPU path (``"cpu"`` = the C++ kernel of ``dirfast._C``, ``"cpu_torch"`` = vectorised
@@ -12,7 +12,7 @@ PyTorch, as ``tests/_paths.py``), so a reproducer is an ``@example(case=dict(...
 * values (:func:`values`): normal, ties (a few dyadic values), huge and tiny magnitudes per dtype,
   a large offset (mean/std 1e4).
 
-Checks: :func:`check_close` (conventions.md tolerances: fp64 1e-10, fp32 1e-5, fp16/bf16 2× the
+Checks: :func:`check_close` (docs/conventions.md tolerances: fp64 1e-10, fp32 1e-5, fp16/bf16 2× the
 same-precision reference + atol), :func:`snapshot`/:func:`assert_unchanged` (no input mutated),
 :func:`assert_bitwise` (two calls bit-identical), :func:`check_double_backward` (a gradient with a
 graph that ``gradgradcheck`` accepts, or a clear error — never a gradient without a graph),
@@ -217,7 +217,7 @@ def tiny_atol(dtype: torch.dtype) -> float:
 
 def check_close(actual, oracle, *, tag: str, dtype=None, baseline=None, scale=None, atol=None,
                 rtol=None):
-    """conventions.md: fp64 1e-10, fp32 1e-5 relative (``scale="max"``: relative to the largest
+    """docs/conventions.md: fp64 1e-10, fp32 1e-5 relative (``scale="max"``: relative to the largest
     value, for gradients); fp16/bf16: ≤ 2× the error of ``baseline`` (the reference run in the same
     low precision) + one unit of the dtype (:func:`dirfast.testing.assert_low_precision_close`)."""
     dtype = dtype or actual.dtype

@@ -1,4 +1,4 @@
-"""Hypothesis profiles of the property tier (``tests/property``; issue 13).
+"""Hypothesis profiles of the property tier (``tests/property``).
 
 * ``ci`` (the default): bounded and **derandomized** (``derandomize=True``, no example database), so
   CI runs the same examples every time; each test's ``max_examples`` is its ``@budget(n)``

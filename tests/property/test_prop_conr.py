@@ -79,7 +79,7 @@ def _ref_low(case, f):
     return conr_loss_ref(f, case["labels"], case["preds"], case["weights"], **case["kw"])
 
 
-# issue 13 item 2: small temperatures (row shift from the self-similarity 1/τ: −inf / overflow)
+# small temperatures (row shift from the self-similarity 1/τ: −inf / overflow)
 _F = torch.tensor([[1., 0.], [-1., 0.], [0., 1.]])
 _Y, _P = torch.tensor([0., .5, 3.]), torch.tensor([0., .5, .5])
 _KW = dict(w=1.0, e=0.01, variant="paper", reduction="none", norm="l1")
@@ -92,7 +92,7 @@ _TAU_0005 = dict(features=_G, labels=torch.tensor([0., 3., 2.]), preds=torch.ful
 _TAU_0005_OFF = dict(_TAU_0005, kw=dict(_KW, temperature=0.005, variant="official"))
 
 
-# issue 13 item 2: the reference overflowed too (one anchor at τ = 1e-3 in fp64; fp32 at τ = 0.01)
+# the reference overflowed too (one anchor at τ = 1e-3 in fp64; fp32 at τ = 0.01)
 _ONE_ANCHOR = dict(features=torch.randn(1, 3, generator=torch.Generator().manual_seed(5), dtype=F64),
                    labels=torch.zeros(1, dtype=F64), preds=torch.zeros(1, dtype=F64), weights=None,
                    kw=dict(_KW, temperature=1e-3))
@@ -170,7 +170,7 @@ def _grad_noise(case, feats):
     return 64 * eps * wmax * max(1, rows) / (case["kw"]["temperature"] * rmin)
 
 
-# issue 13 item 2: labels that require grad got NaN gradients with [M, 2] labels and norm="l2"
+# labels that require grad got NaN gradients with [M, 2] labels and norm="l2"
 _L2_LABELS = dict(features=torch.randn(5, 3, generator=torch.Generator().manual_seed(2)),
                   labels=torch.tensor([[0., 0.], [0., 0.], [1., 1.], [3., 0.], [0., 0.25]]),
                   preds=torch.tensor([[0., 0.], [0.5, 0.], [1., 1.], [0., 0.], [0., 0.5]]), weights=None,
@@ -235,7 +235,7 @@ def tiny_conr(draw):
                    weights=None, kw=dict(w=1.0, temperature=0.5, e=0.01, variant="paper", reduction="mean")),
          path="cpu")
 def test_double_backward(case, path):
-    """issue 13 item 3 (ConR failed with an unrelated 'modified by an inplace operation' error)."""
+    """A fixed bug: ConR's double backward failed with an unrelated 'modified by an inplace operation' error."""
     if case["kw"]["variant"] == "official":
         case["preds"] = case["labels"].clone()  # every anchor has its twin positive: no NaN rows
         case["labels"] = torch.cat([case["labels"][: len(case["labels"]) // 2]] * 2 + [case["labels"][:len(case["labels"]) % 2]])
@@ -249,7 +249,7 @@ def test_double_backward(case, path):
 
 
 BAD = [
-    ("weights", lambda c, m: dict(weights=torch.rand(1, m))),  # issue 13 item 7
+    ("weights", lambda c, m: dict(weights=torch.rand(1, m))),
     ("weights", lambda c, m: dict(weights=torch.rand(m, 2))),
     ("weights", lambda c, m: dict(weights=torch.rand(m + 1))),
     ("weights", lambda c, m: dict(weights=torch.ones(m, dtype=torch.int64))),
@@ -281,7 +281,7 @@ BAD = [
 @budget(90)
 @given(case=conr_cases(max_m=12, low=False, min_m=2), bad=st.sampled_from(BAD))
 @example(case=dict(features=torch.randn(4, 3), labels=torch.rand(4), preds=torch.rand(4, 1), weights=None,
-                   kw=dict(_KW, temperature=0.07)), bad=BAD[0])  # issue 13 item 7: weights [1, M]
+                   kw=dict(_KW, temperature=0.07)), bad=BAD[0])  # weights [1, M]
 def test_bad_input_raises(case, bad):
     name, mutate = bad
     m = case["features"].shape[0]

@@ -260,7 +260,7 @@ _DB = torch.tensor([0.3, -1.2, 2.0], dtype=F64)
                    kw=dict(loss="l2", lam=1.0, eps=0.1, dist_weighting=None, reduction="mean",
                            variant="default")), path="cpu_torch")
 def test_double_backward(case, path):
-    """issue 13 item 3: dist_loss's gradient had no graph with create_graph=True."""
+    """dist_loss's gradient had no graph with create_graph=True."""
     if _near_kink(case):
         return
     with on_path(path) as backend:

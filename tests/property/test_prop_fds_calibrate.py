@@ -59,7 +59,7 @@ def _oracle(case, feats):
                              case["shift"].to(acc).to(F64))
 
 
-# issue 13 item 8: the reference returned a non-contiguous result for a transposed input
+# the reference returned a non-contiguous result for a transposed input
 _TRANSPOSED = dict(features=torch.randn(3, 4, generator=torch.Generator().manual_seed(1)).t(),
                    bin_idx=torch.tensor([0, 0, -1, 0]), scale=torch.full((1, 3), 2.0),
                    shift=torch.full((1, 3), 0.5), stats=None, clip=(0.1, 10.0), variant="default")

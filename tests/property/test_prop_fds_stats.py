@@ -81,7 +81,7 @@ def check_stats(st_, case, tag="", merged=False):
     assert bool((st_.m2 >= 0).all()), f"{tag} negative m2"
 
 
-# issue 13 item 1: rows that overlap in memory (expand/unfold: row stride < D)
+# rows that overlap in memory (expand/unfold: row stride < D)
 _EXPANDED = dict(features=torch.tensor([[1.5, -2.0]]).expand(3, 2), bin_idx=torch.zeros(3, dtype=torch.int64),
                  num_bins=1)
 _UNFOLDED = dict(features=torch.arange(10.0).unfold(0, 4, 1), bin_idx=torch.tensor([0, 1, 0, 1, 1, 0, 0]),
@@ -184,7 +184,7 @@ def test_bad_input_raises(case, bad):
 
 
 def test_two_million_expanded_rows():
-    """issue 13 item 1: ``torch.ones(1, 64).expand(2_000_000, 64)`` with one bin crashed (read past
+    """``torch.ones(1, 64).expand(2_000_000, 64)`` with one bin crashed (read past
     the storage); every CPU path must give count 2e6, mean 1, m2 0 (no reference: it would copy 1 GB)."""
     x = torch.ones(1, 64).expand(2_000_000, 64)
     idx = torch.zeros(2_000_000, dtype=torch.int64)

@@ -89,7 +89,7 @@ def _same(a, b, tag):
 FIELDS = ("mse", "mae", "gm", "count", "num_bins", "balanced_mae", "bin_shot", "bin_train_count",
           "bin_test_count", "bin_mae")
 
-# issue 13 item 5 (few = 0 accepted but miscounted) and item 6 (preds that require grad)
+# fixed bugs: few = 0 accepted but miscounted; preds that require grad
 _FEW0 = dict(preds=torch.tensor([0.5, 2.5]), labels=torch.tensor([0.5, 2.5]), train=torch.tensor([0.5]),
              bins=Bins(0, 1, 3), many=3, few=0, variant="default", gm_eps=None)
 

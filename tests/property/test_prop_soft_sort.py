@@ -92,7 +92,7 @@ def _near_boundary(case):
     return False
 
 
-# issue 13 item 3 (double backward when a row pools): see test_double_backward
+# double backward when a row pools: see test_double_backward
 @budget(120)
 @given(case=sort_cases(), path=paths)
 def test_matches_reference(case, path):
@@ -158,7 +158,7 @@ def tiny_sort(draw):
 @example(case=dict(mode="sort", x=_POOLED, eps=1.0, dim=-1), path="cpu_torch")
 @example(case=dict(mode="rank", x=_POOLED, eps=1.0, dim=-1), path="cpu")
 def test_double_backward(case, path):
-    """issue 13 item 3: soft_sort's gradient lacked a graph when a row pools."""
+    """soft_sort's gradient lacked a graph when a row pools."""
     if _near_boundary(case):
         return
     fn = FNS[case["mode"]]

@@ -76,7 +76,7 @@ def _d(t):
     return None if t is None else t.detach().to(F64)
 
 
-# the known bugs of issue 13, item 4: focal tanh computed as 2σ(2βa) − 1 cancels for small βa
+# a fixed bug: focal tanh computed as 2σ(2βa) − 1 cancels for small βa
 _TANH_1E3 = dict(loss="focal_l1", pred=torch.tensor([1e-3]), target=torch.zeros(1), weight=None,
                  reduction="none", beta=0.2, gamma=1.0, activate="tanh")
 _TANH_F64 = dict(loss="focal_l1", pred=torch.tensor([1.5e-6], dtype=F64), target=torch.zeros(1, dtype=F64),
@@ -175,7 +175,7 @@ def tiny_cases(draw):
 @example(case=dict(loss="huber", pred=torch.tensor([0.5, -1.5, 2.0], dtype=F64),
                    target=torch.zeros(3, dtype=F64), weight=None, reduction="mean"), path="cpu")
 def test_double_backward(case, path):
-    """issue 13 item 3: ``grad(loss, pred, create_graph=True)`` has a graph that gradgradcheck
+    """``grad(loss, pred, create_graph=True)`` has a graph that gradgradcheck
     accepts, or double backward raises a clear error — never a gradient without a graph."""
     fn = FNS[case["loss"]]
     target, weight = case["target"], case["weight"]
