@@ -1,4 +1,4 @@
-r"""FDS calibration (feature whitening + recolouring; Yang et al., ICML 2021; spec lds_fds.md §2.5).
+r"""FDS calibration (feature whitening + recolouring; Yang et al., ICML 2021; docs/lds_fds.md §2.5).
 
 Two steps, used by the FDS module (:mod:`dirfast.fds`)::
 
