@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import _ext
-from ._backend import default_backend, resolve_backend
+from ._backend import default_backend, resolve_backend, triton_available
 from ._checks import (check_finite_values, check_float, check_same_device, check_scalar,
                       check_tensor, describe, validation_enabled)
 from .ops.ranksim import RankSimFunction, _masks, _ranks, _unit, ranksim_op
@@ -78,7 +78,9 @@ def ranksim_subset(labels: Tensor, *, subsample: str = "unique_labels",
       kept (so ``K`` bounds the cost). Distinct means ``!=`` (``-0.0`` equals ``0.0``; each NaN is
       its own label).
 
-    Cost: 2 sorts of ``B`` elements (3 with ``generator``, +1 ``kthvalue`` when ``K < B``).
+    Cost: 2 sorts of ``B`` elements (3 with ``generator``, +1 ``kthvalue`` when ``K < B``); on CUDA
+    without ``generator`` (triton installed), 1 sort and one single-program Triton launch
+    (``dirfast.kernels.ranksim._rs_subset_kernel``).
     """
     fn = "dirfast.ranksim_subset"
     check_scalar("subsample", subsample, fn=fn, choices=SUBSAMPLES)
@@ -88,17 +90,23 @@ def ranksim_subset(labels: Tensor, *, subsample: str = "unique_labels",
     if labels.dim() not in (1, 2) or (labels.dim() == 2 and labels.shape[1] != 1):
         raise ValueError(f"{fn}: labels must have shape [B] or [B, 1], got {describe(labels)}")
     y = labels.detach().reshape(-1)
-    return _subset(y, subsample, max_unique, generator)
+    return _subset(y, subsample, max_unique, generator,
+                   triton=(y.device.type == "cuda" and triton_available()
+                           and not torch.compiler.is_compiling()))
 
 
 def _subset(y: Tensor, subsample: str, max_unique: Optional[int], generator,
-            ext: bool = False) -> Tuple[Tensor, Tensor]:
+            ext: bool = False, triton: bool = False) -> Tuple[Tensor, Tensor]:
     b, dev = y.shape[0], y.device
     if subsample == "none" or b == 0:
         return torch.arange(b, device=dev), torch.full((), b, dtype=torch.int64, device=dev)
     k = b if max_unique is None else min(max_unique, b)
     if ext and dev.type == "cpu" and y.dtype in (torch.float32, torch.float64):
         return _subset_ext(y, k, generator)
+    if triton and generator is None:
+        from .kernels.ranksim import ranksim_subset_triton
+
+        return ranksim_subset_triton(y.contiguous(), k)
     ar = torch.arange(b, device=dev)
     if generator is None:
         order = torch.sort(y, stable=True).indices
@@ -202,8 +210,11 @@ def ranksim_loss(
             without the extension runs the same batched path in PyTorch (identical ranks; loss and
             gradient equal to rounding), an explicit ``"cpu"`` without it raises and says how to
             build it. ``"reference"``: :func:`dirfast.reference.ranksim.ranksim_loss_ref`, which
-            compacts the subset with a host read. CUDA tensors run the batched PyTorch path (no
-            Triton kernel; ``backend="triton"`` raises).
+            compacts the subset with a host read. ``"auto"``/``"triton"`` on CUDA tensors: the
+            Triton kernels of :mod:`dirfast.kernels.ranksim` (subset, unit rows, masked keys,
+            rank/loss, reduction, blackbox backward; the GEMMs and row sorts in torch: 10 launches
+            + 3 sorts forward + backward); ``"auto"`` on CUDA without triton: the batched PyTorch
+            path. ``backend="triton"`` on CPU tensors needs ``TRITON_INTERPRET=1``.
         validate: NaN/inf check of features and labels (host sync), on with ``DIRFAST_VALIDATE=1``.
             Off: a NaN similarity sorts last (ranks first) and a NaN label is its own label.
 
@@ -240,8 +251,10 @@ def ranksim_loss(
     path = _resolve(fn, backend, device)
     if validation_enabled(validate):
         check_finite_values(fn, features=features, labels=labels)
+    compiling = torch.compiler.is_compiling()
     rows, num_rows = _subset(y, subsample, max_unique, generator,
-                             ext=path == "cpu" and not torch.compiler.is_compiling())
+                             ext=path == "cpu" and not compiling,
+                             triton=path == "triton" and not compiling)
     include_self = variant == "official"
     if path == "reference":
         return ranksim_loss_ref(z, y, rows, num_rows, interpolation_lambda=lam, reduction=reduction,
@@ -257,8 +270,10 @@ def ranksim_loss(
 def _resolve(fn: str, backend: Optional[str], device: torch.device) -> str:
     requested = default_backend() if backend is None else backend
     if requested == "auto" and device.type != "cpu":
-        return "torch"  # the batched PyTorch path on any accelerator (no Triton kernel)
-    return resolve_backend(backend, device, op=fn, has_cpu_kernel=True, has_triton_kernel=False)
+        # CUDA: the Triton kernels (dirfast/kernels/ranksim.py); other accelerators, or CUDA
+        # without triton: the batched PyTorch path
+        return "triton" if device.type == "cuda" and triton_available() else "torch"
+    return resolve_backend(backend, device, op=fn, has_cpu_kernel=True, has_triton_kernel=True)
 
 
 def _soft_path(z, y, rows, num_rows, eps, reduction, include_self, path):

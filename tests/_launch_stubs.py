@@ -382,7 +382,30 @@ def drive_lds(device="cuda:1", dtypes=DTYPES):
                 lds(_t(300, dtype=dtype, device=device), validate=False)
 
 
+def drive_ranksim(device="cuda:1", dtypes=DTYPES):
+    """RankSim's Triton route: the subset kernel through ``ranksim_subset`` (every label dtype,
+    ``K = B`` and ``K < B``) and the registered op's forward and blackbox backward (every feature
+    dtype, reduction, diagonal rule, ``K = B`` and ``K < B``)."""
+    from dirfast.ops.ranksim import ranksim_bwd, ranksim_op
+
+    b, d = 37, 5
+    for dtype in dtypes:
+        y = _t(b, dtype=dtype, device=device)
+        dirfast.ranksim_subset(y)
+        dirfast.ranksim_subset(y, max_unique=8)
+        z = _t(b, d, dtype=dtype, device=device)
+        y32 = _t(b, dtype=torch.float32, device=device)
+        for reduction, include_self, k in (("mean", False, b), ("sum", True, 8), ("none", False, 8)):
+            rows = torch.empty(k, dtype=torch.int64, device=device)
+            num = torch.empty((), dtype=torch.int64, device=device)
+            out, saved, unit = real(ranksim_op)(z, y32, rows, num, 2.0, reduction, include_self,
+                                                "triton")
+            real(ranksim_bwd)(torch.ones_like(out), z, rows, num, saved, unit, 2.0, reduction,
+                              include_self, "triton")
+
+
 DRIVERS = {
+    "ranksim": drive_ranksim,
     "weighted_loss": drive_weighted_loss,
     "fds_calibrate": drive_fds_calibrate,
     "fds_stats": drive_fds_stats,

@@ -34,12 +34,18 @@ int64, sorted in place by NumPy's vectorised integer sort; fp64: the order-prese
 argsorted stably by NumPy), turns the sorted rows into ranks, differences and the reduced loss, and
 backward the perturbed keys, the symmetrised blackbox ``∂L/∂S`` and the normalisation backward
 scattered into ``[B, D]``: forward = 7 small torch ops + 1 GEMM + 2 C++ calls + 1 sort, backward =
-1 GEMM + 3 C++ calls + 1 sort (plus the C++ subset). ``cpu_torch`` (no extension) and CUDA
-(``"torch"``) run the PyTorch code below with ``torch.sort(stable=True)``; every engine gives the same
-permutations (ties by index, NaN last, -0.0 = +0.0), the C++ sums run in fp64.
+1 GEMM + 3 C++ calls + 1 sort (plus the C++ subset). ``cpu_torch`` (no extension) and CUDA without
+triton (``"torch"``) run the PyTorch code below with ``torch.sort(stable=True)``; every engine gives
+the same permutations (ties by index, NaN last, -0.0 = +0.0), the C++ sums run in fp64.
 
-Cost: forward ``2·K²·D`` + backward ``2·K²·D`` GEMM FLOPs, ``3·K`` row sorts of length ``K``; memory ``O(K² + K·D)``. No Triton kernel (see the
-README's RankSim section: the batched path is a GEMM, two sorts and a handful of elementwise ops).
+CUDA engine (``"triton"``, what ``"auto"`` runs on CUDA tensors with triton installed;
+:mod:`dirfast.kernels.ranksim`): forward = 4 Triton launches + 1 GEMM + 1 sort, backward = 3 Triton
+launches + 1 GEMM (``[G; Gᵀ]·u``) + 1 sort (+ a ``zeros`` when ``K < B``), plus the subset's sort and
+single-program launch: 10 launches + 3 sorts per step (``tests/test_launch_budget.py``; was 87 + 4).
+Same ranks as the PyTorch path given the same similarities (correctly rounded divisions).
+
+Cost: forward ``2·K²·D`` + backward ``2·K²·D`` GEMM FLOPs (``4·K²·D`` on the Triton route),
+``3·K`` row sorts of length ``K``; memory ``O(K² + K·D)``.
 
 Double backward: a backward under ``create_graph=True`` returns ``∂L/∂S`` (piecewise constant,
 derivative 0 almost everywhere) pushed through ``S(features)`` by autograd, so the gradient has a
@@ -226,10 +232,29 @@ def _use_ext(path: str, features: Tensor) -> bool:
     return path == "cpu" and features.device.type == "cpu" and features.shape[0] > 0
 
 
+def _fwd_triton(features, labels, rows, num_rows, reduction, include_self):
+    from ..kernels.ranksim import ranksim_fwd_triton
+
+    dt = _acc_dtype(features.dtype)
+    x = features if features.stride(1) == 1 else features.contiguous()
+    y = labels if labels.dtype == dt else labels.to(dt)
+    return ranksim_fwd_triton(x, y, rows.contiguous(), num_rows.contiguous(), reduction,
+                              include_self)
+
+
+def _bwd_triton(grad_out, features, rows, num_rows, saved, unit, lam, reduction, include_self):
+    from ..kernels.ranksim import ranksim_bwd_triton
+
+    return ranksim_bwd_triton(grad_out.contiguous(), features, rows.contiguous(),
+                              num_rows.contiguous(), saved, unit, lam, reduction, include_self)
+
+
 def ranksim_fwd(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor, lam: float,
                 reduction: str, include_self: bool, path: str) -> Tuple[Tensor, Tensor, Tensor]:
     if _use_ext(path, features):
         return _fwd_ext(features, labels, rows, num_rows, lam, reduction, include_self)
+    if path == "triton" and features.shape[0] > 0:
+        return _fwd_triton(features, labels, rows, num_rows, reduction, include_self)
     dt = _acc_dtype(features.dtype)
     k = rows.shape[0]
     u, _, inv = _unit(features, rows, dt)
@@ -279,6 +304,9 @@ def ranksim_bwd_impl(grad_out: Tensor, features: Tensor, rows: Tensor, num_rows:
     if _use_ext(path, features):
         return _bwd_ext(grad_out, features, rows, num_rows, saved, unit, lam, reduction,
                         include_self)
+    if path == "triton" and features.shape[0] > 0:
+        return _bwd_triton(grad_out, features, rows, num_rows, saved, unit, lam, reduction,
+                           include_self)
     gs = blackbox_grad_s(grad_out, rows, num_rows, saved, lam, reduction, include_self, path)
     dt = gs.dtype
     u, inv = unit[:, :-1], unit[:, -1:]
