@@ -88,11 +88,17 @@ def test_default_with_official_choices_equals_official(in_forward, momentum):
     off = FDS(D, BINS, variant="official", **kw).train()
     dfl = FDS(D, BINS, whiten_lag=OFFICIAL_RECIPE[0], recolour_lag=OFFICIAL_RECIPE[1],
               stats_from=OFFICIAL_RECIPE[2], empty_bins="keep", **kw).train()
+    plain = FDS(D, BINS, **kw).train()  # today's defaults are those choices: the same results
     for e in range(4):
         x, y = epoch_data(e, seed=3)
         for i in range(0, y.numel(), 48):
             a, b = off(x[i:i + 48], y[i:i + 48]), dfl(x[i:i + 48], y[i:i + 48])
             torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(plain(x[i:i + 48], y[i:i + 48]), b, rtol=0, atol=0)
+        if not in_forward:
+            for i in range(0, y.numel(), 48):
+                plain.accumulate(x[i:i + 48], y[i:i + 48])
+        plain.end_epoch(e)
         if not in_forward:
             for i in range(0, y.numel(), 48):
                 off.accumulate(x[i:i + 48], y[i:i + 48])
@@ -136,6 +142,7 @@ def test_stats_from_calibrated_accumulate_calibrates():
 def test_recipe_defaults_and_errors():
     f = FDS(D, BINS)
     assert (f.whiten_lag, f.recolour_lag, f.stats_from) == DEFAULT_RECIPE
+    assert f.empty_bins == "keep" and FDS(D, BINS, empty_bins="interpolate").empty_bins == "interpolate"
     o = FDS(D, BINS, variant="official")
     assert (o.whiten_lag, o.recolour_lag, o.stats_from) == OFFICIAL_RECIPE
     with pytest.raises(ValueError, match=r"whiten_lag must be 1 .* or 2 .*got 3"):

@@ -28,9 +28,9 @@ generator. Model selection: the epoch with the lowest validation MAE; its weight
 * ``fds`` — L1 + ``dirfast.nn.FDS(64, bins)`` on ``z`` (gaussian ks=5 σ=2, momentum 0.9, clip
   [0.1, 10], ``accumulate_in_forward=True`` instead of the official extra statistics pass, and the
   module's default recipe: whitening with the last epoch's running statistics, recolouring with the
-  smoothed statistics of the epoch before, statistics of the calibrated features,
-  ``empty_bins="interpolate"`` — ring 28 has no sample and rings ≥ 22 have 1–3; see
-  :mod:`dirfast.demo.fds_ablation` for how this recipe was chosen).
+  smoothed statistics of the epoch before, statistics of the calibrated features, empty bins kept
+  (ring 28 has no sample and rings ≥ 22 have 1–3); see :mod:`dirfast.demo.fds_ablation` for how this
+  recipe was chosen).
 * ``lds_fds`` — SQINV + LDS + FDS.
 * ``conr`` — L1 + β·ConR (β = 4, w = 1 ring, τ = 0.07, e = 0.01, ``variant="paper"``: the official age
   defaults) on the features of two augmented views; the regression loss is on the plain batch (as in

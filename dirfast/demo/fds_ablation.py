@@ -86,7 +86,7 @@ RECIPES: Dict[str, tuple] = {
     "w1r1_cal_interp": ("W1 R1, calibrated stats, interpolate", _dflt(1, 1, "calibrated", "interpolate"), False),
     # the default of dirfast.nn.FDS (the winner below, chosen by this ablation), momentum and the
     # statistics pass around it and around the fresh-whitening recipes
-    "default": ("dirfast default: FDS() = W1 R2, calibrated stats, interpolate", dict(variant="default"), False),
+    "default": ("dirfast default: FDS() = W1 R2, calibrated stats, keep", dict(variant="default"), False),
     "w1r2_cal_interp_m05": ("W1 R2, calibrated, interpolate, momentum 0.5", _dflt(1, 2, "calibrated", "interpolate", momentum=0.5), False),
     "w1r2_cal_interp_pass": ("W1 R2, calibrated, interpolate, extra pass", _dflt(1, 2, "calibrated", "interpolate"), True),
     "w1r1_in_interp_m05": ("W1 R1, input, interpolate, momentum 0.5", _dflt(1, 1, "input", "interpolate", momentum=0.5), False),
