@@ -18,8 +18,9 @@ from benchmarks import bench_host_overhead as bho
 
 #: ceiling = LOOSE × budget (× naive); the budget itself is in ``bho.BUDGET``
 LOOSE = 2.5
-#: ops whose host time is above budget today: ceiling = this (× naive), about 1.5× today's ratio
-KNOWN_EXCESS = {"conr": 13.0, "fds_module": 4.5}
+#: ops whose host time is above budget today (CPU path: ConR 12×, FDS module 3× in the benchmark): ceiling
+#: = this (× naive), about 1.6× today's ratio
+KNOWN_EXCESS = {"conr": 20.0, "fds_module": 5.0}
 
 
 def _time_call(fn, reset, x) -> float:
