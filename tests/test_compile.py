@@ -37,7 +37,7 @@ def test_fullgraph_forward_and_backward(loss):
 
 
 def test_fullgraph_inductor_training_step():
-    """Inductor, with .backward() inside the fullgraph region (shared/README: trace_autograd_ops)."""
+    """Inductor, with .backward() inside the fullgraph region (``trace_autograd_ops``: dynamo traces it)."""
     torch._dynamo.reset()
     model = _model()
     x, y, w = torch.randn(64, 6), torch.randn(64, 1), torch.rand(64, 1)
