@@ -234,8 +234,21 @@ def _fwd_cpu_torch(theta: Tensor, eps: float, mode: int):
     return _finish(out, perm, mode, theta.dtype), perm, bs, flag
 
 
+#: torch's raw-stream getter (what inductor's generated code calls): the ``cudaStream_t`` of a device's
+#: current stream as an int, without building a ``torch.cuda.Stream`` object per call; absent from CPU
+#: builds of torch
+_RAW_STREAM = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+_CURRENT_STREAM = torch.cuda.current_stream
+
+
 def _cuda_stream(device: torch.device) -> int:
-    """The current stream of ``device`` (not the current device's), as the int ``_C_cuda`` takes."""
+    """The current stream of ``device`` (not the current device's), as the int ``_C_cuda`` takes.
+
+    The raw getter when torch has it (and ``torch.cuda.current_stream`` is not replaced, as the CPU
+    tests' launch stubs do), else ``torch.cuda.current_stream(device).cuda_stream`` — the same value."""
+    if _RAW_STREAM is not None and torch.cuda.current_stream is _CURRENT_STREAM:
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return int(_RAW_STREAM(index))
     return torch.cuda.current_stream(device).cuda_stream
 
 
