@@ -100,23 +100,39 @@ def _loss_grad_torch(pred, target, weight, loss, beta, gamma, activate, reductio
 def _loss_grad_cpu(pred, target, weight, loss, beta, gamma, activate, reduction, need_grad):
     """One-pass C++ kernel (OpenMP, GIL released); fp16/bf16 are computed in fp32."""
     dt = _acc_dtype(pred.dtype)
-    x, y = pred.to(dt).contiguous(), target.to(dt).contiguous()
-    w = None if weight is None else weight.to(dt).contiguous()
+    x, y, w = _as_acc(pred, dt), _as_acc(target, dt), None if weight is None else _as_acc(weight, dt)
     n = x.numel()
     scale, hb, k = _scalars(n, loss, beta, activate, reduction)
     base, focal = LOSS_CODES[loss]
     reduce = reduction != "none"
     grad = torch.empty(n if need_grad else 0, dtype=dt)
-    out = torch.empty(0 if reduce else n, dtype=dt)
+    out = _EMPTY[dt] if reduce else torch.empty(n, dtype=dt)
     total = _ext.require("dirfast::weighted_loss backend='cpu'").weighted_loss_fwd(
-        str(dt).split(".")[-1], x.data_ptr(), y.data_ptr(), 0 if w is None else w.data_ptr(),
+        _DT_NAME[dt], x.data_ptr(), y.data_ptr(), 0 if w is None else w.data_ptr(),
         grad.data_ptr() if need_grad else 0, 0 if reduce or n == 0 else out.data_ptr(), n, base,
         focal, reduce,
         scale, hb, k, gamma,
     )
     if reduce:
         out = torch.tensor(total, dtype=dt)
+        if dt == pred.dtype:
+            return out, grad
+        return out.to(pred.dtype), grad.to(pred.dtype)
+    if dt == pred.dtype:
+        return out, grad
     return out.to(pred.dtype), grad.to(pred.dtype)
+
+
+_DT_NAME = {torch.float32: "float32", torch.float64: "float64"}
+#: the (unused) per-element output of a reduced call: never written, shared
+_EMPTY = {dt: torch.empty(0, dtype=dt) for dt in _DT_NAME}
+
+
+def _as_acc(t: Tensor, dt: torch.dtype) -> Tensor:
+    """``t`` in the accumulation dtype, contiguous; no call into torch when it already is."""
+    if t.dtype != dt:
+        t = t.to(dt)
+    return t if t.is_contiguous() else t.contiguous()
 
 
 def _loss_grad_triton(pred, target, weight, loss, beta, gamma, activate, reduction, need_grad):
