@@ -181,9 +181,16 @@ def fds_calibrate(
     if num_bins == 0 or features.numel() == 0:
         return features.clone(memory_format=torch.contiguous_format)  # every row is an identity row
     acc = torch.float64 if features.dtype == torch.float64 else torch.float32
-    scale = scale.detach().to(acc).contiguous()
-    shift = shift.detach().to(acc).contiguous()
+    scale, shift = _as_table(scale, acc), _as_table(shift, acc)
     args = (features, bin_idx, scale, shift, path)
     if torch.compiler.is_compiling():
         return fds_calibrate_op(*args)  # the registered op: traced without a graph break
     return FdsCalibrateFunction.apply(*args)  # eager: same paths, without the op's dispatch cost
+
+
+def _as_table(t: Tensor, acc: torch.dtype) -> Tensor:
+    """A ``[B, D]`` table detached, in the compute dtype, contiguous (no copy when it already is)."""
+    t = t.detach()
+    if t.dtype != acc:
+        t = t.to(acc)
+    return t if t.is_contiguous() else t.contiguous()

@@ -53,16 +53,23 @@ def _apply_cpu(z: Tensor, idx: Tensor, scale: Tensor, shift: Optional[Tensor]) -
     """One-pass C++ kernel (OpenMP over rows, GIL released); fp16/bf16 are converted to fp32 and back
     (two extra passes; the kernel itself runs in fp32)."""
     dt = _acc_dtype(z.dtype)
-    zc = z.to(dt).contiguous()
+    zc = z if z.dtype == dt else z.to(dt)
+    if not zc.is_contiguous():
+        zc = zc.contiguous()
     n, d = zc.shape
     out = torch.empty((n, d), dtype=dt)
-    idx = idx.contiguous()
+    if not idx.is_contiguous():
+        idx = idx.contiguous()
     _ext.require("dirfast::fds_calibrate backend='cpu'").fds_calibrate(
-        str(dt).split(".")[-1], str(idx.dtype).split(".")[-1], zc.data_ptr(), idx.data_ptr(),
+        _DT_NAME[dt], _DT_NAME[idx.dtype], zc.data_ptr(), idx.data_ptr(),
         scale.data_ptr(), 0 if shift is None else shift.data_ptr(), out.data_ptr(), n, d,
         scale.shape[0],
     )
-    return out.to(z.dtype)
+    return out if dt == z.dtype else out.to(z.dtype)
+
+
+_DT_NAME = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64",
+            torch.int32: "int32"}
 
 
 def _apply_triton(z: Tensor, idx: Tensor, scale: Tensor, shift: Optional[Tensor]) -> Tensor:
