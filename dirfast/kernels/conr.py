@@ -74,6 +74,7 @@ import triton
 import triton.language as tl
 
 from ._launch import device_guard, fp64_bits
+from ._device import div_rn as _div, f64 as _f64
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 NUM_WARPS = 8
@@ -163,12 +164,6 @@ def _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CH
     return acc
 
 
-@triton.jit
-def _f64(bits):
-    """Device helper: the double whose IEEE-754 bit pattern is the integer ``bits`` (i32 or i64)."""
-    return tl.cast(tl.cast(bits, tl.int64), tl.float64, bitcast=True)
-
-
 #: by-value scalars (fp32 floats, or fp64 bit patterns) and the 0/1 flag: never specialised on their
 #: values (no new variant per value; ``keep_self = 1`` stays the registered i32, not a constexpr)
 _SCALARS = ["w", "inv_tau", "e", "keep_self"]
@@ -211,15 +206,6 @@ def _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0, row_in
         push = tl.log(dy * e) + s
     a = tl.where(pos, s, tl.where(neg, push, float("-inf")))
     return s, a, pos, neg, both
-
-
-@triton.jit
-def _div(a, b):
-    """Device helper: ``a / b`` correctly rounded (fp32 ``/`` is approximate on the GPU)."""
-    if b.dtype == tl.float64:
-        return a / b
-    else:
-        return tl.div_rn(a, b)
 
 
 @triton.jit

@@ -46,36 +46,13 @@ import triton.language as tl
 
 from ..reference.ranksim import BLACKBOX_EPS
 from ._launch import device_guard, fp64_bits
+from ._device import div_rn as _div, f64 as _f64, sqrt_rn as _sqrt
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 #: elements per loop step of every kernel (rows are streamed in chunks of BLOCK)
 BLOCK = 1024
 NUM_WARPS = 4
 _RED = {"mean": 0, "sum": 1, "none": 2}
-
-
-@triton.jit
-def _f64(bits):
-    """Device helper: the double whose IEEE-754 bit pattern is the integer ``bits``."""
-    return tl.cast(tl.cast(bits, tl.int64), tl.float64, bitcast=True)
-
-
-@triton.jit
-def _div(a, b):
-    """Device helper: ``a / b`` correctly rounded (fp32 ``/`` is approximate on the GPU)."""
-    if b.dtype == tl.float64:
-        return a / b
-    else:
-        return tl.div_rn(a, b)
-
-
-@triton.jit
-def _sqrt(a):
-    """Device helper: correctly rounded square root (fp32 ``tl.sqrt`` is approximate)."""
-    if a.dtype == tl.float64:
-        return tl.sqrt(a)
-    else:
-        return tl.sqrt_rn(a)
 
 
 @triton.jit

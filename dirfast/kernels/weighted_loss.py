@@ -25,18 +25,13 @@ import triton
 import triton.language as tl
 
 from ._launch import device_guard, fp64_bits
+from ._device import f64 as _f64
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 LOSS_MSE, LOSS_L1, LOSS_HUBER = 0, 1, 2
 NUM_WARPS = 8
 # elements per program: 8 per thread (fp32/fp16/bf16), 4 per thread in fp64 so focal fits in registers
 BLOCK = {"float16": 2048, "bfloat16": 2048, "float32": 2048, "float64": 1024}
-
-
-@triton.jit
-def _f64(bits):
-    """Device helper: the double whose IEEE-754 bit pattern is the integer ``bits`` (i32 or i64)."""
-    return tl.cast(tl.cast(bits, tl.int64), tl.float64, bitcast=True)
 
 
 @triton.jit
