@@ -120,8 +120,10 @@ def weighted_loss(
     shape = pred.shape
     # the gradient pass is skipped when nothing will ask for it (eval, no_grad)
     need_grad = torch.is_grad_enabled() and (pred.requires_grad or target.requires_grad)
-    args = (pred.reshape(-1), target.reshape(-1), None if weight is None else weight.reshape(-1),
-            loss, beta, gamma, activate, reduction, path, need_grad)
+    if pred.dim() != 1:  # [B, 1] -> [B]; a [B] input is passed as is (a view adds an autograd node)
+        pred, target = pred.reshape(-1), target.reshape(-1)
+        weight = None if weight is None else weight.reshape(-1)
+    args = (pred, target, weight, loss, beta, gamma, activate, reduction, path, need_grad)
     if torch.compiler.is_compiling():
         out, _ = weighted_loss_op(*args)  # the registered op: traced without a graph break
     else:
