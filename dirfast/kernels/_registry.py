@@ -2,14 +2,15 @@
 
 A launcher never builds a launch config itself: it asks ``pick(kernel, ...)`` for the registered config
 matching its key, and an unregistered key raises. The ahead-of-time tier (``tests/aot``) compiles every
-registered config for sm_80 and sm_90 and checks that every ``@triton.jit`` function found in the
-``dirfast.kernels`` modules is registered, so no kernel or config can escape it.
+registered config for its architectures (sm_80 and sm_90 unless the config names its own, see
+``KernelConfig.archs``) and checks that every ``@triton.jit`` function found in the ``dirfast.kernels``
+modules is registered, so no kernel or config can escape it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 # triton type names of torch dtypes, for signatures
 TRITON_DTYPE = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "float64": "fp64"}
@@ -25,6 +26,13 @@ class KernelConfig:
     ``float`` as ``fp32``, so an fp64 kernel takes its float scalars as ``i64`` bit patterns
     (``_launch.fp64_bits``) — and integers by class (the JIT picks i32/i64 by value).
     ``ieee`` promises that no TF32 instruction appears in the PTX.
+    ``tensor_cores`` promises that the PTX contains tensor-core instructions (``mma.sync`` on sm_80;
+    ``wgmma.mma_async`` or ``mma.sync`` on sm_90 — the AOT table records which); ``False`` promises
+    nothing (an FMA-only config may still say ``False``).
+    ``archs``: the compute capabilities the config is meant for (``(90,)``: Hopper only; sm_86/sm_89
+    are Ampere-family targets with 99 KB of shared memory per block); ``None``: every architecture,
+    so the config must fit the smallest limit (99 KB). The AOT tier compiles a config only for its
+    architectures and checks it against their shared-memory limits (``_aot.SHARED_LIMITS``).
     """
 
     key: Tuple[Any, ...]
@@ -33,6 +41,8 @@ class KernelConfig:
     num_warps: int = 4
     num_stages: int = 3
     ieee: bool = True
+    tensor_cores: bool = False
+    archs: Optional[Tuple[int, ...]] = None
 
 
 @dataclass
