@@ -24,6 +24,7 @@ from typing import Dict, Optional, Tuple
 import torch
 
 from . import _ext
+from ._env import getenv
 
 BACKENDS = ("auto", "reference", "cpu", "triton", "cuda")
 
@@ -73,7 +74,7 @@ def _dispatch_state() -> Tuple:
     hide them with ``sys.modules[name] = None``) and the availability probes themselves (tests
     monkeypatch them). Cheap: one environment read and a few dictionary lookups."""
     mods = sys.modules
-    return (os.environ.get("DIRFAST_BACKEND"), mods.get("dirfast._C", _MISSING),
+    return (getenv("DIRFAST_BACKEND"), mods.get("dirfast._C", _MISSING),
             mods.get("dirfast._C_cuda", _MISSING), mods.get("triton", _MISSING), _ext.available,
             _ext._current, cuda_ext_available, _find_triton)
 

@@ -15,11 +15,12 @@ once at the boundary by :func:`as_label_tensor`; per-step ops stay tensor-only (
 from __future__ import annotations
 
 import math
-import os
 from typing import Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+
+from ._env import getenv
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 #: what fit-time and metric APIs accept for labels/predictions (see :func:`as_label_tensor`)
@@ -30,7 +31,7 @@ def validation_enabled(validate: Optional[bool]) -> bool:
     """``validate`` if given, else ``DIRFAST_VALIDATE=1`` in the environment."""
     if validate is not None:
         return bool(validate)
-    return os.environ.get("DIRFAST_VALIDATE", "0") == "1"
+    return getenv("DIRFAST_VALIDATE", "0") == "1"
 
 
 def describe(t: torch.Tensor) -> str:

@@ -12,8 +12,8 @@ import torch
 from torch import Tensor
 
 from ._backend import resolve_backend
-from ._checks import (check_finite_values, check_float, check_same_device, check_scalar,
-                      check_tensor, describe, validation_enabled)
+from ._checks import (FLOAT_DTYPES, check_finite_values, check_float, check_same_device,
+                      check_scalar, check_tensor, describe, validation_enabled)
 from .ops.weighted_loss import WeightedLossFunction, weighted_loss_op
 from .reference.weighted_loss import ACTIVATIONS, LOSSES, REDUCTIONS, weighted_loss_ref
 
@@ -24,6 +24,16 @@ DEFAULT_BETA = {"focal_mse": 0.2, "focal_l1": 0.2, "huber": 1.0, "mse": 1.0, "l1
 
 
 def _check_loss_inputs(fn, pred, target, weight):
+    if isinstance(pred, Tensor) and isinstance(target, Tensor):
+        # fast path of the common valid call (same answers as the checks below, without building
+        # their messages): [B] or [B, 1] floating pred, target alike, weight None or alike
+        dev, shape = pred.device, pred.shape
+        if (pred.dtype in FLOAT_DTYPES and target.dtype == pred.dtype and target.shape == shape
+                and (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1))
+                and target.device == dev
+                and (weight is None or (isinstance(weight, Tensor) and weight.dtype in FLOAT_DTYPES
+                                        and weight.shape == shape and weight.device == dev))):
+            return dev
     check_tensor("pred", pred, fn=fn)
     check_tensor("target", target, fn=fn)
     check_float("pred", pred, fn=fn)
@@ -46,6 +56,23 @@ def _check_loss_inputs(fn, pred, target, weight):
                 f"got {describe(weight)}"
             )
     return check_same_device(fn, pred=pred, target=target, weight=weight)
+
+
+def _check_config(loss, reduction, activate, beta, gamma):
+    """The checked ``(fn name, beta, gamma)`` of a configuration (raises on a bad one)."""
+    fn = f"dirfast.{loss}" if loss in LOSSES else "dirfast.weighted_loss"
+    check_scalar("loss", loss, fn=fn, choices=LOSSES)
+    check_scalar("reduction", reduction, fn=fn, choices=REDUCTIONS)
+    check_scalar("activate", activate, fn=fn, choices=ACTIVATIONS)
+    beta = DEFAULT_BETA[loss] if beta is None else check_scalar("beta", beta, fn=fn, low=0, low_open=True)
+    gamma = check_scalar("gamma", gamma, fn=fn, low=0)
+    return fn, beta, gamma
+
+
+#: checked configurations (valid ones only: a bad one raises before it is stored); a hit costs one
+#: dictionary lookup instead of five argument checks. ``True == 1`` hashes alike, so bool
+#: ``beta``/``gamma`` (rejected by the checks) bypass it.
+_CHECKED: dict = {}
 
 
 def weighted_loss(
@@ -100,12 +127,16 @@ def weighted_loss(
         in fp32 (fp64 for fp64). Under ``torch.autocast`` the op is not autocast-registered: it runs in
         the dtype its inputs arrive in, accumulating in fp32 for fp16/bf16.
     """
-    fn = f"dirfast.{loss}" if loss in LOSSES else "dirfast.weighted_loss"
-    check_scalar("loss", loss, fn=fn, choices=LOSSES)
-    check_scalar("reduction", reduction, fn=fn, choices=REDUCTIONS)
-    check_scalar("activate", activate, fn=fn, choices=ACTIVATIONS)
-    beta = DEFAULT_BETA[loss] if beta is None else check_scalar("beta", beta, fn=fn, low=0, low_open=True)
-    gamma = check_scalar("gamma", gamma, fn=fn, low=0)
+    key = (loss, reduction, activate, beta, gamma)
+    try:
+        checked = _CHECKED.get(key) if type(beta) is not bool and type(gamma) is not bool else None
+    except TypeError:  # an unhashable argument: the checks below name it
+        checked = key = None
+    if checked is None:
+        checked = _check_config(loss, reduction, activate, beta, gamma)
+        if key is not None and len(_CHECKED) < 256:
+            _CHECKED[key] = checked
+    fn, beta, gamma = checked
     device = _check_loss_inputs(fn, pred, target, weight)
     if weight is not None and weight.dtype != pred.dtype:
         weight = weight.to(pred.dtype)
@@ -123,11 +154,12 @@ def weighted_loss(
     if pred.dim() != 1:  # [B, 1] -> [B]; a [B] input is passed as is (a view adds an autograd node)
         pred, target = pred.reshape(-1), target.reshape(-1)
         weight = None if weight is None else weight.reshape(-1)
-    args = (pred, target, weight, loss, beta, gamma, activate, reduction, path, need_grad)
+    cfg = (loss, beta, gamma, activate, reduction, path, need_grad)
     if torch.compiler.is_compiling():
-        out, _ = weighted_loss_op(*args)  # the registered op: traced without a graph break
+        out, _ = weighted_loss_op(pred, target, weight, *cfg)  # traced without a graph break
     else:
-        out = WeightedLossFunction.apply(*args)  # eager: same paths, without the op's dispatch cost
+        # eager: same paths, without the op's dispatch cost
+        out = WeightedLossFunction.apply(pred, target, weight, cfg)
     return out.reshape(shape) if reduction == "none" else out
 
 

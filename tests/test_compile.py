@@ -103,7 +103,7 @@ def test_registered_op_autograd_matches_eager_function(backend, reduction):
         ts = [t.clone().requires_grad_() for _ in range(2)]
         ws = [w.abs().clone().requires_grad_() for _ in range(2)]
         a = weighted_loss_op(xs[0], ts[0], ws[0], *args)[0]
-        b = WeightedLossFunction.apply(xs[1], ts[1], ws[1], *args)
+        b = WeightedLossFunction.apply(xs[1], ts[1], ws[1], args)
         assert torch.equal(a, b)
         go = torch.rand_like(a) + 0.5
         ga = torch.autograd.grad(a, (xs[0], ts[0], ws[0]), go)

@@ -186,6 +186,23 @@ def test_bad_input(case):
         fn(p, t, w)
 
 
+def test_checked_configurations_are_remembered_only_when_valid():
+    """A valid configuration is checked once and remembered; a bad one raises every time, also
+    after an equal-hashing valid one (True == 1) or with an unhashable argument."""
+    p, t = torch.randn(8), torch.randn(8)
+    for _ in range(2):
+        assert torch.equal(dirfast.focal_l1(p, t, beta=1, gamma=1),
+                           dirfast.focal_l1(p, t, beta=1.0, gamma=1.0))
+        with pytest.raises(TypeError, match="beta must be a real number, got bool"):
+            dirfast.focal_l1(p, t, beta=True, gamma=1)
+        with pytest.raises(TypeError, match="gamma must be a real number, got bool"):
+            dirfast.focal_l1(p, t, beta=1, gamma=True)
+        with pytest.raises(TypeError, match="beta must be a real number, got list"):
+            dirfast.focal_l1(p, t, beta=[1.0])
+        with pytest.raises(ValueError, match="beta must be finite"):
+            dirfast.focal_l1(p, t, beta=float("nan"))
+
+
 def test_value_checks_only_with_validation():
     p, t, w = torch.randn(8), torch.randn(8), torch.rand(8)
     # validation off: a negative weight is not a host sync error, NaN propagates
