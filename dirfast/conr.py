@@ -10,7 +10,8 @@ Typical two-view training step (age data, as the official scripts)::
 
 from __future__ import annotations
 
-from typing import Optional
+import contextlib
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -58,6 +59,8 @@ def conr_loss(
     phantom: Optional[bool] = None,
     return_valid: bool = False,
     input_precision: str = "ieee",
+    gather: bool = False,
+    group: Any = None,
     backend: Optional[str] = None,
     validate: Optional[bool] = None,
 ):
@@ -105,6 +108,30 @@ def conr_loss(
             ~1e-3·max|s|·τ⁻¹ — use for speed, not for parity) and ``"tf32x3"`` (3 TF32 passes,
             ~fp32 accuracy). fp16/bf16 features always use tensor cores, fp64 is always exact; the
             CPU paths ignore it.
+        gather: ConR across ``torch.distributed`` ranks (the process group must be initialised: a
+            ``RuntimeError`` otherwise). Every rank all-gathers the features (with autograd),
+            labels, predictions and weights of all ranks of ``group`` (rank order; local batch sizes
+            may differ), and returns the loss of its **local anchors** ``i`` (rows
+            ``[o_r, o_r + m_r)`` of the gathered ``M_g = Σ_r m_r`` rows) against the gathered
+            batch, with the global denominators: ``"mean"`` ``Σ_{i local} r_i ℓ_i / M_g``,
+            ``"valid_anchors"`` ``Σ_{i local} r_i ℓ_i / max(#valid over the gathered batch, 1)``,
+            ``"sum"`` ``Σ_{i local} r_i ℓ_i``, ``"none"`` the local rows ``[m_r]``. So the ranks'
+            losses **sum** to the single-process loss of the concatenated batch, and the gathered
+            features' backward sums the gradient over ranks (an all-reduce of ``[M_g, D]``, a
+            collective: every rank must run the backward), so that each rank's feature gradient
+            is its slice of the single-process gradient of that sum. **DDP** averages the
+            parameter gradients over the ``R`` ranks, i.e. divides that gradient by ``R``: multiply
+            the ConR term by ``R = torch.distributed.get_world_size(group)`` to train with the
+            single-process gradient of the global batch (a per-rank ``mean`` loss next to it, e.g.
+            the regression loss on equal local batches, needs no factor: DDP's average is already
+            its global mean). ``return_valid`` then returns the number of valid anchors of the
+            gathered batch. Cost (current implementation): one size exchange (a host sync) and two
+            all-gathers per forward, one all-reduce per backward; every rank runs the forward and
+            backward over **all** ``M_g`` rows (``O(M_g²·D)`` FLOPs per rank, memory
+            ``O(M_g·D)``) and keeps its rows. With ``gather=True`` the call graph-breaks under
+            ``torch.compile`` (host sync, eager collectives). ``gather=False`` (default): the
+            local batch only, no communication, whether or not a process group exists.
+        group: the ``torch.distributed`` process group of ``gather`` (default: WORLD).
         validate: NaN/inf and negative-weight checks (host sync), on with ``DIRFAST_VALIDATE=1``.
             Off: a NaN/inf feature makes NaN every row paired with it, a NaN label (prediction)
             compares false: never a positive or negative (never a negative), an inf label: inf/NaN.
@@ -123,8 +150,23 @@ def conr_loss(
 
     Returns:
         The loss in ``features``' dtype (arithmetic in fp32, fp64 for fp64 inputs: fp16/bf16 never
-        overflow), and ``num_valid_anchors`` if ``return_valid``. Under ``torch.autocast`` the op is not
-        autocast-registered: it runs on the dtype the features arrive in.
+        overflow), and ``num_valid_anchors`` if ``return_valid``. Under ``torch.autocast`` see
+        below: fp32 features compute in the autocast dtype and the loss is returned in fp32.
+
+    **Autocast (AMP)**: when ``torch.autocast`` is enabled for the features' device type
+    (``"cuda"`` with fp16/bf16, ``"cpu"`` with bf16/fp16), fp32 features are cast to
+    ``torch.get_autocast_dtype(device_type)`` at this boundary (a differentiable cast: the gradient
+    reaches the fp32 features in fp32), so the similarity dots run in fp16/bf16 (tensor cores on
+    CUDA) while the row statistics (log-sum-exp, positive sums, counts) stay fp32 — the same
+    computation as ``conr_loss(features.to(dtype), ...)``, which this equals exactly. fp16/bf16
+    features are used as they are; fp64 features are not cast (as autocast leaves fp64 alone).
+    Autocast is disabled inside the op, so its fp32 statistics are not re-cast. The loss (rows for
+    ``"none"``) is returned in **fp32** for fp16/bf16 features under autocast (as autocast's
+    fp32-output losses; it is the fp32 statistic rounded once to the compute dtype by the op), and
+    in fp64 for fp64 features. Labels, predictions and weights are never cast down. Call
+    ``backward()`` outside the autocast region (PyTorch's AMP recipe): a backward run under an
+    enabled autocast would recompute the similarities with autocast on. The same holds under
+    ``torch.compile`` (the cast and the disabled region are traced).
     """
     fn = "dirfast.conr_loss"
     check_scalar("variant", variant, fn=fn, choices=VARIANTS)
@@ -161,11 +203,21 @@ def conr_loss(
     device = check_same_device(fn, features=features, labels=labels, preds=preds, weights=weights)
     # every check on metadata first; the value checks below need a host sync
     path = resolve_backend(backend, device, op=fn, has_cpu_kernel=False, has_triton_kernel=True)
+    if gather:  # initialised process group: metadata, no communication yet
+        from ._distributed import require_distributed
+
+        gather = require_distributed(fn, group)[0] > 1  # one rank: the local batch is the batch
     if validation_enabled(validate):
         check_finite_values(fn, features=features, labels=labels, preds=preds, weights=weights)
         if weights is not None and bool((weights < 0).any()):
             raise ValueError(f"{fn}: weights must be >= 0 (validation on), got min "
                              f"{weights.min().item()}")
+    # autocast: fp32 features compute in the autocast dtype (docstring); the op itself runs with
+    # autocast off, so its fp32 statistics (and its torch.mm on the streaming path) stay fp32
+    dev_type = device.type
+    amp = torch.amp.is_autocast_available(dev_type) and torch.is_autocast_enabled(dev_type)
+    if amp and features.dtype == torch.float32:
+        features = features.to(torch.get_autocast_dtype(dev_type))
     if path == "triton" and labels.dim() != 1:
         # documented fallback: the kernels take 1-D labels; [M, d] labels run the streaming
         # PyTorch path (any device, same algorithm and stats)
@@ -179,39 +231,75 @@ def conr_loss(
         acc = torch.float64 if features.dtype == torch.float64 else torch.float32
         labels, preds = labels.to(acc), preds.to(acc)
         weights = None if weights is None else weights.to(acc)
-    if path == "reference":
-        return conr_loss_ref(features, labels, preds, weights, w=w, temperature=temperature, e=e,
-                             variant=variant, reduction=reduction, norm=norm, pushing=pushing,
-                             denominator_self=denominator_self, weight_final=weight_final,
-                             phantom=phantom, return_valid=return_valid)
-    args = (features, labels, preds.detach(), weights, w, temperature, e, pushing, denominator_self,
-            weight_final, phantom, reduction, norm, variant, path)
-    if torch.compiler.is_compiling():
-        out, nvalid, _ = conr_op(*args)
-    else:
-        out, nvalid = ConRFunction.apply(*args)
+    m_local = m
+    if gather:
+        from ._distributed import gather_rows
+
+        features, (labels, preds, weights), offset, _ = gather_rows(
+            features, (labels, preds, weights), group)
+        m = features.shape[0]
+    red = "none" if gather else reduction
+    with torch.autocast(dev_type, enabled=False) if amp else contextlib.nullcontext():
+        if path == "reference":
+            out, nvalid = conr_loss_ref(features, labels, preds, weights, w=w,
+                                        temperature=temperature, e=e, variant=variant,
+                                        reduction=red, norm=norm, pushing=pushing,
+                                        denominator_self=denominator_self,
+                                        weight_final=weight_final, phantom=phantom,
+                                        return_valid=True)
+        else:
+            args = (features, labels, preds.detach(), weights, w, temperature, e, pushing,
+                    denominator_self, weight_final, phantom, red, norm, variant, path)
+            if torch.compiler.is_compiling():
+                out, nvalid, _ = conr_op(*args)
+            else:
+                out, nvalid = ConRFunction.apply(*args)
+        if gather:
+            out = _reduce_local(out, nvalid, offset, m_local, m, reduction)
+    if amp and out.dtype in (torch.float16, torch.bfloat16):
+        out = out.float()
     return (out, nvalid) if return_valid else out
 
 
+def _reduce_local(rows: Tensor, nvalid: Tensor, offset: int, m_local: int, m: int,
+                  reduction: str) -> Tensor:
+    """This rank's rows ``[offset, offset + m_local)`` of the gathered ``[m]`` row losses, reduced
+    with the gathered batch's denominators (``mean``: ``m``; ``valid_anchors``: the gathered valid
+    count), summed in the accumulation dtype (fp32; fp64 for fp64) and returned in the rows' dtype.
+    The other rows get a zero gradient (their backward terms vanish)."""
+    local = rows[offset: offset + m_local]
+    if reduction == "none":
+        return local
+    acc = torch.float64 if rows.dtype == torch.float64 else torch.float32
+    total = local.to(acc).sum()
+    if reduction == "mean":
+        total = total / max(m, 1)
+    elif reduction == "valid_anchors":
+        total = total / nvalid.clamp_min(1).to(acc)
+    return total.to(rows.dtype)
+
+
 class ConRLoss(torch.nn.Module):
-    """Module form of :func:`conr_loss`. ``forward(features, labels, preds, weights=None)`` returns
-    the loss; the number of valid anchors of the last call is kept in ``self.num_valid_anchors``
-    (an int64 0-d tensor, no host sync)."""
+    """Module form of :func:`conr_loss` (same keyword arguments, ``gather``/``group`` and the
+    autocast behaviour included). ``forward(features, labels, preds, weights=None)`` returns the
+    loss; the number of valid anchors of the last call is kept in ``self.num_valid_anchors`` (an
+    int64 0-d tensor, no host sync; of the gathered batch with ``gather=True``)."""
 
     def __init__(self, *, w: float = 1.0, temperature: float = 0.07, e: float = 0.01,
                  variant: str = "paper", reduction: str = "mean", norm: str = "l1",
                  pushing: Optional[str] = None, denominator_self: Optional[bool] = None,
                  weight_final: Optional[bool] = None, phantom: Optional[bool] = None,
-                 input_precision: str = "ieee", backend: Optional[str] = None,
-                 validate: Optional[bool] = None):
+                 input_precision: str = "ieee", gather: bool = False, group: Any = None,
+                 backend: Optional[str] = None, validate: Optional[bool] = None):
         super().__init__()
         self.kw = dict(w=w, temperature=temperature, e=e, variant=variant, reduction=reduction,
                        norm=norm, pushing=pushing, denominator_self=denominator_self,
                        weight_final=weight_final, phantom=phantom, input_precision=input_precision,
-                       backend=backend, validate=validate)
+                       gather=bool(gather), group=group, backend=backend, validate=validate)
         self.num_valid_anchors: Optional[Tensor] = None
-        # fail at construction on a bad name or value, not at the first step
-        kw = dict(self.kw, backend="reference")
+        # fail at construction on a bad name or value, not at the first step (the process group of
+        # gather=True may be initialised later: checked at the first call)
+        kw = dict(self.kw, backend="reference", gather=False, group=None)
         conr_loss(torch.ones(2, 1), torch.zeros(2), torch.zeros(2), **kw)
 
     def forward(self, features: Tensor, labels: Tensor, preds: Tensor,
@@ -221,4 +309,5 @@ class ConRLoss(torch.nn.Module):
         return out
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.kw.items() if v is not None)
+        return ", ".join(f"{k}={v!r}" for k, v in self.kw.items()
+                         if v is not None and not (k == "gather" and not v))
