@@ -31,8 +31,8 @@ import torch
 from torch import Tensor
 
 from ._backend import resolve_backend
-from ._checks import (check_finite_values, check_float, check_same_device, check_scalar,
-                      check_tensor, describe, validation_enabled)
+from ._checks import (FLOAT_DTYPES, check_finite_values, check_float, check_same_device,
+                      check_scalar, check_tensor, describe, validation_enabled)
 from .ops.fds_calibrate import FdsCalibrateFunction, fds_calibrate_op
 from .reference.fds_calibrate import VARIANTS, fds_calibrate_ref, fds_scale_shift_ref
 
@@ -98,6 +98,17 @@ def fds_scale_shift(
 
 
 def _check_calibrate_inputs(fn, features, bin_idx, scale, shift):
+    if (isinstance(features, Tensor) and isinstance(bin_idx, Tensor) and isinstance(scale, Tensor)
+            and isinstance(shift, Tensor)):
+        # fast path of the common valid call (the same answers as the checks below, without
+        # building their messages)
+        dev, fs, ss = features.device, features.shape, scale.shape
+        if (len(fs) == 2 and features.dtype in FLOAT_DTYPES and bin_idx.dtype in INDEX_DTYPES
+                and bin_idx.shape == fs[:1] and len(ss) == 2 and ss[1] == fs[1]
+                and scale.dtype in FLOAT_DTYPES and shift.dtype in FLOAT_DTYPES
+                and shift.shape == ss and bin_idx.device == dev and scale.device == dev
+                and shift.device == dev):
+            return dev
     check_tensor("features", features, fn=fn)
     check_float("features", features, fn=fn)
     if features.dim() != 2:
