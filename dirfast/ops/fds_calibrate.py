@@ -22,10 +22,7 @@ import torch
 from torch import Tensor
 
 from .. import _ext
-
-
-def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
+from ._common import EXT_DTYPE_NAME, acc_dtype
 
 
 # ------------------------------------------------------------------------------------------------
@@ -36,7 +33,7 @@ def _apply_torch(z: Tensor, idx: Tensor, scale: Tensor, shift: Optional[Tensor])
     """Vectorised PyTorch: the tables get one extra identity row (scale 1, shift −0.0) that every
     out-of-range bin id points to, so identity rows need no ``where`` pass and come out bit-exact
     (``x·1 + (−0.0) == x`` for every x, ``−0.0`` and NaN included)."""
-    dt = _acc_dtype(z.dtype)
+    dt = acc_dtype(z.dtype)
     nb, d = scale.shape
     b = idx.to(torch.int64)
     b = torch.where((b >= 0) & (b < nb), b, torch.full_like(b, nb))
@@ -52,7 +49,7 @@ def _apply_torch(z: Tensor, idx: Tensor, scale: Tensor, shift: Optional[Tensor])
 def _apply_cpu(z: Tensor, idx: Tensor, scale: Tensor, shift: Optional[Tensor]) -> Tensor:
     """One-pass C++ kernel (OpenMP over rows, GIL released); fp16/bf16 are converted to fp32 and back
     (two extra passes; the kernel itself runs in fp32)."""
-    dt = _acc_dtype(z.dtype)
+    dt = acc_dtype(z.dtype)
     zc = z if z.dtype == dt else z.to(dt)
     if not zc.is_contiguous():
         zc = zc.contiguous()
@@ -61,15 +58,13 @@ def _apply_cpu(z: Tensor, idx: Tensor, scale: Tensor, shift: Optional[Tensor]) -
     if not idx.is_contiguous():
         idx = idx.contiguous()
     _ext.require("dirfast::fds_calibrate backend='cpu'").fds_calibrate(
-        _DT_NAME[dt], _DT_NAME[idx.dtype], zc.data_ptr(), idx.data_ptr(),
+        EXT_DTYPE_NAME[dt], EXT_DTYPE_NAME[idx.dtype], zc.data_ptr(), idx.data_ptr(),
         scale.data_ptr(), 0 if shift is None else shift.data_ptr(), out.data_ptr(), n, d,
         scale.shape[0],
     )
     return out if dt == z.dtype else out.to(z.dtype)
 
 
-_DT_NAME = {torch.float32: "float32", torch.float64: "float64", torch.int64: "int64",
-            torch.int32: "int32"}
 
 
 def _apply_triton(z: Tensor, idx: Tensor, scale: Tensor, shift: Optional[Tensor]) -> Tensor:

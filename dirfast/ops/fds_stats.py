@@ -18,11 +18,8 @@ import torch
 from torch import Tensor
 
 from .. import _ext
+from ._common import EXT_DTYPE_NAME, acc_dtype
 from ..reference.fds_stats import fds_bin_stats_ref
-
-
-def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def _keys(bin_idx: Tensor, num_bins: int) -> Tensor:
@@ -33,7 +30,7 @@ def _keys(bin_idx: Tensor, num_bins: int) -> Tensor:
 
 
 def _empty(features: Tensor, num_bins: int):
-    acc = _acc_dtype(features.dtype)
+    acc = acc_dtype(features.dtype)
     d = features.shape[1]
     return (torch.zeros(num_bins, dtype=torch.int64, device=features.device),
             torch.zeros(num_bins, d, dtype=acc, device=features.device),
@@ -46,7 +43,7 @@ def _stats_torch(features: Tensor, bin_idx: Tensor, num_bins: int):
     accurate for large means. Three passes over an ``[N, D]`` temporary."""
     if features.shape[0] == 0:
         return _empty(features, num_bins)
-    acc = _acc_dtype(features.dtype)
+    acc = acc_dtype(features.dtype)
     x = features.to(acc)
     n, d = x.shape
     key = _keys(bin_idx, num_bins)
@@ -94,7 +91,7 @@ def _stats_cpu(features: Tensor, bin_idx: Tensor, num_bins: int):
     released). Reads any row stride >= 0 in place (overlapping rows included); a column stride != 1
     costs a copy. fp16/bf16 features are converted to fp32 first (one extra pass over the stored
     elements)."""
-    acc = _acc_dtype(features.dtype)
+    acc = acc_dtype(features.dtype)
     x = _unit_columns(_to_dtype_keep_layout(features, acc))
     n, d = x.shape
     bins = bin_idx.to(torch.int64).contiguous()
@@ -141,7 +138,7 @@ def fds_bin_stats_op(features: Tensor, bin_idx: Tensor, num_bins: int,
 
 @fds_bin_stats_op.register_fake
 def _(features, bin_idx, num_bins, backend):
-    acc = _acc_dtype(features.dtype)
+    acc = acc_dtype(features.dtype)
     d = features.shape[1]
     return (features.new_empty(num_bins, dtype=torch.int64),
             features.new_empty(num_bins, d, dtype=acc),
@@ -157,7 +154,7 @@ def _ref_rows_torch(x: Tensor, keys: Tensor, run_ref: Tensor, tracked: Tensor, p
     """``[K2, D]`` reference rows in ``x``'s working dtype: the partial mean of a bin seen this
     epoch, else the running mean of a tracked bin, else the bin's first row in this call."""
     K2, d = pmean.shape
-    wdt = _acc_dtype(x.dtype)
+    wdt = acc_dtype(x.dtype)
     f64 = torch.float64
     n = x.shape[0]
     kr = run_ref.shape[0]
@@ -226,7 +223,7 @@ def _accumulate_cpu(x: Tensor, keys: Tensor, cal: Optional[Tensor], scale: Optio
     if C is None:
         C = _ext.require("dirfast::fds_accumulate backend='cpu'")
     C.fds_accumulate(
-        "float64" if wdt == torch.float64 else "float32", xw.data_ptr(), xw.stride(0), keys.data_ptr(), n,
+        EXT_DTYPE_NAME[wdt], xw.data_ptr(), xw.stride(0), keys.data_ptr(), n,
         d, pcount.shape[0], pcount.data_ptr(), pmean.data_ptr(), pm2.data_ptr(), run_ref.data_ptr(),
         tracked.data_ptr(), run_ref.shape[0], cal_p, scale_p, shift_p, num_cal,
     )

@@ -62,11 +62,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .. import _ext
+from ._common import EXT_DTYPE_NAME, acc_dtype
 from ..reference.ranksim import BLACKBOX_EPS
-
-
-def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 #: below this many elements the rows are ranked on the calling thread (a pool hand-off costs more)
@@ -144,7 +141,6 @@ def _unit(features: Tensor, rows: Tensor, dt: torch.dtype):
 
 
 _RED = {"mean": 0, "sum": 1, "none": 2}
-_DTNAME = {torch.float32: "float32", torch.float64: "float64"}
 
 
 #: rows longer than this are sorted by the C++ radix sort (NumPy's vectorised sort is fastest on
@@ -183,8 +179,8 @@ def _fwd_ext(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor, l
     the GEMM and the normalisation in torch (bit-identical to the PyTorch path), the row sorts in
     NumPy: forward = index_select, norm, clamp, div, reciprocal, cat, mm, 2 C++ calls, 1 sort."""
     C = _ext.require("dirfast.ranksim_loss(backend='cpu')")
-    dt = _acc_dtype(features.dtype)
-    name = _DTNAME[dt]
+    dt = acc_dtype(features.dtype)
+    name = EXT_DTYPE_NAME[dt]
     k, b = rows.shape[0], features.shape[0]
     u, _, inv = _unit(features, rows, dt)
     saved = torch.empty((3, k, k), dtype=dt)
@@ -209,7 +205,7 @@ def _bwd_ext(grad_out: Tensor, features: Tensor, rows: Tensor, num_rows: Tensor,
     (C++), one GEMM, the normalisation backward scattered into ``[B, D]`` (C++)."""
     C = _ext.require("dirfast.ranksim_loss(backend='cpu')")
     dt = saved.dtype
-    name = _DTNAME[dt]
+    name = EXT_DTYPE_NAME[dt]
     k, b, d = rows.shape[0], features.shape[0], unit.shape[1] - 1
     g = grad_out.to(dt).contiguous()
     keys = torch.empty((k, k), dtype=torch.int64)
@@ -235,7 +231,7 @@ def _use_ext(path: str, features: Tensor) -> bool:
 def _fwd_triton(features, labels, rows, num_rows, reduction, include_self):
     from ..kernels.ranksim import ranksim_fwd_triton
 
-    dt = _acc_dtype(features.dtype)
+    dt = acc_dtype(features.dtype)
     x = features if features.stride(1) == 1 else features.contiguous()
     y = labels if labels.dtype == dt else labels.to(dt)
     return ranksim_fwd_triton(x, y, rows.contiguous(), num_rows.contiguous(), reduction,
@@ -255,7 +251,7 @@ def ranksim_fwd(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor
         return _fwd_ext(features, labels, rows, num_rows, lam, reduction, include_self)
     if path == "triton" and features.shape[0] > 0:
         return _fwd_triton(features, labels, rows, num_rows, reduction, include_self)
-    dt = _acc_dtype(features.dtype)
+    dt = acc_dtype(features.dtype)
     k = rows.shape[0]
     u, _, inv = _unit(features, rows, dt)
     s = u @ u.t()
@@ -340,7 +336,7 @@ def ranksim_op(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor,
 def _(features, labels, rows, num_rows, lam, reduction, include_self, backend):
     k = rows.shape[0]
     out = features.new_empty((features.shape[0],) if reduction == "none" else ())
-    dt = _acc_dtype(features.dtype)
+    dt = acc_dtype(features.dtype)
     d = features.shape[1]
     return out, features.new_empty((3, k, k), dtype=dt), features.new_empty((k, d + 1), dtype=dt)
 

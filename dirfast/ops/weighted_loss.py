@@ -30,15 +30,12 @@ import torch
 from torch import Tensor
 
 from .. import _ext
+from ._common import EXT_DTYPE_NAME, acc_dtype
 from ..reference.weighted_loss import tanh_sech2, weighted_loss_ref
 
 # loss name -> (base loss code, focal)
 LOSS_CODES = {"mse": (0, False), "l1": (1, False), "huber": (2, False), "focal_mse": (0, True),
               "focal_l1": (1, True)}
-
-
-def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def _scalars(n: int, loss: str, beta: float, activate: str, reduction: str) -> Tuple[float, float, float]:
@@ -56,7 +53,7 @@ def _loss_grad_torch(pred, target, weight, loss, beta, gamma, activate, reductio
     """Closed-form loss and gradient in vectorised PyTorch (the ``cpu_torch`` path, and CUDA without
     triton). Plain MSE/L1 take a short path: ``w·l = ½·e·g`` (mse) or ``e·g`` (l1) with
     ``g = w·dl``, so the loss costs one extra product (a ``dot`` when reduced)."""
-    dt = _acc_dtype(pred.dtype)
+    dt = acc_dtype(pred.dtype)
     x, y = pred.to(dt), target.to(dt)
     scale, hb, k = _scalars(pred.numel(), loss, beta, activate, reduction)
     ws = scale if weight is None else weight.to(dt) * scale
@@ -99,7 +96,7 @@ def _loss_grad_torch(pred, target, weight, loss, beta, gamma, activate, reductio
 
 def _loss_grad_cpu(pred, target, weight, loss, beta, gamma, activate, reduction, need_grad):
     """One-pass C++ kernel (OpenMP, GIL released); fp16/bf16 are computed in fp32."""
-    dt = _acc_dtype(pred.dtype)
+    dt = acc_dtype(pred.dtype)
     x, y, w = _as_acc(pred, dt), _as_acc(target, dt), None if weight is None else _as_acc(weight, dt)
     n = x.numel()
     scale, hb, k = _scalars(n, loss, beta, activate, reduction)
@@ -108,7 +105,7 @@ def _loss_grad_cpu(pred, target, weight, loss, beta, gamma, activate, reduction,
     grad = torch.empty(n if need_grad else 0, dtype=dt)
     out = _EMPTY[dt] if reduce else torch.empty(n, dtype=dt)
     total = _ext.require("dirfast::weighted_loss backend='cpu'").weighted_loss_fwd(
-        _DT_NAME[dt], x.data_ptr(), y.data_ptr(), 0 if w is None else w.data_ptr(),
+        EXT_DTYPE_NAME[dt], x.data_ptr(), y.data_ptr(), 0 if w is None else w.data_ptr(),
         grad.data_ptr() if need_grad else 0, 0 if reduce or n == 0 else out.data_ptr(), n, base,
         focal, reduce,
         scale, hb, k, gamma,
@@ -123,9 +120,8 @@ def _loss_grad_cpu(pred, target, weight, loss, beta, gamma, activate, reduction,
     return out.to(pred.dtype), grad.to(pred.dtype)
 
 
-_DT_NAME = {torch.float32: "float32", torch.float64: "float64"}
 #: the (unused) per-element output of a reduced call: never written, shared
-_EMPTY = {dt: torch.empty(0, dtype=dt) for dt in _DT_NAME}
+_EMPTY = {dt: torch.empty(0, dtype=dt) for dt in (torch.float32, torch.float64)}
 
 
 def _as_acc(t: Tensor, dt: torch.dtype) -> Tensor:
@@ -235,7 +231,7 @@ def _grads_create_graph(ctx, grad_out, pred, target, weight):
     need = ctx.needs_input_grad[:3]
     if grad_out is None or not any(need):
         return None, None, None
-    acc = _acc_dtype(pred.dtype)
+    acc = acc_dtype(pred.dtype)
     cast = lambda t: None if t is None else t.to(acc)
     out = weighted_loss_ref(cast(pred), cast(target), cast(weight), loss=ctx.loss, beta=ctx.beta,
                             gamma=ctx.gamma, activate=ctx.activate, reduction=ctx.reduction)
