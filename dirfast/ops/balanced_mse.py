@@ -40,6 +40,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from ._common import EXT_DTYPE_NAME
+
 #: elements of the per-chunk ``[rows, K·d]`` temporaries of the CPU path (4 MB in fp32; ~6 of them
 #: are alive at once)
 CHUNK_ELEMS = 1 << 20
@@ -299,7 +301,6 @@ def _bwd_triton(grad_out, pred, target, noise_var, centers, cvar, weights, stats
 
 _CPP_KIND = {"bmc": 0, "bni": 1, "gai": 2}
 _CPP_RED = {"mean": 0, "sum": 1, "none": 2}
-_CPP_DT = {torch.float32: "float32", torch.float64: "float64"}
 
 
 def _cpp_dtype(pred, target, noise, centers, cvar, weights, kind, variant):
@@ -343,7 +344,7 @@ def _fwd_cpu(pred, target, noise_var, centers, cvar, weights, kind, reduction, v
     stats = torch.empty((4, b), dtype=dt)
     out = torch.empty((b,) if reduction == "none" else (), dtype=dt)
     dvtot = torch.empty((), dtype=dt)
-    C.bmse_fwd(_CPP_DT[dt], _CPP_KIND[kind], _CPP_RED[reduction], is_sigma, p.data_ptr(),
+    C.bmse_fwd(EXT_DTYPE_NAME[dt], _CPP_KIND[kind], _CPP_RED[reduction], is_sigma, p.data_ptr(),
                y.data_ptr(), n.data_ptr(), _ptr(c), _ptr(cv), _ptr(w), b,
                b if c is None else c.shape[0], stats.data_ptr(), out.data_ptr(), dvtot.data_ptr())
     return out, stats, dvtot
@@ -368,7 +369,7 @@ def _bwd_cpu(grad_out, pred, target, noise_var, centers, cvar, weights, stats, d
     gt = torch.empty(target.shape, dtype=dt) if need_target else target.new_empty(0)
     gv = torch.empty((), dtype=dt) if need_v else noise_var.new_empty(0)
     p, y = _flat(pred), _flat(target)  # held: a temporary's pointer would dangle
-    C.bmse_bwd(_CPP_DT[dt], _CPP_KIND[kind], _CPP_RED[reduction], is_sigma, go.data_ptr(),
+    C.bmse_bwd(EXT_DTYPE_NAME[dt], _CPP_KIND[kind], _CPP_RED[reduction], is_sigma, go.data_ptr(),
                p.data_ptr(), y.data_ptr(), noise_var.data_ptr(),
                stats.data_ptr(), dvtot.data_ptr(), b, gp.data_ptr() if need_pred else 0,
                gt.data_ptr() if need_target else 0, gv.data_ptr() if need_v else 0)
