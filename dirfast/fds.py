@@ -170,6 +170,11 @@ def smooth_stats(mean: Tensor, var: Tensor, window: Tensor, *,
 _OPS: Optional[tuple] = None
 
 
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+#: label dtypes of the fast path of ``FDS._flatten`` (the others take the full checks)
+_LABEL_FAST_DTYPES = _FLOAT_DTYPES + (torch.int64, torch.int32)
+
+
 def _stats_ops():
     # imported lazily (the statistics/calibration ops are separate modules of the package), once
     global _OPS
@@ -524,6 +529,15 @@ class FDS(torch.nn.Module):
 
     def _flatten(self, fn: str, features: Tensor, labels: Tensor):
         """``(x [M, D], labels [M], restore)`` for ``[N, D]`` or ``[N, C, *S]`` features."""
+        if isinstance(features, Tensor) and isinstance(labels, Tensor):
+            # fast path of the common valid call, [N, D] features with [N] / [N, 1] labels (the same
+            # answer as the checks below, without building their messages)
+            fs, ls, dev = features.shape, labels.shape, features.device
+            if (len(fs) == 2 and fs[1] == self.feature_dim and features.dtype in _FLOAT_DTYPES
+                    and ls[:1] == fs[:1] and (len(ls) == 1 or (len(ls) == 2 and ls[1] == 1))
+                    and labels.dtype in _LABEL_FAST_DTYPES and labels.device == dev
+                    and self._buffers["running_mean"].device == dev):
+                return features, labels.reshape(-1) if len(ls) == 2 else labels, None
         check_tensor("features", features, fn=fn)
         check_float("features", features, fn=fn)
         if features.dim() < 2:
@@ -596,7 +610,15 @@ class FDS(torch.nn.Module):
 
     def _calibrate(self, x: Tensor, cal: Tensor) -> Tensor:
         _, _, _, fds_calibrate = _stats_ops()
-        return fds_calibrate(x, cal, self.scale, self.shift, backend=self.backend, validate=self.validate)
+        if self.backend == "reference" or validation_enabled(self.validate):
+            return fds_calibrate(x, cal, self.scale, self.shift, backend=self.backend,
+                                 validate=self.validate)
+        # x [M, D] floating, cal [M] int64 on x's device, the tables [B, D] on the buffers' device
+        # (checked against x's in _flatten): the public function's checks would repeat them
+        from .fds_calibrate import _calibrate_checked
+
+        path = resolve_backend(self.backend, x.device, op="dirfast.fds_calibrate")
+        return _calibrate_checked(x, cal, self.scale, self.shift, path)
 
     def _accumulate_flat(self, x: Tensor, keys: Tensor, hits: Optional[Tensor],
                          cal: Optional[Tensor] = None, *, path: Optional[str] = None) -> None:

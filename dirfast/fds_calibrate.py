@@ -189,6 +189,14 @@ def fds_calibrate(
                              "unchanged)")
     if path == "reference":
         return fds_calibrate_ref(features, bin_idx, scale, shift)
+    return _calibrate_checked(features, bin_idx, scale, shift, path)
+
+
+def _calibrate_checked(features: Tensor, bin_idx: Tensor, scale: Tensor, shift: Tensor,
+                       path: str) -> Tensor:
+    """:func:`fds_calibrate` after its checks, on a resolved fast ``path`` (not ``"reference"``):
+    the entry of callers that have checked the inputs themselves (``dirfast.nn.FDS``)."""
+    num_bins = scale.shape[0]
     if num_bins == 0 or features.numel() == 0:
         return features.clone(memory_format=torch.contiguous_format)  # every row is an identity row
     acc = torch.float64 if features.dtype == torch.float64 else torch.float32
