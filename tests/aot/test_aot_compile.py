@@ -34,8 +34,11 @@ def test_every_kernel_is_registered():
     assert not missing, f"Triton kernels not in the AOT registry (register them): {missing}"
     empty = sorted(k for k, spec in REGISTRY.items() if not spec.configs)
     assert not empty, f"registered kernels without configs: {empty}"
-    listed = {m.__name__.rsplit(".", 1)[1] for m in kernel_modules()}
-    assert listed == set(kernels_pkg.KERNEL_MODULES), (listed, kernels_pkg.KERNEL_MODULES)
+    # the modules that define kernels are exactly the listed ones (data modules such as
+    # conr_table define none and are not listed)
+    with_kernels = {q.split(".")[2] for q in found}
+    assert with_kernels == set(kernels_pkg.KERNEL_MODULES), (with_kernels, kernels_pkg.KERNEL_MODULES)
+    assert {m.__name__.rsplit(".", 1)[1] for m in kernel_modules()} >= with_kernels
 
 
 CASES = [pytest.param(spec, cfg, cc, id=f"{spec.name}-{'-'.join(map(str, cfg.key))}-sm{cc}")

@@ -1,0 +1,174 @@
+"""Static launch configs of the ConR kernels per architecture family, dtype, precision, role and size
+(no ``@triton.jit`` here; importing this module imports neither triton nor CUDA).
+
+``CONFIGS[(family, dtype, precision, role, m_bucket, d_bucket)] -> ConrTiles``:
+
+* ``family``: ``"sm80"`` (sm_80, and sm_86/sm_89/consumer parts: every entry fits their 99 KB of
+  shared memory per block, and the ``mma.sync`` tiles run on any later part) or ``"sm90"``
+  (Hopper: ``wgmma`` tiles, up to 227 KB); :func:`arch_family`.
+* ``dtype``: ``"float16" | "bfloat16" | "float32" | "float64"``; ``precision``: the fp32
+  ``input_precision`` (``"ieee" | "tf32" | "tf32x3"``), ``"ieee"`` for every other dtype.
+* ``role``: ``"fwd"`` (the forward's main pass, ``_conr_fwd_kernel`` ``STAGE = 1``) or ``"bwd"``
+  (``_conr_bwd_kernel``); the entry's ``one_chunk`` / ``one_out`` say which variant the tiles are
+  for (held anchor tile, ``dU`` held in registers), and hold only where the bucket's ``D`` fits.
+* ``m_bucket``, ``d_bucket``: the least bound of ``M_BUCKETS`` / ``D_BUCKETS`` ≥ ``M`` / ``D``
+  (``None``: unbounded).
+
+The values come from the offline sweep (``python -m dirfast.kernels._sweep conr``, see that module:
+ahead-of-time compiles of candidate tiles, spill-free ones ranked by a roofline estimate); no
+run-time autotuning (it synchronises and would make the results depend on the run's timings). Each
+entry is registered with the kernels through :func:`table_configs` and compiled by the AOT tier for
+its family's architectures (``tests/aot/test_aot_tensor_cores.py``): no spills, shared memory within
+the limit, ``mma``/``wgmma`` in the PTX of fp16/bf16/TF32 entries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+from ._registry import KernelConfig
+
+
+class ConrTiles(NamedTuple):
+    """One launch config: tile sizes, warps, stages and the kernel variant they are for.
+
+    ``block_do`` is the backward's output chunk (0 for the forward); ``one_chunk``: the anchor tile
+    is held across column tiles (needs ``D ≤ block_d``); ``one_out``: the backward's ``dU`` rows are
+    held in registers (needs ``D ≤ block_do``). ``blocks_per_sm``: the resident blocks per SM the AOT
+    compile's occupancy estimate gives (registers, shared memory), for sizing a column split; not
+    part of the registry key.
+    """
+
+    block_m: int
+    block_n: int
+    block_d: int
+    block_do: int
+    num_warps: int
+    num_stages: int
+    one_chunk: bool
+    one_out: bool
+    blocks_per_sm: int = 1
+
+
+FAMILIES = ("sm80", "sm90")
+#: the architectures each family's entries are meant for (and compiled / checked for)
+FAMILY_ARCHS = {"sm80": (80, 86, 89), "sm90": (90,)}
+#: shared bytes per block the family's entries may use (sm_86/sm_89 bound the sm80 family)
+SHARED_LIMIT = {"sm80": 99 * 1024, "sm90": 227 * 1024}
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+PRECISIONS = {"float16": ("ieee",), "bfloat16": ("ieee",), "float32": ("ieee", "tf32", "tf32x3"),
+              "float64": ("ieee",)}
+ROLES = ("fwd", "bwd")
+M_BUCKETS = (1024, None)
+D_BUCKETS = (64, 128, 256, 512, None)
+#: (dtype, precision) whose entries must have tensor-core instructions in their PTX
+TENSOR_CORE = {("float16", "ieee"), ("bfloat16", "ieee"), ("float32", "tf32"), ("float32", "tf32x3")}
+
+_C = ConrTiles
+# BEGIN GENERATED TABLE
+CONFIGS: Dict[Tuple[str, str, str, str, Optional[int], Optional[int]], ConrTiles] = {}
+# END GENERATED TABLE
+
+
+def _bucket(x: int, bounds) -> Optional[int]:
+    for b in bounds:
+        if b is None or x <= b:
+            return b
+    raise AssertionError(bounds)
+
+
+def conr_tiles(arch: str, dtype: str, precision: str, role: str, m: int, d: int) -> ConrTiles:
+    """The table's entry for a launch of ``role`` on ``[m, d]`` features of ``dtype`` (``precision``
+    is normalised to ``"ieee"`` for every dtype but fp32) on an ``arch`` family GPU."""
+    if dtype != "float32":
+        precision = "ieee"
+    key = (arch, dtype, precision, role, _bucket(m, M_BUCKETS), _bucket(d, D_BUCKETS))
+    try:
+        return CONFIGS[key]
+    except KeyError:
+        raise KeyError(f"internal error: no ConR config for {key} in dirfast/kernels/conr_table.py; "
+                       "re-run `python -m dirfast.kernels._sweep conr`") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _family_of_index(index: int) -> str:
+    import torch
+
+    major, _ = torch.cuda.get_device_capability(index)
+    # Hopper: wgmma tiles; every other part (Ampere, Ada, Blackwell) takes the sm80 family's
+    # mma.sync tiles, which fit 99 KB of shared memory
+    return "sm90" if major == 9 else "sm80"
+
+
+def arch_family(device) -> str:
+    """``"sm90"`` on a Hopper GPU, else ``"sm80"`` (CPU tensors under the interpreter included);
+    the capability is read once per device index (cached)."""
+    import torch
+
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return "sm80"
+    return _family_of_index(dev.index if dev.index is not None else torch.cuda.current_device())
+
+
+def split_for(m: int, block_m: int, block_n: int, slots: int) -> int:
+    """The column split ``s`` (programs ``cdiv(m, block_m)·s``, each over ``cdiv(m, block_n)/s``
+    column tiles) that best fills ``slots`` resident programs (``SMs × blocks_per_sm``): the
+    smallest ``s ≤ min(cdiv(m, block_n), 4·cdiv(slots, rows))`` maximising the wave utilisation
+    ``rows·s / (cdiv(rows·s, slots)·slots)``."""
+    rows = max(-(-m // block_m), 1)
+    best, best_u = 1, 0.0
+    for s in range(1, min(-(-m // block_n), 4 * -(-slots // rows)) + 1):
+        p = rows * s
+        u = p / (-(-p // slots) * slots)
+        if u > best_u + 1e-9:
+            best, best_u = s, u
+    return best
+
+
+def table_key(base_key: Tuple, family: str, tiles: ConrTiles) -> Tuple:
+    """The registry key of a table config: the kernel module's own key for the variant (dtype,
+    precision, ``PUSH_EXP``, ``ONE_CHUNK`` [, ``ONE_OUT``]) + the family and the tiles."""
+    return tuple(base_key) + (family,) + tuple(tiles[:6])
+
+
+def with_tiles(base: Callable[..., KernelConfig], family: str, dtype: str, precision: str,
+               role: str, push_exp: bool, tiles: ConrTiles) -> KernelConfig:
+    """The config ``base`` (the kernel module's builder: ``_fwd_config(dtype, precision, push_exp,
+    one_chunk)`` or ``_bwd_config(..., one_chunk, one_out)``) builds for the variant, with the
+    table's tiles, warps and stages, the family's architectures and the tensor-core promise.
+    Raises if the kernel's constexprs no longer have the tiles' names (the table and the kernel
+    disagree: re-run the sweep)."""
+    cfg = base(dtype, precision, push_exp, tiles.one_chunk) if role == "fwd" else \
+        base(dtype, precision, push_exp, tiles.one_chunk, tiles.one_out)
+    names = {"BLOCK_M": tiles.block_m, "BLOCK_N": tiles.block_n, "BLOCK_D": tiles.block_d}
+    if role == "bwd":
+        names["BLOCK_DO"] = tiles.block_do
+    missing = sorted(set(names) - set(cfg.constexprs))
+    if missing:
+        raise ValueError(f"ConR {role} kernel has no constexpr {missing}: the table no longer "
+                         "matches the kernel's signature")
+    return dataclasses.replace(
+        cfg, key=table_key(cfg.key, family, tiles), constexprs={**cfg.constexprs, **names},
+        num_warps=tiles.num_warps, num_stages=tiles.num_stages,
+        tensor_cores=(dtype, precision) in TENSOR_CORE, archs=FAMILY_ARCHS[family])
+
+
+def entries() -> Iterator[Tuple[Tuple, ConrTiles]]:
+    return iter(sorted(CONFIGS.items(), key=lambda kv: str(kv[0])))
+
+
+def table_configs(fwd_base: Callable[..., KernelConfig], bwd_base: Callable[..., KernelConfig],
+                  push_exp=(True, False)) -> Tuple[List[KernelConfig], List[KernelConfig]]:
+    """Every table entry as registry configs ``(forward, backward)``, once per distinct (family,
+    variant, tiles) and per ``PUSH_EXP`` value; the kernel module registers them
+    (``register(_conr_fwd_kernel, fwd)``, ``register(_conr_bwd_kernel, bwd)``)."""
+    out: Dict[str, Dict[Tuple, KernelConfig]] = {"fwd": {}, "bwd": {}}
+    for (family, dtype, precision, role, _, _), tiles in entries():
+        for px in push_exp:
+            cfg = with_tiles(fwd_base if role == "fwd" else bwd_base, family, dtype, precision,
+                             role, px, tiles)
+            out[role][cfg.key] = cfg
+    return list(out["fwd"].values()), list(out["bwd"].values())
