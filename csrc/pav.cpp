@@ -169,8 +169,76 @@ void launch(std::int64_t count, int nt, F&& fn) {
   for (std::int64_t t = 0; t < count; ++t) fn(t);
 }
 
-// Threads per row of the scan kernel (csrc/cuda/pav.cu: kScanThreads).
+// Threads per row of the scan kernel and of the one-block-per-row kernels (csrc/cuda/pav.cu:
+// kScanThreads, kRowThreads).
 constexpr std::int64_t kScanThreads = 256;
+constexpr std::int64_t kRowThreads = 256;
+
+// The exclusive max-scan of a row's nc carries by `threads` threads, each owning a contiguous
+// piece (reduce, scan of the piece maxima, scan-apply): k_scan and the scan step of k_row_pav.
+inline void scan_pieces(std::int64_t* c, std::int64_t nc, std::int64_t threads) {
+  std::vector<std::int64_t> part(static_cast<std::size_t>(threads));
+  const std::int64_t per = (nc + threads - 1) / threads;
+  for (std::int64_t th = 0; th < threads; ++th) {
+    const std::int64_t lo = std::min(nc, th * per), hi = std::min(nc, lo + per);
+    part[std::size_t(th)] = pav_reduce_max(c + lo, hi - lo, -1);
+  }
+  pav_scan_max(part.data(), threads, 0);
+  for (std::int64_t th = 0; th < threads; ++th) {
+    const std::int64_t lo = std::min(nc, th * per), hi = std::min(nc, lo + per);
+    pav_scan_max(c + lo, hi - lo, part[std::size_t(th)]);
+  }
+}
+
+// k_row_pav (rows of n <= kPavRowMax): one simulated block per row; each step a loop over the
+// block's threads' work items in order, the end of a loop a __syncthreads.
+template <typename T>
+std::int64_t run_grid_rows(const Args& a, std::int64_t C) {
+  const T* X = reinterpret_cast<const T*>(a.x);
+  T* OUT = reinterpret_cast<T*>(a.out);
+  std::int64_t* BS = reinterpret_cast<std::int64_t*>(a.block_start);
+  const std::int64_t n = a.n, rows = a.rows;
+  const double eps = a.eps, half = pav_half(eps, a.mode);
+  const int mode = a.mode;
+  const std::int64_t nc = pav_num_chunks(n, C);
+  const int nt = resolve_threads(a.threads);
+  std::int64_t pooled = 0;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(+ : pooled) \
+    if (nt > 1 && rows * n >= kParallelMin)
+  for (std::int64_t r = 0; r < rows; ++r) {  // block r
+    const T* x = X + r * n;
+    T* out = OUT + r * n;
+    std::int64_t* bs = BS ? BS + r * n : nullptr;
+    bool any = false;  // __syncthreads_or of the pair tests
+    for (std::int64_t i = 0; i + 1 < n; ++i) any |= pav_pair_merges(x[i], x[i + 1], half, mode);
+    if (!any) {
+      for (std::int64_t i = 0; i < n; ++i) pav_identity_write(x, i, i + 1, eps, mode, out, bs);
+      continue;
+    }
+    ++pooled;
+    // the row's slice of the device workspace (here: this thread's scratch)
+    Scratch& sc = thread_scratch();
+    const PavWs ws = sc.get(static_cast<std::size_t>(n));
+    if (sc.carry.size() < static_cast<std::size_t>(nc)) sc.carry.resize(static_cast<std::size_t>(nc));
+    std::int64_t* carry = sc.carry.data();
+    for (std::int64_t k = 0; k < nc; ++k) pav_chunk(x, k * C, std::min(n, (k + 1) * C), half, mode, ws);
+    const int levels = pav_num_levels(n, C);
+    for (int lv = 0; lv < levels; ++lv) {
+      const std::int64_t ns = pav_num_seams(n, C, lv);
+      for (std::int64_t j = 0; j < ns; ++j) {
+        std::int64_t s0, s1, s2;
+        pav_seam_range(n, C, lv, j, s0, s1, s2);
+        pav_seam(s0, s1, s2, half, mode, ws);
+      }
+    }
+    for (std::int64_t k = 0; k < nc; ++k)
+      carry[k] = pav_chunk_last_start(k * C, std::min(n, (k + 1) * C), ws.is_end);
+    scan_pieces(carry, nc, kRowThreads);
+    for (std::int64_t k = 0; k < nc; ++k)
+      pav_chunk_write(x, k * C, std::min(n, (k + 1) * C), carry[k], eps, mode, ws, out, bs);
+  }
+  return pooled;
+}
 
 template <typename T>
 std::int64_t run_grid(const Args& a) {
@@ -181,9 +249,10 @@ std::int64_t run_grid(const Args& a) {
   const double eps = a.eps, half = pav_half(eps, a.mode);
   const int mode = a.mode;
   const std::int64_t C = a.chunk > 0 ? std::min(a.chunk, n) : pav_gpu_auto_chunk(rows, n);
+  if (pav_row_path(n)) return run_grid_rows<T>(a, C);
   const std::int64_t nc = pav_num_chunks(n, C);
   const int nt = resolve_threads(a.threads);
-  // Device workspace: rows x n block state, rows x nc carries.
+  // Long rows (one launch per step). Device workspace: rows x n block state, rows x nc carries.
   std::vector<std::int64_t> oe(std::size_t(rows * n));
   std::vector<double> bsum(std::size_t(rows * n));
   std::vector<std::uint8_t> is_end(std::size_t(rows * n));
@@ -229,20 +298,7 @@ std::int64_t run_grid(const Args& a) {
     carry[std::size_t(t)] =
         pav_chunk_last_start(k * C, std::min(n, (k + 1) * C), is_end.data() + r * n);
   });
-  const std::int64_t per = (nc + kScanThreads - 1) / kScanThreads;
-  launch(rows, nt, [&](std::int64_t r) {
-    std::int64_t* c = carry.data() + r * nc;
-    std::int64_t part[kScanThreads];
-    for (std::int64_t th = 0; th < kScanThreads; ++th) {
-      const std::int64_t lo = std::min(nc, th * per), hi = std::min(nc, lo + per);
-      part[th] = pav_reduce_max(c + lo, hi - lo, -1);
-    }
-    pav_scan_max(part, kScanThreads, 0);
-    for (std::int64_t th = 0; th < kScanThreads; ++th) {
-      const std::int64_t lo = std::min(nc, th * per), hi = std::min(nc, lo + per);
-      pav_scan_max(c + lo, hi - lo, part[th]);
-    }
-  });
+  launch(rows, nt, [&](std::int64_t r) { scan_pieces(carry.data() + r * nc, nc, kScanThreads); });
   launch(rows * nc, nt, [&](std::int64_t t) {
     const std::int64_t r = t / nc, k = t % nc;
     pav_chunk_write(X + r * n, k * C, std::min(n, (k + 1) * C), carry[std::size_t(t)], eps, mode,
@@ -313,6 +369,8 @@ void block_mean_grid_impl(const MeanArgs& a, std::int64_t chunk) {
   const std::int64_t nc = pav_num_chunks(n, C);
   std::vector<double> psum(std::size_t(rows * n));
   std::vector<std::int64_t> pcnt(std::size_t(rows * n));
+  // k_bm_pieces, k_bm_block, k_bm_write (long rows) or the same three steps inside k_row_vjp (one
+  // block per row, n <= kPavRowMax): the same calls in the same summation order either way.
   for (std::int64_t t = 0; t < rows * nc; ++t) {  // kernel 1: pieces per (row, chunk)
     const std::int64_t r = t / nc, k = t % nc;
     pav_bm_pieces(G + r * n, BS + r * n, k * C, std::min(n, (k + 1) * C), psum.data() + r * n,

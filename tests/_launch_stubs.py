@@ -291,15 +291,19 @@ def drive_fds_stats(device="cuda:1", dtypes=DTYPES):
 
 
 def drive_soft_sort(device="cuda:1", dtypes=DTYPES):
-    """The Triton prep kernel (the path of a GPU without ``dirfast._C_cuda``) through its launcher,
-    and the ops' ``_C_cuda`` route (forward and backward ops) for every dtype."""
-    from dirfast.kernels.soft_sort import MODE_RANK, MODE_SORT, soft_sort_prep
+    """The Triton prep kernel and the soft-rank backward epilogue (the path of a GPU without
+    ``dirfast._C_cuda``) through their launchers, and the ops' ``_C_cuda`` route (forward and
+    backward ops) for every dtype."""
+    from dirfast.kernels.soft_sort import (MODE_RANK, MODE_SORT, soft_rank_bwd_epilogue,
+                                           soft_sort_prep)
     from dirfast.ops.soft_sort import soft_rank_bwd, soft_rank_op, soft_sort_bwd, soft_sort_op
 
     for dtype in dtypes:
         acc = torch.float64 if dtype == torch.float64 else torch.float32
         for mode in (MODE_SORT, MODE_RANK):
             soft_sort_prep(_t(3, 100, dtype=acc, device=device), 0.5, mode)
+        gt = _t(3, 100, dtype=acc, device=device)
+        soft_rank_bwd_epilogue(gt, gt, torch.sort(gt, dim=-1)[1], 0.5)
         theta = _t(3, 100, dtype=dtype, device=device)
         for fwd, bwd in ((soft_sort_op, soft_sort_bwd), (soft_rank_op, soft_rank_bwd)):
             out, perm, bs, flag = real(fwd)(theta, 0.5, "triton")
@@ -308,7 +312,12 @@ def drive_soft_sort(device="cuda:1", dtypes=DTYPES):
 
 def drive_dist_loss(device="cuda:1", dtypes=DTYPES):
     """The public ``dist_loss`` (its ``_C_cuda`` route reaches every kernel: the pooling kernels are
-    always launched and exit on a device flag)."""
+    always launched and exit on a device flag; the gradient rewrite there also reduces the loss),
+    and the gradient rewrite without the loss reduction (the route of a GPU without ``_C_cuda``,
+    which reads the flag on the host) through its launcher."""
+    from dirfast.kernels import dist_loss as K
+    from dirfast.ops.dist_loss import LOSS_CODES
+
     for dtype in dtypes:
         n = 700
         p, y = _t(n, dtype=dtype, device=device), _t(n, dtype=dtype, device=device)
@@ -319,6 +328,14 @@ def drive_dist_loss(device="cuda:1", dtypes=DTYPES):
             for weighting in ("none", "by_rank", "official"):
                 dirfast.dist_loss(p, y, q, w, loss=loss, dist_weighting=weighting,
                                   backend="triton", validate=False)
+    for dtype in (torch.float32, torch.float64):
+        n = 700
+        x, perm = torch.sort(_t(n, dtype=dtype, device=device))
+        sc = K.scalars(dtype, n, "mean", 1.0, 0.5, 1.0, 1.0)
+        flag = torch.zeros(1, dtype=torch.int32, device=device)
+        for loss in LOSS_CODES.values():
+            for w in (None, x.abs()):
+                K.pooled_grad(x, perm, x, w, x, sc, torch.empty_like(x), flag, loss=loss)
 
 
 def drive_balanced_mse(device="cuda:1", dtypes=DTYPES):

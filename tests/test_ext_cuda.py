@@ -2,8 +2,8 @@
 
 * it is built and importable whenever nvcc is on PATH and DIRFAST_REQUIRE_EXT=1 (make test);
 * ``device_count()`` returns 0 without raising; ``cuda_available()`` is False and
-  ``require_cuda`` explains why; ``pav`` / ``pav_block_mean`` raise a clean RuntimeError (not a
-  crash), and bad arguments a ValueError before any CUDA call;
+  ``require_cuda`` explains why; ``pav`` / ``pav_vjp`` / ``pav_block_mean`` raise a clean
+  RuntimeError (not a crash), and bad arguments a ValueError before any CUDA call;
 * the built library carries sm_80 and sm_90 machine code and compute_90 PTX, without spills.
 
 What the kernels compute is tested on the CPU through the simulated grid (tests/test_ext_pav.py),
@@ -72,6 +72,35 @@ def test_pav_without_gpu_raises_runtime_error():
     with pytest.raises(RuntimeError, match="no CUDA device"):
         mod.pav_block_mean("float64", x.ctypes.data, bs.ctypes.data, 2, 100, out.ctypes.data,
                            flag.ctypes.data, wsp, 0)
+    perm = np.zeros(x.shape, np.int64)
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        mod.pav("float64", 1, x.ctypes.data, 2, 100, 1.0, out.ctypes.data, bs.ctypes.data, 0,
+                flag.ctypes.data, wsp, 0, perm.ctypes.data)
+    for mode in (0, 1):
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            mod.pav_vjp("float64", mode, x.ctypes.data, perm.ctypes.data, bs.ctypes.data, 2, 100,
+                        0.5, out.ctypes.data, flag.ctypes.data, wsp, 0)
+
+
+def test_pav_vjp_argument_errors_before_cuda():
+    mod = _mod()
+    g, o = np.zeros((2, 4)), np.zeros((2, 4))
+    bs, perm = np.zeros((2, 4), np.int64), np.zeros((2, 4), np.int64)
+    f = np.zeros(1, np.int32)
+    base = dict(dtype="float64", mode=1, g=g.ctypes.data, perm=perm.ctypes.data,
+                block_start=bs.ctypes.data, rows=2, n=4, eps=1.0, out=o.ctypes.data,
+                flag=f.ctypes.data, workspace=4096, stream=0)
+    for kw, word in [({"eps": 0.0}, "eps"), ({"eps": float("inf")}, "eps"), ({"mode": 2}, "mode"),
+                     ({"n": 0}, "n must"), ({"dtype": "float16"}, "dtype"), ({"flag": 0}, "flag"),
+                     ({"workspace": 0}, "workspace"), ({"perm": 0}, "perm"),
+                     ({"perm": perm.ctypes.data + 4}, "perm"), ({"block_start": 0}, "block_start"),
+                     ({"out": g.ctypes.data}, "overlap")]:
+        with pytest.raises(ValueError, match=word):
+            mod.pav_vjp(**{**base, **kw})
+    with pytest.raises(ValueError, match="perm"):
+        mod.pav("float64", 1, g.ctypes.data, 2, 4, 1.0, o.ctypes.data, 0, 0, f.ctypes.data, 4096, 0,
+                perm.ctypes.data + 4)
+    mod.pav_vjp(**{**base, "rows": 0})  # rows 0: no-op, no device needed
 
 
 def test_argument_errors_before_cuda():

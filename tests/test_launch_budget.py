@@ -7,9 +7,10 @@ counts what a GPU run would launch:
 
 * **Triton launches**: one per stubbed ``kernel[grid](...)``;
 * **``dirfast._C_cuda`` kernels**: the kernels each call launches, read from ``csrc/cuda/pav.cu``
-  (:func:`cuda_kernels`: ``pav`` = 1 memset + ``k_gap``, ``k_chunk``, one ``k_seam`` per tree level,
-  ``k_last_start``, ``k_scan``, ``k_write``; ``pav_block_mean`` = 3; ``device_count`` and
-  ``pav_workspace_bytes`` = 0, host only);
+  (:func:`cuda_kernels`: ``pav`` on rows of ``n ≤ 16384`` = ``k_row_pav`` (+ 1 memset of the flag
+  when rows > 1), on longer rows 1 memset + ``k_gap``, ``k_chunk``, one ``k_seam`` per tree level,
+  ``k_last_start``, ``k_scan``, ``k_write``; ``pav_vjp``/``pav_block_mean`` = ``k_row_vjp``, or 3
+  on longer rows; ``device_count`` and ``pav_workspace_bytes`` = 0, host only);
 * **aten ops that launch a kernel** (a ``TorchDispatchMode`` counter, :class:`LaunchCounter`): every
   aten op that reaches the dispatcher below autograd, except the ones that launch nothing on a GPU —
   views and metadata ops (every op whose schema returns an alias of an input, plus ``_unsafe_view``,
@@ -85,11 +86,13 @@ BUDGETS = {
     # LDS map: <= 2 (one Triton launch; fp64 labels with an fp32 table: + a cast)
     "lds_map": (2, None, 0, 0),
     "lds_map_fp64_labels": (2, None, 0, 0),
-    # soft sort / soft rank: <= 6 + torch.sort; today the CUDA PAV (8 + 3 launches) alone exceeds it
-    "soft_sort": (6, 12, 1, 0),
-    "soft_rank": (6, 14, 1, 0),
-    # Dist Loss: <= 8 + torch.sort; the CUDA PAV (6 + levels) and block mean (3) alone exceed it
-    "dist_loss": (8, 17, 1, 0),
+    # soft sort / soft rank: <= 6 + torch.sort (today 3: flag memset + one-block-per-row PAV, one
+    # VJP kernel with the permutation folded in; was 12 / 14)
+    "soft_sort": (6, None, 1, 0),
+    "soft_rank": (6, None, 1, 0),
+    # Dist Loss: <= 8 + torch.sort (today 6: fused pass, PAV, pooled distance, block mean, gradient
+    # rewrite + loss sum, backward scale; was 17)
+    "dist_loss": (8, None, 1, 0),
     # shot_metrics: no host sync except the final result (one .tolist()); launches: a guard only
     "shot_metrics": (None, 73, 0, 1),
     # nn.FDS training forward + backward, accumulate_in_forward=True: <= 8, its sort included
@@ -159,15 +162,22 @@ def pav_levels(rows: int, n: int, chunk: int = 0) -> int:
     return t
 
 
+#: rows up to this length run as one CUDA block per row (``kPavRowMax`` of csrc/pav/pav_core.h)
+PAV_ROW_MAX = 16384
+
+
 def cuda_kernels(name: str, args) -> int:
     """Kernels (and memsets) one ``dirfast._C_cuda`` call launches (csrc/cuda/pav.cu)."""
     if name in ("device_count", "pav_workspace_bytes"):
         return 0
-    if name == "pav":  # (dtype, mode, x, rows, n, eps, out, bs, chunk, flag, ws, stream)
+    if name == "pav":  # (dtype, mode, x, rows, n, eps, out, bs, chunk, flag, ws, stream[, perm])
         rows, n, chunk = int(args[3]), int(args[4]), int(args[8])
+        if n <= PAV_ROW_MAX:
+            return 1 + (rows > 1)  # k_row_pav (+ the flag's memset when several blocks share it)
         return 6 + pav_levels(rows, n, chunk)  # memset, gap, chunk, seams, last start, scan, write
-    if name == "pav_block_mean":
-        return 3  # pieces, block, write
+    if name in ("pav_block_mean", "pav_vjp"):
+        n = int(args[4]) if name == "pav_block_mean" else int(args[6])
+        return 1 if n <= PAV_ROW_MAX else 3  # k_row_vjp, or pieces, block, write
     raise AssertionError(f"unknown dirfast._C_cuda function {name}: add its kernel count")
 
 

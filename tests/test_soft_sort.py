@@ -541,3 +541,110 @@ def test_compile_fullgraph_cuda_route_sees_only_the_ops(monkeypatch):
     targets = {str(n.target) for g in graphs for n in g.graph.nodes if n.op == "call_function"}
     assert {"dirfast.soft_sort.default", "dirfast.soft_rank.default"} <= targets, targets
     torch._dynamo.reset()
+
+
+# ------------------------------------------------------------------------------------------------
+# the dirfast._C_cuda route (triton/cuda on a GPU with the CUDA module) on CPU tensors, with the
+# module's API emulated on the host
+
+
+def _host_array(ptr: int, count: int, dtype: str) -> np.ndarray:
+    import ctypes
+
+    ct = {"float32": ctypes.c_float, "float64": ctypes.c_double, "int64": ctypes.c_int64}[dtype]
+    return np.ctypeslib.as_array((ct * count).from_address(ptr))
+
+
+class HostCudaPav:
+    """``dirfast._C_cuda``'s PAV API on CPU pointers. ``pav``: the GPU decomposition simulated by
+    ``dirfast._C.pav(grid=True)``, its output scattered by ``perm`` when given, the flag set as the
+    kernel sets it. ``pav_vjp``: the summands ``v`` (``g`` or ``g[perm]``), their block means by
+    ``dirfast._C.pav_block_mean(grid=True)`` (the kernels' summation order), the epilogue
+    ``T(m)`` / ``(v − T(m))/T(eps)`` in the dtype and the scatter by ``perm`` (the identity form when
+    the flag is 0). Records the calls."""
+
+    def __init__(self):
+        from dirfast import _ext
+
+        self.calls = []
+        self.cpu = _ext.require("the host _C_cuda stand-in")
+
+    def device_count(self):
+        return 1
+
+    def pav_workspace_bytes(self, rows, n, chunk=0):
+        return 256
+
+    def pav(self, dtype, mode, x, rows, n, eps, out, block_start, chunk, flag, workspace, stream,
+            perm=0):
+        self.calls.append("pav")
+        tmp = np.empty((rows, n), dtype=dtype)
+        pooled = self.cpu.pav(dtype, mode, x, rows, n, eps, tmp.ctypes.data, block_start, chunk,
+                              True, 1)
+        o = _host_array(out, rows * n, dtype).reshape(rows, n)
+        if perm:
+            np.put_along_axis(o, _host_array(perm, rows * n, "int64").reshape(rows, n), tmp, -1)
+        else:
+            o[...] = tmp
+        _host_array(flag, 1, "float32").view(np.int32)[0] = 1 if pooled else 0
+
+    def pav_vjp(self, dtype, mode, g, perm, block_start, rows, n, eps, out, flag, workspace,
+                stream):
+        self.calls.append("pav_vjp")
+        gt = _host_array(g, rows * n, dtype).reshape(rows, n)
+        p = _host_array(perm, rows * n, "int64").reshape(rows, n) if perm else None
+        v = np.ascontiguousarray(np.take_along_axis(gt, p, -1) if mode == MODE_RANK else gt)
+        if _host_array(flag, 1, "float32").view(np.int32)[0] == 0:
+            m = v.copy()
+        else:
+            m = np.empty_like(v)
+            self.cpu.pav_block_mean(dtype, v.ctypes.data, block_start, rows, n, m.ctypes.data, 1,
+                                    True, 0)
+        val = m if mode == MODE_SORT else (v - m) / np.dtype(dtype).type(eps)
+        o = _host_array(out, rows * n, dtype).reshape(rows, n)
+        if p is None:
+            o[...] = val
+        else:
+            np.put_along_axis(o, p, val, -1)
+
+
+@pytest.mark.parametrize("mode", [MODE_SORT, MODE_RANK], ids=["sort", "rank"])
+@pytest.mark.parametrize("dtype", [F64, F32])
+@pytest.mark.parametrize("regime", ["hard", "soft"])
+@pytest.mark.parametrize("rows,n", [(5, 300), (1, 20_000)], ids=["5x300", "1x20000"])
+def test_c_cuda_route_with_host_module(mode, dtype, regime, rows, n, monkeypatch):
+    """The ``triton``/``cuda`` route through ``dirfast._C_cuda`` (one ``pav`` call forward — soft
+    rank's scatter by ``perm`` folded in — and one ``pav_vjp`` call backward, nothing else) against
+    the C++ ``cpu`` path: values and gradients, pooled and hard rows, one-block rows and the long-row
+    decomposition."""
+    require_ext()
+    import dirfast.ops.soft_sort as S
+    from dirfast import _ext
+
+    cu = HostCudaPav()
+    monkeypatch.setattr(S, "_c_cuda_route", lambda t: True)
+    monkeypatch.setattr(_ext, "require_cuda", lambda what: cu)
+    monkeypatch.setattr(S, "_cuda_stream", lambda device: 0)
+    x = make("heavy", rows, n, seed=n).to(dtype)
+    eps = pick_eps(x.double(), mode, regime)
+    g = torch.randn(x.shape, generator=torch.Generator().manual_seed(2), dtype=dtype)
+    xa = x.clone().requires_grad_()
+    got = S.SoftSortFunction.apply(xa, eps, mode, "triton")
+    (ga,) = torch.autograd.grad(got, xa, g)
+    assert cu.calls == ["pav", "pav_vjp"], cu.calls
+    xb = x.clone().requires_grad_()
+    want = FNS[mode](xb, eps, backend="cpu")
+    (gb,) = torch.autograd.grad(want, xb, g)
+    rtol = 1e-12 if dtype == F64 else 2e-6
+    tag = f"_C_cuda route {mode} {dtype} {regime} {rows}x{n}"
+    assert_close_verbose(got.detach(), want.detach(), tag=tag, rtol=rtol, atol=rtol, scale="max")
+    assert_close_verbose(ga, gb, tag=tag + " grad", rtol=rtol, atol=rtol, scale="max")
+    gaps = torch.diff(torch.sort(x.double(), dim=-1).values, dim=-1)
+    if not bool(((gaps >= 1 / eps) if mode == MODE_SORT else (gaps <= eps)).any()):
+        # nothing pools: the hard sort and the plain permutation, or the hard ranks' zero gradient
+        perm = torch.sort(x, dim=-1, stable=True).indices
+        if mode == MODE_SORT:
+            assert torch.equal(got.detach(), torch.sort(x, -1).values)
+            assert torch.equal(ga, torch.empty_like(g).scatter_(-1, perm, g))
+        else:
+            assert torch.equal(ga, torch.zeros_like(g))

@@ -6,6 +6,7 @@
 // bad arguments (the checks of csrc/pav.h, shared with dirfast._C.pav).
 #include <pybind11/pybind11.h>
 
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -32,7 +33,8 @@ void require_device(const char* what) {
 
 void pav(const std::string& dtype, int mode, std::uintptr_t x, std::int64_t rows, std::int64_t n,
          double eps, std::uintptr_t out, std::uintptr_t block_start, std::int64_t chunk,
-         std::uintptr_t flag, std::uintptr_t workspace, std::uintptr_t stream) {
+         std::uintptr_t flag, std::uintptr_t workspace, std::uintptr_t stream,
+         std::uintptr_t perm) {
   namespace pv = dirfast::pav;
   pv::Args a{pv::parse_dtype(dtype, "pav"), mode, x, rows, n, eps, out, block_start, chunk,
              false, 0};
@@ -41,6 +43,7 @@ void pav(const std::string& dtype, int mode, std::uintptr_t x, std::int64_t rows
   if (flag == 0 || flag % 4) throw std::invalid_argument("pav: flag must be a non-null int32 pointer");
   if (workspace == 0 || workspace % 256)
     throw std::invalid_argument("pav: workspace must be a non-null 256-byte aligned pointer");
+  if (perm % 8) throw std::invalid_argument("pav: perm must be 0 or an 8-byte aligned pointer");
   require_device("pav");
   int code;
   {
@@ -50,9 +53,45 @@ void pav(const std::string& dtype, int mode, std::uintptr_t x, std::int64_t rows
                             reinterpret_cast<void*>(out),
                             reinterpret_cast<std::int64_t*>(block_start), chunk,
                             reinterpret_cast<std::int32_t*>(flag),
-                            reinterpret_cast<void*>(workspace), stream);
+                            reinterpret_cast<void*>(workspace), stream,
+                            reinterpret_cast<const std::int64_t*>(perm));
   }
   check(code, "pav");
+}
+
+void pav_vjp(const std::string& dtype, int mode, std::uintptr_t g, std::uintptr_t perm,
+             std::uintptr_t block_start, std::int64_t rows, std::int64_t n, double eps,
+             std::uintptr_t out, std::uintptr_t flag, std::uintptr_t workspace,
+             std::uintptr_t stream) {
+  namespace pv = dirfast::pav;
+  pv::MeanArgs a{pv::parse_dtype(dtype, "pav_vjp"), g, block_start, rows, n, out};
+  pv::validate(a, "pav_vjp");
+  if (mode != 0 && mode != 1)
+    throw std::invalid_argument("pav_vjp: mode must be 0 (soft sort) or 1 (soft rank), got " +
+                                std::to_string(mode));
+  if (!(eps > 0.0) || !std::isfinite(eps))
+    throw std::invalid_argument("pav_vjp: eps must be > 0 and finite, got " + std::to_string(eps));
+  if (rows == 0) return;
+  if (perm % 8 || (mode == 1 && perm == 0))
+    throw std::invalid_argument(
+        "pav_vjp: perm must be an 8-byte aligned pointer (0 allowed in mode 0 only)");
+  if (flag == 0 || flag % 4)
+    throw std::invalid_argument("pav_vjp: flag must be a non-null int32 pointer");
+  if (workspace == 0 || workspace % 256)
+    throw std::invalid_argument("pav_vjp: workspace must be a non-null 256-byte aligned pointer");
+  require_device("pav_vjp");
+  int code;
+  {
+    py::gil_scoped_release release;
+    code = dirfast_pav_vjp_cuda(a.dtype == pv::DType::kFloat32 ? 0 : 1, mode,
+                                reinterpret_cast<const void*>(g),
+                                reinterpret_cast<const std::int64_t*>(perm),
+                                reinterpret_cast<const std::int64_t*>(block_start), rows, n, eps,
+                                reinterpret_cast<void*>(out),
+                                reinterpret_cast<const std::int32_t*>(flag),
+                                reinterpret_cast<void*>(workspace), stream);
+  }
+  check(code, "pav_vjp");
 }
 
 void pav_block_mean(const std::string& dtype, std::uintptr_t g, std::uintptr_t block_start,
@@ -101,16 +140,31 @@ PYBIND11_MODULE(_C_cuda, m) {
         "Bytes of device scratch (256-byte aligned) that pav and pav_block_mean need.");
   m.def("pav", &pav, py::arg("dtype"), py::arg("mode"), py::arg("x"), py::arg("rows"),
         py::arg("n"), py::arg("eps"), py::arg("out"), py::arg("block_start"), py::arg("chunk"),
-        py::arg("flag"), py::arg("workspace"), py::arg("stream"),
+        py::arg("flag"), py::arg("workspace"), py::arg("stream"), py::arg("perm") = 0,
         R"doc(
 CUDA twin of ``dirfast._C.pav`` (same math and arguments, device pointers), enqueued on ``stream``
-(cudaStream_t as int, e.g. ``torch.cuda.current_stream().cuda_stream``), no host sync. ``flag``:
-one device int32; set to 0, then to 1 by the gap kernel if some adjacent pair satisfies the merge
-rule (the pooling kernels return at once when it stays 0); keep it for ``pav_block_mean``.
+(cudaStream_t as int, e.g. ``torch.cuda.current_stream().cuda_stream``), no host sync. Rows of
+n <= 16384: one kernel (one block per row), plus a memset of the flag when rows > 1; longer rows:
+one launch per step of the chunked decomposition. ``flag``: one device int32, afterwards nonzero
+iff some adjacent pair of some row satisfies the merge rule (the pooling steps return at once when
+it is 0); keep it for ``pav_vjp`` / ``pav_block_mean``. ``perm``: 0, or an int64 [rows, n]
+row-local permutation: the value of sorted position i goes to ``out[perm_i]`` (soft rank's
+scatter to the original order).
 ``workspace``: ``pav_workspace_bytes(rows, n, chunk)`` device bytes, 256-aligned. ``chunk``: 0 =
 automatic (a power of two in [32, 1024]). Returns None (the per-row pooled count of the CPU API
 would need a sync). RuntimeError without a usable device or on a CUDA error; ValueError on bad
 arguments.
+)doc");
+  m.def("pav_vjp", &pav_vjp, py::arg("dtype"), py::arg("mode"), py::arg("g"), py::arg("perm"),
+        py::arg("block_start"), py::arg("rows"), py::arg("n"), py::arg("eps"), py::arg("out"),
+        py::arg("flag"), py::arg("workspace"), py::arg("stream"),
+        R"doc(
+The VJP of ``pav``'s output from its ``block_start`` and ``flag``, with the permutation folded in:
+``v_i = g_i`` (mode 0, sorted order) or ``g[perm_i]`` (mode 1, ``g`` in the original order), ``m_i``
+the fp64 mean of ``v`` over i's block; ``out[p_i] = m_i`` (mode 0) or ``(v_i - m_i)/eps`` (mode 1,
+in the dtype), ``p_i = perm_i`` when ``perm`` is given (required in mode 1) else ``i``. One kernel
+for rows of n <= 16384, three for longer rows. ``workspace``: ``pav_workspace_bytes(rows, n)``.
+RuntimeError without a device or on a CUDA error; ValueError on bad arguments.
 )doc");
   m.def("pav_block_mean", &pav_block_mean, py::arg("dtype"), py::arg("g"),
         py::arg("block_start"), py::arg("rows"), py::arg("n"), py::arg("out"), py::arg("flag"),

@@ -1,16 +1,23 @@
-// dirfast — CUDA kernels of the PAV behind soft_sort / soft_rank.
+// dirfast — CUDA kernels of the PAV behind soft_sort / soft_rank / Dist Loss.
 //
 // CUDA runtime only (no torch headers). Every kernel calls the DIRFAST_HOST_DEVICE functions of
 // csrc/pav/pav_core.h, in the decomposition that the CPU "grid" driver (csrc/pav.cpp, run_grid)
 // replays on the CPU in the same order; built with --fmad=false and IEEE division, so the device
-// arithmetic is the host's. No kernel depends on the order in which its threads run: chunk
-// threads touch disjoint ranges, seams of one level join disjoint ranges, and the only shared
-// write (the flag) stores the constant 1.
+// arithmetic is the host's. No kernel depends on the order in which its threads or blocks run:
+// chunk threads touch disjoint ranges, seams of one level join disjoint ranges, and the only
+// shared write (the flag) stores a constant (or, with one block, the block's own value).
 //
-// Threads: rows x chunks (chunk PAV, last start, write), rows x seams per level, one block of
-// kScanThreads per row for the carry scan, rows x n for the element-wise kernels. Never one
-// thread for a whole long row. Every kernel after the gap check returns at once on *flag == 0,
-// so the pooling path costs only launches when nothing pools (no host sync).
+// Two shapes of the same decomposition (pav_row_path in pav_core.h picks by row length):
+// * rows of n <= kPavRowMax: ONE launch per call, one block of kRowThreads per row. The block
+//   tests its row's pairs (__syncthreads_or); a row where no pair merges writes the hard-sort
+//   output and returns; a pooling row runs chunk PAV, the seam levels, last starts, the carry
+//   scan and the write, __syncthreads between steps (the block state lives in the global
+//   workspace, each row its own slice). The VJP is one launch too: pieces, per-block combine,
+//   per-element write, with soft rank's gather / epilogue / scatter folded in.
+// * longer rows: rows x chunks (chunk PAV, last start, write), rows x seams per level, one block
+//   of kScanThreads per row for the carry scan, rows x n for the element-wise kernels: never one
+//   thread for a whole long row. Every kernel after the gap check returns at once on *flag == 0,
+//   so the pooling path costs only launches when nothing pools (no host sync).
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -25,6 +32,7 @@ namespace pv = dirfast::pav;
 
 constexpr int kThreads = 256;
 constexpr int kScanThreads = 256;  // = kScanThreads in csrc/pav.cpp (grid driver)
+constexpr int kRowThreads = 256;   // = kRowThreads in csrc/pav.cpp (grid driver)
 
 inline std::int64_t align256(std::int64_t b) { return (b + 255) / 256 * 256; }
 
@@ -72,12 +80,13 @@ unsigned grid_for(std::int64_t count) {
 template <typename T>
 __global__ void k_gap(const T* __restrict__ X, std::int64_t rows, std::int64_t n, double eps,
                       double half, int mode, T* __restrict__ OUT, std::int64_t* BS,
-                      std::int32_t* flag) {
+                      const std::int64_t* PERM, std::int32_t* flag) {
   const std::int64_t total = rows * n;
   for (std::int64_t t = gtid(); t < total; t += std::int64_t(gridDim.x) * blockDim.x) {
     const std::int64_t r = rows == 1 ? 0 : t / n, i = t - r * n;  // no 64-bit divide for one row
     const T* x = X + r * n;
-    pv::pav_identity_write(x, i, i + 1, eps, mode, OUT + r * n, BS ? BS + r * n : nullptr);
+    pv::pav_identity_write(x, i, i + 1, eps, mode, OUT + r * n, BS ? BS + r * n : nullptr,
+                           PERM ? PERM + r * n : nullptr);
     if (i + 1 < n && pv::pav_pair_merges(x[i], x[i + 1], half, mode)) *flag = 1;
   }
 }
@@ -141,7 +150,7 @@ __global__ void k_scan(std::int64_t n, Layout L, char* ws, const std::int32_t* f
 template <typename T>
 __global__ void k_write(const T* __restrict__ X, std::int64_t rows, std::int64_t n, Layout L,
                         double eps, int mode, char* ws, T* OUT, std::int64_t* BS,
-                        const std::int32_t* flag) {
+                        const std::int64_t* PERM, const std::int32_t* flag) {
   if (*flag == 0) return;
   const std::int64_t t = gtid();
   if (t >= rows * L.nc) return;
@@ -149,13 +158,17 @@ __global__ void k_write(const T* __restrict__ X, std::int64_t rows, std::int64_t
   const std::int64_t lo = k * L.C, hi = lo + L.C < n ? lo + L.C : n;
   const std::int64_t carry = reinterpret_cast<const std::int64_t*>(ws + L.off_carry)[t];
   pv::pav_chunk_write(X + r * n, lo, hi, carry, eps, mode, row_ws(ws, L, n, r), OUT + r * n,
-                      BS ? BS + r * n : nullptr);
+                      BS ? BS + r * n : nullptr, PERM ? PERM + r * n : nullptr);
 }
 
-// Block mean: pieces per (row, chunk); combine per block start; write per element.
+// VJP (block mean), long rows: pieces per (row, chunk); combine per block start; write per
+// element. The summand of sorted position i is v_i = G[i] (mode 0) or G[PERM[i]] (mode 1: the
+// incoming gradient is in the original order); the result of i goes to OUT[PERM[i]] when PERM is
+// given (else OUT[i]): soft sort's T(mean), soft rank's (v_i - T(mean))/T(eps).
 template <typename T>
-__global__ void k_bm_pieces(const T* G, const std::int64_t* BS, std::int64_t rows,
-                            std::int64_t n, Layout L, char* ws, const std::int32_t* flag) {
+__global__ void k_bm_pieces(const T* G, const std::int64_t* BS, const std::int64_t* PERM,
+                            std::int64_t rows, std::int64_t n, Layout L, int mode, char* ws,
+                            const std::int32_t* flag) {
   if (*flag == 0) return;
   const std::int64_t t = gtid();
   if (t >= rows * L.nc) return;
@@ -163,7 +176,8 @@ __global__ void k_bm_pieces(const T* G, const std::int64_t* BS, std::int64_t row
   const std::int64_t lo = k * L.C, hi = lo + L.C < n ? lo + L.C : n;
   pv::pav_bm_pieces(G + r * n, BS + r * n, lo, hi,
                     reinterpret_cast<double*>(ws + L.off_psum) + r * n,
-                    reinterpret_cast<std::int64_t*>(ws + L.off_pcnt) + r * n);
+                    reinterpret_cast<std::int64_t*>(ws + L.off_pcnt) + r * n,
+                    mode == pv::kRank ? PERM + r * n : nullptr);
 }
 
 __global__ void k_bm_block(const std::int64_t* BS, std::int64_t rows, std::int64_t n, Layout L,
@@ -179,19 +193,118 @@ __global__ void k_bm_block(const std::int64_t* BS, std::int64_t rows, std::int64
 }
 
 template <typename T>
-__global__ void k_bm_write(const T* G, const std::int64_t* BS, std::int64_t rows,
-                           std::int64_t n, Layout L, const char* ws, T* OUT,
-                           const std::int32_t* flag) {
+__global__ void k_bm_write(const T* G, const std::int64_t* BS, const std::int64_t* PERM,
+                           std::int64_t rows, std::int64_t n, Layout L, double eps, int mode,
+                           const char* ws, T* OUT, const std::int32_t* flag) {
   const bool pooled = *flag != 0;
   const std::int64_t total = rows * n;
   const double* psum = reinterpret_cast<const double*>(ws + L.off_psum);
   for (std::int64_t t = gtid(); t < total; t += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t r = rows == 1 ? 0 : t / n, base = r * n;
+    const std::int64_t p = PERM ? PERM[t] : t - base;  // row-local
+    const T v = G[mode == pv::kRank ? base + p : t];
+    const std::int64_t dst = base + p;
     if (!pooled) {
-      OUT[t] = G[t];
+      OUT[dst] = pv::pav_vjp_identity(v, eps, mode);
       continue;
     }
-    const std::int64_t r = rows == 1 ? 0 : t / n;
-    OUT[t] = T(psum[r * n + pv::pav_clamp_index(BS[t], n)]);
+    OUT[dst] = pv::pav_vjp_value(v, psum[base + pv::pav_clamp_index(BS[t], n)], eps, mode);
+  }
+}
+
+// ---- one block per row (n <= kPavRowMax) ------------------------------------------------------
+
+// The whole PAV of a row: pair test, then the identity write or every step of the decomposition
+// with __syncthreads between them. Flag: rows == 1 (one block) stores 0 or 1 itself (no memset);
+// more rows: memset to 0 before the launch, a pooling row stores 1.
+template <typename T>
+__global__ void __launch_bounds__(kRowThreads, 1)
+    k_row_pav(const T* __restrict__ X, std::int64_t rows, std::int64_t n, Layout L, double eps,
+              double half, int mode, T* OUT, std::int64_t* BS, const std::int64_t* PERM,
+              std::int32_t* flag, char* ws) {
+  __shared__ std::int64_t part[kRowThreads];
+  const std::int64_t r = blockIdx.x;
+  const int th = threadIdx.x;
+  const T* x = X + r * n;
+  T* out = OUT + r * n;
+  std::int64_t* bs = BS ? BS + r * n : nullptr;
+  const std::int64_t* perm = PERM ? PERM + r * n : nullptr;
+  int local = 0;
+  for (std::int64_t i = th; i + 1 < n; i += kRowThreads)
+    local |= int(pv::pav_pair_merges(x[i], x[i + 1], half, mode));
+  const bool any = __syncthreads_or(local) != 0;
+  if (th == 0 && (rows == 1 || any)) *flag = any ? 1 : 0;
+  if (!any) {
+    for (std::int64_t i = th; i < n; i += kRowThreads)
+      pv::pav_identity_write(x, i, i + 1, eps, mode, out, bs, perm);
+    return;
+  }
+  const PavWs w = row_ws(ws, L, n, r);
+  const std::int64_t C = L.C, nc = L.nc;
+  for (std::int64_t k = th; k < nc; k += kRowThreads)
+    pv::pav_chunk(x, k * C, k * C + C < n ? k * C + C : n, half, mode, w);
+  __syncthreads();
+  const int levels = pv::pav_num_levels(n, C);
+  for (int lv = 0; lv < levels; ++lv) {
+    const std::int64_t ns = pv::pav_num_seams(n, C, lv);
+    for (std::int64_t j = th; j < ns; j += kRowThreads) {
+      std::int64_t a, m, b;
+      pv::pav_seam_range(n, C, lv, j, a, m, b);
+      pv::pav_seam(a, m, b, half, mode, w);
+    }
+    __syncthreads();
+  }
+  std::int64_t* carry = reinterpret_cast<std::int64_t*>(ws + L.off_carry) + r * nc;
+  for (std::int64_t k = th; k < nc; k += kRowThreads)
+    carry[k] = pv::pav_chunk_last_start(k * C, k * C + C < n ? k * C + C : n, w.is_end);
+  __syncthreads();
+  // exclusive max-scan of the carries (as k_scan): thread th owns a contiguous piece
+  const std::int64_t per = (nc + kRowThreads - 1) / kRowThreads;
+  const std::int64_t plo = std::int64_t(th) * per < nc ? std::int64_t(th) * per : nc;
+  const std::int64_t phi = plo + per < nc ? plo + per : nc;
+  part[th] = pv::pav_reduce_max(carry + plo, phi - plo, -1);
+  __syncthreads();
+  if (th == 0) pv::pav_scan_max(part, kRowThreads, 0);
+  __syncthreads();
+  pv::pav_scan_max(carry + plo, phi - plo, part[th]);
+  __syncthreads();
+  for (std::int64_t k = th; k < nc; k += kRowThreads)
+    pv::pav_chunk_write(x, k * C, k * C + C < n ? k * C + C : n, carry[k], eps, mode, w, out, bs,
+                        perm);
+}
+
+// The VJP of a row (k_bm_* in one launch): *flag == 0: the identity form; else pieces per chunk,
+// per-block combine, per-element write (the same calls and summation order as k_bm_*).
+template <typename T>
+__global__ void __launch_bounds__(kRowThreads, 1)
+    k_row_vjp(const T* G, const std::int64_t* BS, const std::int64_t* PERM, std::int64_t n,
+              Layout L, double eps, int mode, T* OUT, const std::int32_t* flag, char* ws) {
+  const std::int64_t r = blockIdx.x;
+  const int th = threadIdx.x;
+  const T* g = G + r * n;
+  const std::int64_t* bs = BS + r * n;
+  const std::int64_t* perm = PERM ? PERM + r * n : nullptr;
+  const std::int64_t* gperm = mode == pv::kRank ? perm : nullptr;  // summands gathered
+  T* out = OUT + r * n;
+  if (*flag == 0) {
+    for (std::int64_t i = th; i < n; i += kRowThreads) {
+      const std::int64_t p = perm ? perm[i] : i;
+      out[p] = pv::pav_vjp_identity(g[gperm ? p : i], eps, mode);
+    }
+    return;
+  }
+  double* psum = reinterpret_cast<double*>(ws + L.off_psum) + r * n;
+  std::int64_t* pcnt = reinterpret_cast<std::int64_t*>(ws + L.off_pcnt) + r * n;
+  const std::int64_t C = L.C;
+  for (std::int64_t k = th; k < L.nc; k += kRowThreads)
+    pv::pav_bm_pieces(g, bs, k * C, k * C + C < n ? k * C + C : n, psum, pcnt, gperm);
+  __syncthreads();
+  for (std::int64_t i = th; i < n; i += kRowThreads)
+    if (bs[i] == i) pv::pav_bm_block(bs, i, n, C, psum, pcnt);
+  __syncthreads();
+  for (std::int64_t i = th; i < n; i += kRowThreads) {
+    const std::int64_t p = perm ? perm[i] : i;
+    out[p] = pv::pav_vjp_value(g[gperm ? p : i], psum[pv::pav_clamp_index(bs[i], n)], eps, mode);
   }
 }
 
@@ -210,13 +323,24 @@ unsigned elem_grid(std::int64_t total) {
 
 template <typename T>
 int pav_impl(int mode, const T* x, std::int64_t rows, std::int64_t n, double eps, T* out,
-             std::int64_t* bs, std::int64_t chunk, std::int32_t* flag, char* ws,
-             cudaStream_t st) {
+             std::int64_t* bs, const std::int64_t* perm, std::int64_t chunk, std::int32_t* flag,
+             char* ws, cudaStream_t st) {
   const Layout L = layout(rows, n, chunk);
   const double half = pv::pav_half(eps, mode);
+  if (pv::pav_row_path(n)) {
+    if (rows > 1) {  // one block stores the flag itself
+      const cudaError_t e = cudaMemsetAsync(flag, 0, sizeof(std::int32_t), st);
+      if (e != cudaSuccess) return int(e);
+    }
+    k_row_pav<T><<<unsigned(rows), kRowThreads, 0, st>>>(x, rows, n, L, eps, half, mode, out, bs,
+                                                          perm, flag, ws);
+    DIRFAST_LAUNCH_CHECK();
+    return 0;
+  }
   cudaError_t e = cudaMemsetAsync(flag, 0, sizeof(std::int32_t), st);
   if (e != cudaSuccess) return int(e);
-  k_gap<T><<<elem_grid(rows * n), kThreads, 0, st>>>(x, rows, n, eps, half, mode, out, bs, flag);
+  k_gap<T><<<elem_grid(rows * n), kThreads, 0, st>>>(x, rows, n, eps, half, mode, out, bs, perm,
+                                                      flag);
   DIRFAST_LAUNCH_CHECK();
   const unsigned gc = grid_for(rows * L.nc);
   k_chunk<T><<<gc, kThreads, 0, st>>>(x, rows, n, L, half, mode, ws, flag);
@@ -231,20 +355,29 @@ int pav_impl(int mode, const T* x, std::int64_t rows, std::int64_t n, double eps
   DIRFAST_LAUNCH_CHECK();
   k_scan<<<unsigned(rows), kScanThreads, 0, st>>>(n, L, ws, flag);
   DIRFAST_LAUNCH_CHECK();
-  k_write<T><<<gc, kThreads, 0, st>>>(x, rows, n, L, eps, mode, ws, out, bs, flag);
+  k_write<T><<<gc, kThreads, 0, st>>>(x, rows, n, L, eps, mode, ws, out, bs, perm, flag);
   DIRFAST_LAUNCH_CHECK();
   return 0;
 }
 
 template <typename T>
-int bm_impl(const T* g, const std::int64_t* bs, std::int64_t rows, std::int64_t n, T* out,
-            const std::int32_t* flag, char* ws, cudaStream_t st) {
+int vjp_impl(int mode, const T* g, const std::int64_t* perm, const std::int64_t* bs,
+             std::int64_t rows, std::int64_t n, double eps, T* out, const std::int32_t* flag,
+             char* ws, cudaStream_t st) {
   const Layout L = layout(rows, n, 0);
-  k_bm_pieces<T><<<grid_for(rows * L.nc), kThreads, 0, st>>>(g, bs, rows, n, L, ws, flag);
+  if (pv::pav_row_path(n)) {
+    k_row_vjp<T><<<unsigned(rows), kRowThreads, 0, st>>>(g, bs, perm, n, L, eps, mode, out, flag,
+                                                          ws);
+    DIRFAST_LAUNCH_CHECK();
+    return 0;
+  }
+  k_bm_pieces<T><<<grid_for(rows * L.nc), kThreads, 0, st>>>(g, bs, perm, rows, n, L, mode, ws,
+                                                              flag);
   DIRFAST_LAUNCH_CHECK();
   k_bm_block<<<elem_grid(rows * n), kThreads, 0, st>>>(bs, rows, n, L, ws, flag);
   DIRFAST_LAUNCH_CHECK();
-  k_bm_write<T><<<elem_grid(rows * n), kThreads, 0, st>>>(g, bs, rows, n, L, ws, out, flag);
+  k_bm_write<T><<<elem_grid(rows * n), kThreads, 0, st>>>(g, bs, perm, rows, n, L, eps, mode, ws,
+                                                           out, flag);
   DIRFAST_LAUNCH_CHECK();
   return 0;
 }
@@ -276,7 +409,8 @@ std::int64_t dirfast_pav_workspace_bytes(std::int64_t rows, std::int64_t n, std:
 
 int dirfast_pav_cuda(int dtype, int mode, const void* x, std::int64_t rows, std::int64_t n,
                      double eps, void* out, std::int64_t* block_start, std::int64_t chunk,
-                     std::int32_t* flag, void* workspace, std::uintptr_t stream) {
+                     std::int32_t* flag, void* workspace, std::uintptr_t stream,
+                     const std::int64_t* perm) {
   if (rows == 0) return 0;
   if (rows < 0 || n < 1 || chunk < 0 || !x || !out || !flag || !workspace ||
       (mode != 0 && mode != 1) || rows > 0x7fffffff)
@@ -285,10 +419,29 @@ int dirfast_pav_cuda(int dtype, int mode, const void* x, std::int64_t rows, std:
   char* ws = static_cast<char*>(workspace);
   if (dtype == 0)
     return pav_impl<float>(mode, static_cast<const float*>(x), rows, n, eps,
-                           static_cast<float*>(out), block_start, chunk, flag, ws, st);
+                           static_cast<float*>(out), block_start, perm, chunk, flag, ws, st);
   if (dtype == 1)
     return pav_impl<double>(mode, static_cast<const double*>(x), rows, n, eps,
-                            static_cast<double*>(out), block_start, chunk, flag, ws, st);
+                            static_cast<double*>(out), block_start, perm, chunk, flag, ws, st);
+  return -1;
+}
+
+int dirfast_pav_vjp_cuda(int dtype, int mode, const void* g, const std::int64_t* perm,
+                         const std::int64_t* block_start, std::int64_t rows, std::int64_t n,
+                         double eps, void* out, const std::int32_t* flag, void* workspace,
+                         std::uintptr_t stream) {
+  if (rows == 0) return 0;
+  if (rows < 0 || n < 1 || !g || !block_start || !out || !flag || !workspace ||
+      (mode != 0 && mode != 1) || (mode == 1 && !perm) || rows > 0x7fffffff)
+    return -1;
+  cudaStream_t st = reinterpret_cast<cudaStream_t>(stream);
+  char* ws = static_cast<char*>(workspace);
+  if (dtype == 0)
+    return vjp_impl<float>(mode, static_cast<const float*>(g), perm, block_start, rows, n, eps,
+                           static_cast<float*>(out), flag, ws, st);
+  if (dtype == 1)
+    return vjp_impl<double>(mode, static_cast<const double*>(g), perm, block_start, rows, n, eps,
+                            static_cast<double*>(out), flag, ws, st);
   return -1;
 }
 
@@ -296,17 +449,8 @@ int dirfast_pav_block_mean_cuda(int dtype, const void* g, const std::int64_t* bl
                                 std::int64_t rows, std::int64_t n, void* out,
                                 const std::int32_t* flag, void* workspace,
                                 std::uintptr_t stream) {
-  if (rows == 0) return 0;
-  if (rows < 0 || n < 1 || !g || !block_start || !out || !flag || !workspace) return -1;
-  cudaStream_t st = reinterpret_cast<cudaStream_t>(stream);
-  char* ws = static_cast<char*>(workspace);
-  if (dtype == 0)
-    return bm_impl<float>(static_cast<const float*>(g), block_start, rows, n,
-                          static_cast<float*>(out), flag, ws, st);
-  if (dtype == 1)
-    return bm_impl<double>(static_cast<const double*>(g), block_start, rows, n,
-                           static_cast<double*>(out), flag, ws, st);
-  return -1;
+  return dirfast_pav_vjp_cuda(dtype, 0, g, nullptr, block_start, rows, n, 1.0, out, flag,
+                              workspace, stream);
 }
 
 }  // extern "C"

@@ -218,11 +218,14 @@ DIRFAST_HOST_DEVICE std::int64_t pav_reduce_max(const std::int64_t* carry, std::
 }
 
 // Expansion step 3: values and block starts of [lo, hi); `start` = the block start in force at
-// lo (the carry-in; ignored when lo is itself a start). block_start may be null.
+// lo (the carry-in; ignored when lo is itself a start). block_start may be null. perm (null or
+// the row's permutation, x_i = theta[perm_i]): the value of i goes to out[perm_i] instead of
+// out[i] (soft rank's scatter back to the original order; block_start stays in sorted order).
 template <typename T>
 DIRFAST_HOST_DEVICE void pav_chunk_write(const T* x, std::int64_t lo, std::int64_t hi,
                                          std::int64_t start, double eps, int mode, PavWs ws,
-                                         T* out, std::int64_t* block_start) {
+                                         T* out, std::int64_t* block_start,
+                                         const std::int64_t* perm = nullptr) {
   std::int64_t f = -1, L = 1;
   double m = 0.0;
   for (std::int64_t i = lo; i < hi; ++i) {
@@ -232,19 +235,21 @@ DIRFAST_HOST_DEVICE void pav_chunk_write(const T* x, std::int64_t lo, std::int64
       L = ws.oe[f] - f + 1;
       m = pav_mean(ws.bsum[f], L);
     }
-    out[i] = T(pav_value(double(x[i]), i, f, L, m, eps, mode));
+    out[perm ? perm[i] : i] = T(pav_value(double(x[i]), i, f, L, m, eps, mode));
     if (block_start) block_start[i] = f;
   }
 }
 
 // Fast path (all singletons) for [lo, hi): identical bits to pav_chunk_write on singleton blocks.
+// perm as in pav_chunk_write.
 template <typename T>
 DIRFAST_HOST_DEVICE void pav_identity_write(const T* x, std::int64_t lo, std::int64_t hi,
                                             double eps, int mode, T* out,
-                                            std::int64_t* block_start) {
+                                            std::int64_t* block_start,
+                                            const std::int64_t* perm = nullptr) {
   for (std::int64_t i = lo; i < hi; ++i) {
     const double xi = double(x[i]);
-    out[i] = T(pav_value(xi, i, i, 1, xi, eps, mode));
+    out[perm ? perm[i] : i] = T(pav_value(xi, i, i, 1, xi, eps, mode));
     if (block_start) block_start[i] = i;
   }
 }
@@ -262,9 +267,12 @@ DIRFAST_HOST_DEVICE bool pav_any_pair(const T* x, std::int64_t lo, std::int64_t 
 // ---- block mean (L2 isotonic VJP): out[i] = mean of g over i's block ---------------------------
 // Chunked form (GPU, and the CPU grid driver): a piece is the part of a block inside one chunk.
 // Step 1 (per chunk [lo, hi)): psum[p] = Σ g, pcnt[p] = count over each piece starting at p.
+// perm (null or the row's permutation): the summand of i is g[perm_i] (soft rank's gather of the
+// incoming gradient into sorted order) instead of g[i].
 template <typename T>
 DIRFAST_HOST_DEVICE void pav_bm_pieces(const T* g, const std::int64_t* bs, std::int64_t lo,
-                                       std::int64_t hi, double* psum, std::int64_t* pcnt) {
+                                       std::int64_t hi, double* psum, std::int64_t* pcnt,
+                                       const std::int64_t* perm = nullptr) {
   std::int64_t p = lo;
   double s = 0.0;
   for (std::int64_t i = lo; i < hi; ++i) {
@@ -274,7 +282,7 @@ DIRFAST_HOST_DEVICE void pav_bm_pieces(const T* g, const std::int64_t* bs, std::
       p = i;
       s = 0.0;
     }
-    s += double(g[i]);
+    s += double(g[perm ? perm[i] : i]);
   }
   psum[p] = s;
   pcnt[p] = hi - p;
@@ -295,6 +303,30 @@ DIRFAST_HOST_DEVICE void pav_bm_block(const std::int64_t* bs, std::int64_t f, st
 DIRFAST_HOST_DEVICE std::int64_t pav_clamp_index(std::int64_t v, std::int64_t n) {
   return v < 0 ? 0 : (v >= n ? n - 1 : v);
 }
+// The VJP of element i from its block mean `mean` (double, as psum holds it) and its summand
+// v = g_i (mode 0) or g[perm_i] (mode 1), in T: soft sort T(mean); soft rank (v - T(mean))/T(eps)
+// (the order and roundings of the CPU paths' `(g - bm) / eps` in T).
+template <typename T>
+DIRFAST_HOST_DEVICE T pav_vjp_value(T v, double mean, double eps, int mode) {
+  if (mode == kSort) return T(mean);
+  const T d = v - T(mean);
+  return d / T(eps);
+}
+// The same when nothing pooled (every block a singleton, mean = v exactly): v, or (v - v)/eps
+// (0, or NaN for a non-finite v, as the pooled formula gives).
+template <typename T>
+DIRFAST_HOST_DEVICE T pav_vjp_identity(T v, double eps, int mode) {
+  if (mode == kSort) return v;
+  const T d = v - v;
+  return d / T(eps);
+}
+
+// Rows up to this length run as one CUDA block per row (csrc/cuda/pav.cu: k_row_pav,
+// k_row_vjp; every step of the decomposition below in one launch, __syncthreads between steps);
+// longer rows take one launch per step (chunk PAV, each tree level, expansion). The CPU grid
+// driver (csrc/pav.cpp) follows the same rule. The arithmetic is the same either way.
+constexpr std::int64_t kPavRowMax = 16384;
+DIRFAST_HOST_DEVICE bool pav_row_path(std::int64_t n) { return n <= kPavRowMax; }
 
 // Default chunk length of the GPU decomposition (also the CPU grid driver's chunk = 0): a power
 // of two in [32, 1024] giving at least ~64k chunk threads, capped by n.

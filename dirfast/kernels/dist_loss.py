@@ -23,7 +23,10 @@ launches cost their launch latency only): the CUDA PAV (its first kernel writes 
 (``λs·Σ``) and
 ``g_ŝ_i = λs·w'_i ℓ'(ŝ_i − q_i)`` from the PAV output; the block mean of ``g_ŝ`` is
 taken by the CUDA (or host) PAV block mean; ``_dist_loss_pooled_grad_kernel`` rewrites
-``grad[k] = mean_B(g_ŝ)_i + s·w_k ℓ'(x_i − y_k)``.
+``grad[k] = mean_B(g_ŝ)_i + s·w_k ℓ'(x_i − y_k)`` and, on the ``dirfast._C_cuda`` route (where it is
+always launched), its program 0 also sums the partials into the loss (``REDUCE``; fixed order):
+forward = this kernel, the PAV, the two pooling kernels and the block mean — 5 launches + ``torch.sort``
+for ``N ≤ 16384`` (one CUDA block per row in the PAV and block mean).
 
 Compiled for fp32 and fp64 only (fp16/bf16 inputs are upcast to fp32 by the launcher); arithmetic in
 that dtype. Scalars (:class:`Scalars`: ``λs, s, thresh, β, γ, 1/β``, ``s`` = 1/N or 1, β also the
@@ -186,11 +189,27 @@ def _dist_loss_pooled_dist_kernel(
 
 @triton.jit(do_not_specialize=["scale", "beta", "gamma", "inv_beta"])
 def _dist_loss_pooled_grad_kernel(
-    x_ptr, perm_ptr, y_ptr, w_ptr, gx_ptr, grad_ptr, flag_ptr, n,
+    x_ptr, perm_ptr, y_ptr, w_ptr, gx_ptr, grad_ptr, flag_ptr, partial_ptr, loss_ptr, n,
+    num_partials,  # entries of partial_ptr ([programs, 2] flattened)
     scale, beta, gamma, inv_beta,  # by value
-    LOSS: tl.constexpr, HAS_W: tl.constexpr, BLOCK: tl.constexpr,
+    LOSS: tl.constexpr, HAS_W: tl.constexpr, REDUCE: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    """Flag set: ``grad[perm_i] = gx_i + s·w_k ℓ'(x_i − y_k)``; else nothing."""
+    """Flag set: ``grad[perm_i] = gx_i + s·w_k ℓ'(x_i − y_k)``; else nothing. ``REDUCE``: program 0
+    also writes ``loss = Σ partials`` (whatever the flag: the partials are final by now), summed in
+    a fixed order — ``BLOCK``-wide lanes over the flattened partials in index order, then one
+    ``tl.sum`` — so the loss needs no separate reduction launch; deterministic."""
+    if REDUCE:
+        if tl.program_id(0) == 0:
+            lanes = tl.arange(0, BLOCK)
+            acc = tl.zeros([BLOCK], dtype=partial_ptr.dtype.element_ty)
+            start = 0
+            # a while loop: the interpreter (numpy >= 2.4) cannot iterate range() over a runtime
+            # scalar
+            while start < num_partials:
+                acc += tl.load(partial_ptr + start + lanes, mask=start + lanes < num_partials,
+                               other=0)
+                start += BLOCK
+            tl.store(loss_ptr, tl.sum(acc, axis=0))
     scale = _arg(scale, x_ptr)
     beta = _arg(beta, x_ptr)
     gamma = _arg(gamma, x_ptr)
@@ -252,11 +271,14 @@ def _pooled_dist_config(dtype, loss, has_w, weighting):
                                     "BLOCK": BLOCK[dtype]}, num_warps=NUM_WARPS)
 
 
-def _pooled_grad_config(dtype, loss, has_w):
-    sig = _sig(dtype, ["x_ptr", "perm_ptr", "y_ptr", "w_ptr", "gx_ptr", "grad_ptr", "flag_ptr", "n",
-                       "scale", "beta", "gamma", "inv_beta"], consts=("LOSS", "HAS_W", "BLOCK"))
-    return KernelConfig(key=(dtype, loss, has_w), signature=sig,
-                        constexprs={"LOSS": loss, "HAS_W": has_w, "BLOCK": BLOCK[dtype]},
+def _pooled_grad_config(dtype, loss, has_w, reduce):
+    sig = _sig(dtype, ["x_ptr", "perm_ptr", "y_ptr", "w_ptr", "gx_ptr", "grad_ptr", "flag_ptr",
+                       "partial_ptr", "loss_ptr", "n", "scale", "beta", "gamma", "inv_beta"],
+               consts=("LOSS", "HAS_W", "REDUCE", "BLOCK"))
+    sig["num_partials"] = "i64"
+    return KernelConfig(key=(dtype, loss, has_w, reduce), signature=sig,
+                        constexprs={"LOSS": loss, "HAS_W": has_w, "REDUCE": reduce,
+                                    "BLOCK": BLOCK[dtype]},
                         num_warps=NUM_WARPS)
 
 
@@ -264,8 +286,9 @@ register(_dist_loss_fwd_kernel, [_fwd_config(d, l, hw, wc) for d in DTYPES for l
                                  for hw, wc in _weight_modes()])
 register(_dist_loss_pooled_dist_kernel, [_pooled_dist_config(d, l, hw, wc) for d in DTYPES
                                          for l in LOSSES for hw, wc in _weight_modes()])
-register(_dist_loss_pooled_grad_kernel, [_pooled_grad_config(d, l, hw) for d in DTYPES
-                                         for l in LOSSES for hw in (False, True)])
+register(_dist_loss_pooled_grad_kernel, [_pooled_grad_config(d, l, hw, red) for d in DTYPES
+                                         for l in LOSSES for hw in (False, True)
+                                         for red in (False, True)])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -357,14 +380,20 @@ def pooled_dist(s_hat, perm, q, w, sc: Scalars, partials, flag, *, loss: int, we
     return gs
 
 
-def pooled_grad(x, perm, y, w, gx, sc: Scalars, grad, flag, *, loss: int):
-    """When ``*flag != 0``: ``grad[perm_i] = gx_i + s·w_k ℓ'(x_i − y_k)`` in place."""
+def pooled_grad(x, perm, y, w, gx, sc: Scalars, grad, flag, *, loss: int, partials=None):
+    """When ``*flag != 0``: ``grad[perm_i] = gx_i + s·w_k ℓ'(x_i − y_k)`` in place. ``partials``
+    (``[programs, 2]`` of :func:`dist_loss_fwd`, final): also reduce them into the loss in the same
+    launch, whatever the flag, and return it (0-d, ``x``'s dtype); else return None."""
     n = x.numel()
     d = _dt(x)
     has_w = w is not None
-    cfg = pick(_dist_loss_pooled_grad_kernel, (d, loss, has_w))
+    reduce = partials is not None
+    cfg = pick(_dist_loss_pooled_grad_kernel, (d, loss, has_w, reduce))
+    out = torch.empty((), dtype=x.dtype, device=x.device) if reduce else None
     if n:
         with device_guard(x):
             _dist_loss_pooled_grad_kernel[grid(n, d)](
-                x, perm, y, w if has_w else x, gx, grad, flag, n, sc.scale, sc.beta, sc.gamma,
-                sc.inv_beta, num_warps=cfg.num_warps, **cfg.constexprs)
+                x, perm, y, w if has_w else x, gx, grad, flag, partials if reduce else x,
+                out if reduce else x, n, partials.numel() if reduce else 0, sc.scale, sc.beta,
+                sc.gamma, sc.inv_beta, num_warps=cfg.num_warps, **cfg.constexprs)
+    return out

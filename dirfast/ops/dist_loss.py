@@ -29,13 +29,16 @@ Paths (``backend`` resolved by :func:`dirfast.dist_loss`):
 * ``triton`` / ``cuda``: torch.sort + :func:`dirfast.kernels.dist_loss.dist_loss_fwd` (one kernel:
   both loss terms' per-program partials, the gradient scattered by ``perm`` — a permutation, no atomics — and
   the device flag "some gap ≥ 1/eps"), then the pooling stage, always launched and exiting on the flag
-  (no host sync) when ``dirfast._C_cuda`` is built: CUDA PAV (its first kernel writes ``ŝ = x``,
-  ``block_start = i`` and the flag) → recompute the distance term and ``g_ŝ`` from ``ŝ`` → CUDA block
-  mean → rewrite the gradient; the loss is one ``torch.sum`` of the pre-scaled partials. On a GPU without ``dirfast._C_cuda`` the
+  (no host sync) when ``dirfast._C_cuda`` is built: CUDA PAV (``N ≤ 16384``: one kernel, one block,
+  that writes ``ŝ``, ``block_start`` and the flag) → recompute the distance term and ``g_ŝ`` from
+  ``ŝ`` → CUDA block mean (one kernel) → rewrite the gradient, whose launch also sums the pre-scaled
+  partials into the loss (fixed order). Forward + backward: 6 launches + ``torch.sort`` (fp32/fp64;
+  the backward is the one scaling by ``grad_output``). On a GPU without ``dirfast._C_cuda`` the
   flag is read on the host (one 4-byte sync per call) and pooled batches take the CPU PAV; under
   ``TRITON_INTERPRET=1`` on CPU tensors likewise (free). ``cuda`` is the same route with
   ``dirfast._C_cuda`` required (the README's CUDA C++ column: the PAV and block mean are CUDA C++).
-  Partial sums are reduced by ``torch.sum`` in a fixed order: deterministic. Every launch runs on the
+  Partial sums are reduced in a fixed order (in the last kernel, or by ``torch.sum`` on the routes
+  without ``dirfast._C_cuda``): deterministic. Every launch runs on the
   tensors' device and its current stream (``device_guard``); scalars go to the kernels by value.
 
 Double backward: a backward under ``create_graph=True`` (grad mode on) does not use the saved
@@ -264,14 +267,14 @@ def _fwd_triton(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, 
     sc = K.scalars(dt, n, reduction, lam, eps, beta, gamma)
     if cuda_pav is None:
         cuda_pav = x.is_cuda and _ext.cuda_available()
-    # the CUDA PAV zeroes the flag and raises it again (its gap kernel) before any stage reads it:
-    # the forward kernel's flag needs no fill on that route
+    # the CUDA PAV sets the flag itself (N <= 16384: its one block stores it; longer: a memset and
+    # its gap kernel) before any stage reads it: the forward kernel's flag needs no fill there
     flag = torch.empty(1, dtype=torch.int32, device=x.device) if cuda_pav else None
     partials, grad, flag = K.dist_loss_fwd(x, perm, y, q, w, sc, loss=lcode, weighting=wcode,
                                            flag=flag)
     if cuda_pav:  # always launched, every stage exits on the device flag: no host sync
         cu = _ext.require_cuda("dirfast::dist_loss (its CUDA PAV)")
-        # the PAV's first kernel writes ŝ = x and block_start = i (then pools if the flag is up)
+        # the PAV writes ŝ (= x unless a pair merges), block_start and the flag
         s_hat = torch.empty_like(x)
         bs = torch.empty(n, dtype=torch.int64, device=x.device)
         ws = torch.empty(max(int(cu.pav_workspace_bytes(1, n, 0)), 1), dtype=torch.uint8,
@@ -279,8 +282,11 @@ def _fwd_triton(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, 
         _cuda_pav(cu, x, eps, s_hat, bs, flag, ws)
         gs = K.pooled_dist(s_hat, perm, q, w, sc, partials, flag, loss=lcode, weighting=wcode)
         gx = _cuda_block_mean(cu, gs, bs, flag, ws)
-        K.pooled_grad(x, perm, y, w, gx, sc, grad, flag, loss=lcode)
-    elif bool(flag.item()):  # CPU tensors (interpreter): free; a GPU without _C_cuda: one sync
+        # the gradient rewrite (on the flag) and the loss (the sum of the final partials, fixed
+        # order) in one launch
+        out = K.pooled_grad(x, perm, y, w, gx, sc, grad, flag, loss=lcode, partials=partials)
+        return out.to(preds.dtype), grad.to(preds.dtype) if need_grad else preds.new_empty(0)
+    if bool(flag.item()):  # CPU tensors (interpreter): free; a GPU without _C_cuda: one sync
         s_hat, bs = _soft_sort_host(x.cpu(), eps, False)
         if bs is not None:
             s_hat, bs = s_hat.to(x.device), bs.to(x.device)

@@ -28,10 +28,15 @@ Paths:
   pair meets the merge rule are the hard sort, done with no further work), and the stack PAV of
   :func:`dirfast.reference.soft_sort.pav_blocks` (a Python loop, ~0.3–0.5 µs per element) on the rows
   that pool only; the backward block mean by ``index_add``.
-* ``cuda`` / ``triton`` on CUDA tensors with ``dirfast._C_cuda``: ``torch.sort`` + the CUDA PAV, whose
-  first kernel writes the hard-sort output, ``block_start = i`` and the device flag; the pooling
-  kernels are always launched and return at once when the flag is 0 (no host sync); the backward's
-  block mean likewise.
+* ``cuda`` / ``triton`` on CUDA tensors with ``dirfast._C_cuda``: ``torch.sort`` + the CUDA PAV
+  (``_C_cuda.pav``; rows of ``n ≤ 16384``: one kernel, one block per row, which tests its row's
+  pairs and writes either the hard-sort output or the pooled one, ``block_start`` and the device
+  flag; soft rank's scatter back to the original order is its epilogue), plus a memset of the flag
+  when there are several rows. Backward: one ``_C_cuda.pav_vjp`` kernel (soft rank's gather of the
+  incoming gradient, the block means, ``(g̃ − m)/eps`` and the scatter by ``perm`` in one pass; an
+  early identity pass when the flag is 0). Forward + backward: 2–3 launches + ``torch.sort`` (fp32/
+  fp64; fp16/bf16 add their casts). Longer rows: the chunked decomposition, one launch per step
+  (6 + tree levels forward, 3 backward), every pooling step exiting on the flag (no host sync).
 * ``triton`` without ``dirfast._C_cuda``: ``torch.sort`` +
   :func:`dirfast.kernels.soft_sort.soft_sort_prep` (the same hard-sort output and flag in Triton),
   then the flag is read on the host — **one sync per call on a GPU** — and rows that pool go through
@@ -41,8 +46,9 @@ Paths:
 
 Backward: soft sort ``grad_θ[perm_i] = mean_{j∈B(i)} g_j``; soft rank, with ``g̃_i = g[perm_i]``,
 ``grad_θ[perm_i] = (g̃_i − mean_{j∈B(i)} g̃_j)/eps`` (0 when nothing pooled: hard ranks are
-piecewise constant); on the ``triton``/``cuda`` routes the subtraction, division and scatter of the
-soft rank run as one Triton kernel (:func:`dirfast.kernels.soft_sort.soft_rank_bwd_epilogue`).
+piecewise constant); with ``dirfast._C_cuda`` all of it is one kernel (``pav_vjp``); on the
+``triton`` route without it the subtraction, division and scatter of the soft rank run as one
+Triton kernel (:func:`dirfast.kernels.soft_sort.soft_rank_bwd_epilogue`).
 
 Double backward: a backward under ``create_graph=True`` (grad mode on) computes the same VJP with
 differentiable torch ops from the saved ``perm``/``block_start`` (index_add block means, no
@@ -101,7 +107,7 @@ def _sorted(theta: Tensor) -> Tuple[Tensor, Tensor]:
     """``x, perm = sort(theta)`` in the compute dtype, stable (the tie rule; a new tensor: ``theta`` is
     never modified)."""
     x, perm = torch.sort(theta.to(_acc_dtype(theta.dtype)), dim=-1, stable=True)
-    return x.contiguous(), perm
+    return x.contiguous(), perm.contiguous()
 
 
 def _finish(out_sorted: Tensor, perm: Tensor, mode: int, dtype: torch.dtype) -> Tensor:
@@ -258,14 +264,22 @@ def _workspace(cu, rows: int, n: int, device) -> Tensor:
                        device=device)
 
 
+def _c_cuda_route(t: Tensor) -> bool:
+    """Whether the ``triton``/``cuda`` paths run ``dirfast._C_cuda`` on ``t`` (a CUDA tensor and the
+    module built with a device visible); the CPU tests replace it to drive that route on CPU tensors
+    with a host stand-in of the module."""
+    return t.is_cuda and _ext.cuda_available()
+
+
 def _fwd_gpu(theta: Tensor, eps: float, mode: int):
-    """``triton``/``cuda`` paths. With ``dirfast._C_cuda`` on CUDA tensors its own gap kernel writes
-    the hard-sort output and the flag and the pooling kernels exit on it (no host sync; the Triton
-    prep kernel would only repeat that pass). Otherwise the Triton prep kernel, then the host PAV if
-    the flag is up (free for CPU tensors under the interpreter; one sync on a GPU)."""
+    """``triton``/``cuda`` paths. With ``dirfast._C_cuda`` on CUDA tensors its PAV writes the output
+    (soft rank: scattered to the original order by ``perm``), ``block_start`` and the flag, pooling
+    only where a pair merges (no host sync; the Triton prep kernel would only repeat its pair test).
+    Otherwise the Triton prep kernel, then the host PAV if the flag is up (free for CPU tensors under
+    the interpreter; one sync on a GPU)."""
     x, perm = _sorted(theta)
     rows, n = x.shape
-    if x.is_cuda and _ext.cuda_available():
+    if _c_cuda_route(x):
         cu = _ext.require_cuda(_OP_NAMES[mode])
         out = torch.empty_like(x)
         bs = torch.empty(x.shape, dtype=torch.int64, device=x.device)
@@ -273,8 +287,9 @@ def _fwd_gpu(theta: Tensor, eps: float, mode: int):
         ws = _workspace(cu, rows, n, x.device)
         with device_guard(x):  # _C_cuda launches on the current device
             cu.pav(_dtname(x.dtype), mode, x.data_ptr(), rows, n, float(eps), out.data_ptr(),
-                   bs.data_ptr(), 0, flag.data_ptr(), ws.data_ptr(), _cuda_stream(x.device))
-        return _finish(out, perm, mode, theta.dtype), perm, bs, flag
+                   bs.data_ptr(), 0, flag.data_ptr(), ws.data_ptr(), _cuda_stream(x.device),
+                   perm.data_ptr() if mode == MODE_RANK else 0)
+        return out.to(theta.dtype), perm, bs, flag
     from ..kernels.soft_sort import soft_sort_prep
 
     out, bs, flag = soft_sort_prep(x, eps, mode)
@@ -302,18 +317,7 @@ def _block_mean(g: Tensor, bs: Optional[Tensor], flag: Tensor, backend: str,
         return g
     if differentiable:
         return _block_mean_ref(g, bs)
-    if g.is_cuda:
-        if _ext.cuda_available():
-            cu = _ext.require_cuda("dirfast soft sort backward")
-            out = torch.empty_like(g)  # the kernel writes out = g when *flag == 0
-            rows, n = g.shape
-            bs = bs.contiguous()
-            ws = _workspace(cu, rows, n, g.device)
-            with device_guard(g):
-                cu.pav_block_mean(_dtname(g.dtype), g.data_ptr(), bs.data_ptr(), rows, n,
-                                  out.data_ptr(), flag.data_ptr(), ws.data_ptr(),
-                                  _cuda_stream(g.device))
-            return out
+    if g.is_cuda:  # without dirfast._C_cuda (with it, _bwd runs pav_vjp)
         if not bool(flag.item()):  # documented sync of the no-_C_cuda fallback
             return g
         return _block_mean_host(g.cpu(), bs.cpu()).to(g.device)
@@ -330,6 +334,17 @@ def _bwd(grad: Tensor, perm: Tensor, bs: Optional[Tensor], flag: Tensor, eps: fl
     blocks, independent of ``θ`` (soft sort/rank are piecewise linear: their second derivative in
     ``θ`` is 0 between kinks)."""
     g = grad.to(_acc_dtype(dtype)).contiguous()
+    if not differentiable and bs is not None and backend in ("triton", "cuda") and _c_cuda_route(g):
+        # one kernel: (rank: gather g̃ = g[perm]) block means, (rank: (g̃ − m)/eps) scatter by perm
+        cu = _ext.require_cuda(f"{_OP_NAMES[mode]} backward")
+        rows, n = g.shape
+        out = torch.empty_like(g)
+        ws = _workspace(cu, rows, n, g.device)
+        with device_guard(g):
+            cu.pav_vjp(_dtname(g.dtype), mode, g.data_ptr(), perm.data_ptr(), bs.data_ptr(), rows,
+                       n, float(eps), out.data_ptr(), flag.data_ptr(), ws.data_ptr(),
+                       _cuda_stream(g.device))
+        return out.to(dtype)
     if mode == MODE_SORT:
         gx = _block_mean(g, bs, flag, backend, differentiable)
     else:
@@ -427,8 +442,8 @@ class SoftSortFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, theta, eps, mode, backend):
         out, perm, bs, flag = _FWD[backend](theta, eps, mode)
-        if not flag.is_cuda and not bool(flag.item()):
-            bs = None
+        if not flag.is_cuda and not _c_cuda_route(flag) and not bool(flag.item()):
+            bs = None  # CPU: the host read is free (the _C_cuda route never reads the flag)
         ctx.save_for_backward(perm, bs, flag)
         ctx.eps, ctx.mode, ctx.backend, ctx.dtype = eps, mode, backend, theta.dtype
         return out

@@ -107,7 +107,9 @@ class HostCudaPav:
     def pav_workspace_bytes(self, rows, n, chunk=0):
         return 256
 
-    def pav(self, dtype, mode, x, rows, n, eps, out, block_start, chunk, flag, workspace, stream):
+    def pav(self, dtype, mode, x, rows, n, eps, out, block_start, chunk, flag, workspace, stream,
+            perm=0):
+        assert perm == 0  # Dist Loss keeps ŝ in sorted order
         self.calls.append("pav")
         pooled = self.cpu.pav(dtype, mode, x, rows, n, eps, out, block_start, chunk, True, 1)
         ctypes.c_int32.from_address(flag).value = 1 if pooled else 0
