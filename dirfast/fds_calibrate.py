@@ -201,10 +201,10 @@ def _calibrate_checked(features: Tensor, bin_idx: Tensor, scale: Tensor, shift: 
         return features.clone(memory_format=torch.contiguous_format)  # every row is an identity row
     acc = torch.float64 if features.dtype == torch.float64 else torch.float32
     scale, shift = _as_table(scale, acc), _as_table(shift, acc)
-    args = (features, bin_idx, scale, shift, path)
-    if torch.compiler.is_compiling():
-        return fds_calibrate_op(*args)  # the registered op: traced without a graph break
-    return FdsCalibrateFunction.apply(*args)  # eager: same paths, without the op's dispatch cost
+    if torch.compiler.is_compiling():  # the registered op: traced without a graph break
+        return fds_calibrate_op(features, bin_idx, scale, shift, path)
+    # eager: same paths, without the op's dispatch cost
+    return FdsCalibrateFunction.apply(features, bin_idx, scale, shift, (path,))
 
 
 def _as_table(t: Tensor, acc: torch.dtype) -> Tensor:

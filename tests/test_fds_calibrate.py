@@ -222,7 +222,7 @@ def test_registered_op_matches_eager_function():
     for path in paths:
         xs = [z.clone().requires_grad_() for _ in range(2)]
         a = fds_calibrate_op(xs[0], idx, s, t, path)
-        b = FdsCalibrateFunction.apply(xs[1], idx, s, t, path)
+        b = FdsCalibrateFunction.apply(xs[1], idx, s, t, (path,))
         assert torch.equal(a, b)
         go = torch.randn_like(a)
         assert torch.equal(torch.autograd.grad(a, xs[0], go)[0], torch.autograd.grad(b, xs[1], go)[0])

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from .. import _ext
 from ._common import EXT_DTYPE_NAME, acc_dtype
+from ._factory import register_op
 
 
 # ------------------------------------------------------------------------------------------------
@@ -84,27 +85,48 @@ _PATHS = {"cpu": _apply_cpu, "cpu_torch": _apply_torch, "triton": _apply_triton}
 # registered ops
 
 
-@torch.library.custom_op("dirfast::fds_calibrate", mutates_args=())
-def fds_calibrate_op(features: Tensor, bin_idx: Tensor, scale: Tensor, shift: Tensor,
-                     backend: str) -> Tensor:
+def _fds_calibrate(features: Tensor, bin_idx: Tensor, scale: Tensor, shift: Tensor,
+                   backend: str) -> Tensor:
     """``features·scale[bin_idx] + shift[bin_idx]``, ``[N, D]`` contiguous, dtype of ``features``."""
     return _PATHS[backend](features, bin_idx, scale, shift)
 
 
-@fds_calibrate_op.register_fake
-def _(features, bin_idx, scale, shift, backend):
+def _fds_calibrate_fake(features, bin_idx, scale, shift, backend):
     return features.new_empty(features.shape)
 
 
-@torch.library.custom_op("dirfast::fds_calibrate_bwd", mutates_args=())
-def fds_calibrate_bwd(grad_output: Tensor, bin_idx: Tensor, scale: Tensor, backend: str) -> Tensor:
+def _fds_calibrate_bwd(grad_output: Tensor, bin_idx: Tensor, scale: Tensor, backend: str) -> Tensor:
     """``d features = grad_output·scale[bin_idx]`` (identity rows: ``grad_output``); a new tensor."""
     return _PATHS[backend](grad_output, bin_idx, scale, None)
 
 
-@fds_calibrate_bwd.register_fake
-def _(grad_output, bin_idx, scale, backend):
+def _fds_calibrate_bwd_fake(grad_output, bin_idx, scale, backend):
     return grad_output.new_empty(grad_output.shape)
+
+
+def _save(ctx, inputs, outputs, eager):
+    _, bin_idx, scale, _, backend = inputs
+    ctx.save_for_backward(bin_idx, scale)
+    ctx.backend = backend
+
+
+def _grads(ctx, grad_outputs, bwd, eager):
+    grad_out = grad_outputs[0]
+    bin_idx, scale = ctx.saved_tensors
+    if grad_out is None or not ctx.needs_input_grad[0]:
+        return ()
+    if torch.is_grad_enabled():
+        # create_graph=True: through the registered backward op, which is differentiable (below)
+        return (fds_calibrate_bwd(grad_out, bin_idx, scale, ctx.backend),)
+    return (bwd(grad_out, bin_idx, scale, ctx.backend),)
+
+
+fds_calibrate_op, fds_calibrate_bwd, FdsCalibrateFunction = register_op(
+    "fds_calibrate", _fds_calibrate, _fds_calibrate_fake, save=_save, grads=_grads,
+    bwd=_fds_calibrate_bwd, bwd_fake=_fds_calibrate_bwd_fake, n_tensors=4,
+    doc="""Eager twin of ``dirfast::fds_calibrate`` (:func:`dirfast.ops._factory.register_op`):
+    ``apply(features, bin_idx, scale, shift, (backend,))``. A double backward
+    (``create_graph=True``) goes through the registered backward op, which is differentiable.""")
 
 
 def _bwd_setup_context(ctx, inputs, output):
@@ -122,43 +144,3 @@ def _bwd_backward(ctx, gg):
 
 
 fds_calibrate_bwd.register_autograd(_bwd_backward, setup_context=_bwd_setup_context)
-
-
-def _setup_context(ctx, inputs, output):
-    _, bin_idx, scale, _, backend = inputs
-    ctx.save_for_backward(bin_idx, scale)
-    ctx.backend = backend
-
-
-def _backward(ctx, grad_out):
-    bin_idx, scale = ctx.saved_tensors
-    if grad_out is None or not ctx.needs_input_grad[0]:
-        return None, None, None, None, None
-    return fds_calibrate_bwd(grad_out, bin_idx, scale, ctx.backend), None, None, None, None
-
-
-fds_calibrate_op.register_autograd(_backward, setup_context=_setup_context)
-
-
-class FdsCalibrateFunction(torch.autograd.Function):
-    """Eager twin of ``dirfast::fds_calibrate``: same paths, same backward, without the registered
-    op's Python dispatch cost (which is comparable to the whole op at small N·D). ``torch.compile``
-    (``torch.compiler.is_compiling()``) goes through the registered op. A double backward
-    (``create_graph=True``) goes through the registered backward op, which is differentiable."""
-
-    @staticmethod
-    def forward(ctx, features, bin_idx, scale, shift, backend):
-        ctx.save_for_backward(bin_idx, scale)
-        ctx.backend = backend
-        return _PATHS[backend](features, bin_idx, scale, shift)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        bin_idx, scale = ctx.saved_tensors
-        if grad_out is None or not ctx.needs_input_grad[0]:
-            return None, None, None, None, None
-        if torch.is_grad_enabled():  # create_graph=True: keep the graph through the registered op
-            g = fds_calibrate_bwd(grad_out, bin_idx, scale, ctx.backend)
-        else:
-            g = _PATHS[ctx.backend](grad_out, bin_idx, scale, None)
-        return g, None, None, None, None

@@ -31,6 +31,7 @@ from torch import Tensor
 
 from .. import _ext
 from ._common import EXT_DTYPE_NAME, acc_dtype
+from ._factory import register_op
 from ..reference.weighted_loss import tanh_sech2, weighted_loss_ref
 
 # loss name -> (base loss code, focal)
@@ -154,8 +155,7 @@ def _loss_grad_triton(pred, target, weight, loss, beta, gamma, activate, reducti
 _PATHS = {"cpu": _loss_grad_cpu, "cpu_torch": _loss_grad_torch, "triton": _loss_grad_triton}
 
 
-@torch.library.custom_op("dirfast::weighted_loss", mutates_args=())
-def weighted_loss_op(
+def _weighted_loss(
     pred: Tensor,
     target: Tensor,
     weight: Optional[Tensor],
@@ -172,27 +172,33 @@ def weighted_loss_op(
     return _PATHS[backend](pred, target, weight, loss, beta, gamma, activate, reduction, need_grad)
 
 
-@weighted_loss_op.register_fake
-def _(pred, target, weight, loss, beta, gamma, activate, reduction, backend, need_grad):
+def _weighted_loss_fake(pred, target, weight, loss, beta, gamma, activate, reduction, backend,
+                        need_grad):
     out = pred.new_empty(pred.shape if reduction == "none" else ())
     return out, torch.empty_like(pred) if need_grad else pred.new_empty(0)
 
 
-@torch.library.custom_op("dirfast::weighted_loss_bwd", mutates_args=())
-def weighted_loss_bwd(grad_output: Tensor, grad: Tensor) -> Tensor:
+def _weighted_loss_bwd(grad_output: Tensor, grad: Tensor) -> Tensor:
     """``dL/dpred = grad_output · grad`` (``grad_output`` 0-d or ``[N]``); a new tensor, never in place."""
     return grad * grad_output
 
 
-@weighted_loss_bwd.register_fake
-def _(grad_output, grad):
+def _weighted_loss_bwd_fake(grad_output, grad):
     return torch.empty_like(grad)
 
 
-def _save(ctx, loss, beta, gamma, activate, reduction, backend):
-    # no incoming gradient for the saved-gradient output: do not let autograd materialise an [N]
-    # tensor of zeros for it at every backward (a full extra allocation + write)
-    ctx.set_materialize_grads(False)
+def _save(ctx, inputs, outputs, eager):
+    """Registered op: the gradient is saved (``save_for_backward``). Eager twin: it is private to the
+    node (never returned to the user), so it is kept as an attribute and the backward scales it by
+    ``grad_output`` **in place** and hands it to autograd, which adopts it as ``pred.grad``: one
+    ``[N]`` allocation per step instead of two. The node drops its reference first; a second
+    backward through a retained graph finds it gone and recomputes it."""
+    pred, target, weight, loss, beta, gamma, activate, reduction, backend, _ = inputs
+    if eager:
+        ctx.save_for_backward(pred, target, weight)
+        ctx.grad = outputs[1]
+    else:
+        ctx.save_for_backward(outputs[1], pred, target, weight)
     ctx.loss, ctx.beta, ctx.gamma, ctx.activate = loss, beta, gamma, activate
     ctx.reduction, ctx.backend = reduction, backend
 
@@ -241,61 +247,29 @@ def _grads_create_graph(ctx, grad_out, pred, target, weight):
     return tuple(next(grads) if nd else None for nd in need)
 
 
-def _setup_context(ctx, inputs, output):
-    pred, target, weight, loss, beta, gamma, activate, reduction, backend, _ = inputs
-    ctx.mark_non_differentiable(output[1])
-    ctx.save_for_backward(output[1], pred, target, weight)
-    _save(ctx, loss, beta, gamma, activate, reduction, backend)
-
-
-def _backward(ctx, grad_out, _grad_of_grad):
-    grad, pred, target, weight = ctx.saved_tensors
-    if torch.is_grad_enabled():  # create_graph=True (torch.compile traces this with grad mode off)
-        return _grads_create_graph(ctx, grad_out, pred, target, weight) + (None,) * 7
-    return _grads(ctx, grad_out, grad, pred, target, weight, weighted_loss_bwd) + (None,) * 7
-
-
-weighted_loss_op.register_autograd(_backward, setup_context=_setup_context)
-
-
-class WeightedLossFunction(torch.autograd.Function):
-    """Eager twin of ``dirfast::weighted_loss`` with the same paths and backward.
-
-    The registered op's Python dispatch costs ~50 µs per forward+backward, more than the whole loss at
-    typical batch sizes; eager calls therefore go through this Function, and ``torch.compile``
-    (``torch.compiler.is_compiling()``) through the registered op. Returns only the loss.
-
-    Memory: the saved gradient is private to this node (never returned to the user), so the backward
-    scales it by ``grad_output`` **in place** and hands it to autograd, which adopts it as
-    ``pred.grad``: one ``[N]`` allocation per step instead of two. The node drops its reference
-    first; a second backward through a retained graph finds it gone and recomputes it.
-
-    ``apply(pred, target, weight, cfg)`` with ``cfg = (loss, beta, gamma, activate, reduction,
-    backend, need_grad)``: the op's arguments after the tensors, as one tuple.
-    """
-
-    @staticmethod
-    def forward(ctx, pred, target, weight, cfg):
-        # cfg = (loss, beta, gamma, activate, reduction, backend, need_grad): one argument, not
-        # seven (Function.apply walks every argument; ~4 µs per call at seven)
-        loss, beta, gamma, activate, reduction, backend, need_grad = cfg
-        out, grad = _PATHS[backend](pred, target, weight, loss, beta, gamma, activate, reduction,
-                                    need_grad)
-        ctx.save_for_backward(pred, target, weight)
-        ctx.grad = grad  # not save_for_backward: it is consumed (scaled in place) by backward
-        _save(ctx, loss, beta, gamma, activate, reduction, backend)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
+def _backward(ctx, grad_outputs, bwd, eager):
+    grad_out = grad_outputs[0]
+    if eager:
         pred, target, weight = ctx.saved_tensors
         grad = ctx.__dict__.pop("grad", None)
-        if torch.is_grad_enabled():  # create_graph=True: a gradient with a graph
-            return _grads_create_graph(ctx, grad_out, pred, target, weight) + (None,)
         if grad is None:
             grad = pred.new_empty(0)
-        return _grads(ctx, grad_out, grad, pred, target, weight, _scale_inplace) + (None,)
+        scale_fn = _scale_inplace
+    else:
+        grad, pred, target, weight = ctx.saved_tensors
+        scale_fn = bwd
+    if torch.is_grad_enabled():  # create_graph=True (torch.compile traces with grad mode off)
+        return _grads_create_graph(ctx, grad_out, pred, target, weight)
+    return _grads(ctx, grad_out, grad, pred, target, weight, scale_fn)
 
 
 def _scale_inplace(grad_output: Tensor, grad: Tensor) -> Tensor:
     return grad.mul_(grad_output)
+
+
+weighted_loss_op, weighted_loss_bwd, WeightedLossFunction = register_op(
+    "weighted_loss", _weighted_loss, _weighted_loss_fake, save=_save, grads=_backward,
+    bwd=_weighted_loss_bwd, bwd_fake=_weighted_loss_bwd_fake, n_tensors=3,
+    doc="""Eager twin of ``dirfast::weighted_loss`` (:func:`dirfast.ops._factory.register_op`):
+    ``apply(pred, target, weight, (loss, beta, gamma, activate, reduction, backend, need_grad))``,
+    returns only the loss; the saved gradient is consumed in place by the backward (``_save``).""")
