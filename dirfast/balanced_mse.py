@@ -130,10 +130,11 @@ def _dispatch(fn, p, y, noise, is_sigma, centers, cvar, weights, kind, reduction
         if kind == "gai":
             return gai_loss_ref(p, y, v, weights, centers, cvar, **kw)
         return bni_loss_ref(p, y, v, centers, weights, **kw)
-    args = (p, y, noise, centers, cvar, weights, kind, reduction, variant, is_sigma, path)
+    tensors = (p, y, noise, centers, cvar, weights)
+    cfg = (kind, reduction, variant, is_sigma, path)
     if torch.compiler.is_compiling():
-        return balanced_mse_op(*args)[0]
-    return BalancedMSEFunction.apply(*args)
+        return balanced_mse_op(*tensors, *cfg)[0]
+    return BalancedMSEFunction.apply(*tensors, cfg)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -261,10 +261,9 @@ def ranksim_loss(
                                 rank=rank, regularization_strength=eps, variant=variant)
     if rank == "soft":
         return _soft_path(z, y, rows, num_rows, eps, reduction, include_self, path)
-    args = (z, y, rows, num_rows, lam, reduction, include_self, path)
     if torch.compiler.is_compiling():
-        return ranksim_op(*args)[0]
-    return RankSimFunction.apply(*args)
+        return ranksim_op(z, y, rows, num_rows, lam, reduction, include_self, path)[0]
+    return RankSimFunction.apply(z, y, rows, num_rows, (lam, reduction, include_self, path))
 
 
 def _resolve(fn: str, backend: Optional[str], device: torch.device) -> str:

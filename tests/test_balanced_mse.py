@@ -507,7 +507,7 @@ def test_eager_function_matches_registered_op_and_opcheck():
             args = (kind, red, "default", False, "cpu_torch")
             pa, pb = p.clone().requires_grad_(), p.clone().requires_grad_()
             la = balanced_mse_op(pa, y, v, *pri, *args)[0]
-            lb = BalancedMSEFunction.apply(pb, y, v, *pri, *args)
+            lb = BalancedMSEFunction.apply(pb, y, v, *pri, args)
             assert torch.equal(la, lb)
             go = torch.rand_like(la) + 0.5
             assert torch.equal(torch.autograd.grad(la, pa, go)[0], torch.autograd.grad(lb, pb, go)[0])

@@ -41,6 +41,7 @@ import torch
 from torch import Tensor
 
 from ._common import EXT_DTYPE_NAME
+from ._factory import register_op
 
 #: elements of the per-chunk ``[rows, K·d]`` temporaries of the CPU path (4 MB in fp32; ~6 of them
 #: are alive at once)
@@ -384,8 +385,7 @@ _PATHS = {"cpu": (_fwd_cpu, _bwd_cpu), "cpu_torch": (_fwd_torch, _bwd_torch),
 # registered ops
 
 
-@torch.library.custom_op("dirfast::balanced_mse", mutates_args=())
-def balanced_mse_op(
+def _balanced_mse(
     pred: Tensor,
     target: Tensor,
     noise: Tensor,
@@ -405,8 +405,8 @@ def balanced_mse_op(
                               variant, is_sigma)
 
 
-@balanced_mse_op.register_fake
-def _(pred, target, noise, centers, cvar, weights, kind, reduction, variant, is_sigma, backend):
+def _balanced_mse_fake(pred, target, noise, centers, cvar, weights, kind, reduction, variant,
+                       is_sigma, backend):
     b, d = pred.shape
     dt = acc_dtype(pred.dtype, kind, variant)
     out = pred.new_empty((b,) if reduction == "none" else (),
@@ -414,8 +414,7 @@ def _(pred, target, noise, centers, cvar, weights, kind, reduction, variant, is_
     return out, pred.new_empty((3 + d, b), dtype=dt), pred.new_empty((), dtype=dt)
 
 
-@torch.library.custom_op("dirfast::balanced_mse_bwd", mutates_args=())
-def balanced_mse_bwd(
+def _balanced_mse_bwd(
     grad_out: Tensor,
     pred: Tensor,
     target: Tensor,
@@ -439,9 +438,8 @@ def balanced_mse_bwd(
                               kind, reduction, variant, is_sigma, need_pred, need_target, need_v)
 
 
-@balanced_mse_bwd.register_fake
-def _(grad_out, pred, target, noise, centers, cvar, weights, stats, dvtot, kind, reduction,
-      variant, is_sigma, need_pred, need_target, need_v, backend):
+def _balanced_mse_bwd_fake(grad_out, pred, target, noise, centers, cvar, weights, stats, dvtot, kind,
+                           reduction, variant, is_sigma, need_pred, need_target, need_v, backend):
     return (torch.empty_like(pred) if need_pred else pred.new_empty(0),
             torch.empty_like(target) if need_target else target.new_empty(0),
             torch.empty_like(noise) if need_v else noise.new_empty(0))
@@ -490,41 +488,21 @@ def _grads(ctx, grad_out, bwd):
     return tuple(g if k else None for g, k in zip((gp, gt, gv), needs))
 
 
-def _setup_context(ctx, inputs, output):
+def _save_op(ctx, inputs, outputs, eager):
     (pred, target, noise, centers, cvar, weights, kind, reduction, variant, is_sigma,
      backend) = inputs
-    ctx.mark_non_differentiable(output[1], output[2])
-    _save(ctx, pred, target, noise, centers, cvar, weights, output[1], output[2], kind, reduction,
+    # the prior tensors (centres, variances, weights) are constants (documented)
+    _save(ctx, pred, target, noise, centers, cvar, weights, outputs[1], outputs[2], kind, reduction,
           variant, is_sigma, backend)
 
 
-def _backward(ctx, grad_out, _g_stats, _g_dvtot):
-    # the prior tensors (centres, variances, weights) are constants (documented)
-    return _grads(ctx, grad_out, balanced_mse_bwd) + (None,) * 8
+def _grads_op(ctx, grad_outputs, bwd, eager):
+    return _grads(ctx, grad_outputs[0], bwd)
 
 
-balanced_mse_op.register_autograd(_backward, setup_context=_setup_context)
-
-
-def _bwd_direct(grad_out, pred, target, noise, centers, cvar, weights, stats, dvtot, kind,
-                reduction, variant, is_sigma, need_pred, need_target, need_v, backend):
-    return _PATHS[backend][1](grad_out, pred, target, noise, centers, cvar, weights, stats, dvtot,
-                              kind, reduction, variant, is_sigma, need_pred, need_target, need_v)
-
-
-class BalancedMSEFunction(torch.autograd.Function):
-    """Eager twin of ``dirfast::balanced_mse`` (same paths and backward, without the op's dispatch
-    cost). Returns the loss."""
-
-    @staticmethod
-    def forward(ctx, pred, target, noise, centers, cvar, weights, kind, reduction, variant,
-                is_sigma, backend):
-        out, stats, dvtot = _PATHS[backend][0](pred, target, noise, centers, cvar, weights, kind,
-                                               reduction, variant, is_sigma)
-        _save(ctx, pred, target, noise, centers, cvar, weights, stats, dvtot, kind, reduction,
-              variant, is_sigma, backend)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return _grads(ctx, grad_out, _bwd_direct) + (None,) * 8
+balanced_mse_op, balanced_mse_bwd, BalancedMSEFunction = register_op(
+    "balanced_mse", _balanced_mse, _balanced_mse_fake, save=_save_op, grads=_grads_op,
+    bwd=_balanced_mse_bwd, bwd_fake=_balanced_mse_bwd_fake, n_tensors=6,
+    doc="""Eager twin of ``dirfast::balanced_mse`` (:func:`dirfast.ops._factory.register_op`):
+    ``apply(pred, target, noise, centers, cvar, weights, (kind, reduction, variant, is_sigma,
+    backend))``; returns the loss.""")

@@ -63,6 +63,7 @@ from torch import Tensor
 
 from .. import _ext
 from ._common import EXT_DTYPE_NAME, acc_dtype
+from ._factory import register_op
 from ..reference.ranksim import BLACKBOX_EPS
 
 
@@ -324,16 +325,14 @@ def _grad_differentiable(grad_out, features, rows, num_rows, saved, unit, lam, r
     return grad
 
 
-@torch.library.custom_op("dirfast::ranksim", mutates_args=())
-def ranksim_op(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor, lam: float,
-               reduction: str, include_self: bool, backend: str) -> Tuple[Tensor, Tensor, Tensor]:
+def _ranksim(features: Tensor, labels: Tensor, rows: Tensor, num_rows: Tensor, lam: float,
+             reduction: str, include_self: bool, backend: str) -> Tuple[Tensor, Tensor, Tensor]:
     """Returns ``(loss, saved, unit)``: loss 0-d (``[B]`` for ``"none"``) in the features' dtype,
     ``saved [3, K, K]`` and ``unit [K, D + 1]`` (compute dtype) for the backward."""
     return ranksim_fwd(features, labels, rows, num_rows, lam, reduction, include_self, backend)
 
 
-@ranksim_op.register_fake
-def _(features, labels, rows, num_rows, lam, reduction, include_self, backend):
+def _ranksim_fake(features, labels, rows, num_rows, lam, reduction, include_self, backend):
     k = rows.shape[0]
     out = features.new_empty((features.shape[0],) if reduction == "none" else ())
     dt = acc_dtype(features.dtype)
@@ -341,57 +340,38 @@ def _(features, labels, rows, num_rows, lam, reduction, include_self, backend):
     return out, features.new_empty((3, k, k), dtype=dt), features.new_empty((k, d + 1), dtype=dt)
 
 
-@torch.library.custom_op("dirfast::ranksim_bwd", mutates_args=())
-def ranksim_bwd(grad_out: Tensor, features: Tensor, rows: Tensor, num_rows: Tensor, saved: Tensor,
-                unit: Tensor, lam: float, reduction: str, include_self: bool, backend: str) -> Tensor:
+def _ranksim_bwd(grad_out: Tensor, features: Tensor, rows: Tensor, num_rows: Tensor, saved: Tensor,
+                 unit: Tensor, lam: float, reduction: str, include_self: bool, backend: str) -> Tensor:
     """``dL/dfeatures`` (blackbox) from the saved ``(S, r^z, d)`` and ``[u | 1/‖x‖]``."""
     return ranksim_bwd_impl(grad_out, features, rows, num_rows, saved, unit, lam, reduction,
                             include_self, backend)
 
 
-@ranksim_bwd.register_fake
-def _(grad_out, features, rows, num_rows, saved, unit, lam, reduction, include_self, backend):
+def _ranksim_bwd_fake(grad_out, features, rows, num_rows, saved, unit, lam, reduction,
+                      include_self, backend):
     return torch.empty_like(features)
 
 
-def _grad(ctx, grad_out, bwd):
-    features, rows, num_rows, saved, unit = ctx.saved_tensors
-    if grad_out is None or not ctx.needs_input_grad[0]:
-        return None
-    args = (rows, num_rows, saved, unit, *ctx.args)
-    if torch.is_grad_enabled():
-        return _grad_differentiable(grad_out, features, *args)
-    return bwd(grad_out, features, *args)
-
-
-def _setup_context(ctx, inputs, output):
+def _save(ctx, inputs, outputs, eager):
     features, labels, rows, num_rows, lam, reduction, include_self, backend = inputs
-    ctx.mark_non_differentiable(output[1], output[2])
-    ctx.set_materialize_grads(False)
-    ctx.save_for_backward(features, rows, num_rows, output[1], output[2])
+    ctx.save_for_backward(features, rows, num_rows, outputs[1], outputs[2])
     ctx.args = (lam, reduction, include_self, backend)
 
 
-def _backward(ctx, grad_out, _g_saved, _g_unit):
-    return (_grad(ctx, grad_out, ranksim_bwd),) + (None,) * 7
+def _grads(ctx, grad_outputs, bwd, eager):
+    grad_out = grad_outputs[0]
+    features, rows, num_rows, saved, unit = ctx.saved_tensors
+    if grad_out is None or not ctx.needs_input_grad[0]:
+        return ()
+    args = (rows, num_rows, saved, unit, *ctx.args)
+    if torch.is_grad_enabled():
+        return (_grad_differentiable(grad_out, features, *args),)
+    return (bwd(grad_out, features, *args),)
 
 
-ranksim_op.register_autograd(_backward, setup_context=_setup_context)
-
-
-class RankSimFunction(torch.autograd.Function):
-    """Eager twin of ``dirfast::ranksim`` (same paths and backward, without the op's dispatch cost);
-    returns the loss only."""
-
-    @staticmethod
-    def forward(ctx, features, labels, rows, num_rows, lam, reduction, include_self, backend):
-        out, saved, unit = ranksim_fwd(features, labels, rows, num_rows, lam, reduction,
-                                       include_self, backend)
-        ctx.set_materialize_grads(False)
-        ctx.save_for_backward(features, rows, num_rows, saved, unit)
-        ctx.args = (lam, reduction, include_self, backend)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        return (_grad(ctx, grad_out, ranksim_bwd_impl),) + (None,) * 7
+ranksim_op, ranksim_bwd, RankSimFunction = register_op(
+    "ranksim", _ranksim, _ranksim_fake, save=_save, grads=_grads, bwd=_ranksim_bwd,
+    bwd_fake=_ranksim_bwd_fake, n_tensors=4,
+    doc="""Eager twin of ``dirfast::ranksim`` (:func:`dirfast.ops._factory.register_op`):
+    ``apply(features, labels, rows, num_rows, (lam, reduction, include_self, backend))``; returns
+    the loss only.""")
