@@ -29,9 +29,10 @@ LOOSE = 2.5
 #: ops whose host time is above budget today (CPU path: ConR 12×, FDS module 3× in the benchmark): ceiling
 #: = this (× naive), about 1.6× today's ratio
 KNOWN_EXCESS = {"conr": 20.0, "fds_module": 5.0}
-#: the same for the stubbed GPU route (benchmark, load average ~5: fds_calibrate 2.5×, ConR 3.6×,
-#: Dist Loss 3.2×, FDS module 2.7×); ops not listed get LOOSE × budget
-KNOWN_EXCESS_GPU = {"fds_calibrate": 4.0, "conr": 6.0, "dist_loss": 5.0, "fds_module": 5.0}
+#: the same for the stubbed GPU route (benchmark, min of 300 rounds, load average 4.3: fds_calibrate
+#: 1.77×, ConR 3.08×, Dist Loss 2.25×, FDS module 3.28×; l1/focal_l1 1.33× are within LOOSE × 1):
+#: about 1.6× today's ratio; ops not listed get LOOSE × budget
+KNOWN_EXCESS_GPU = {"fds_calibrate": 3.0, "conr": 5.0, "dist_loss": 4.0, "fds_module": 5.5}
 #: what one GPU-route call must launch at least: (Triton launches, dirfast._C_cuda kernel calls)
 GPU_LAUNCHES = {"l1": (1, 0), "focal_l1": (1, 0), "lds_map": (1, 0), "fds_calibrate": (2, 0),
                 "conr": (3, 0), "soft_sort": (0, 2), "dist_loss": (3, 2), "fds_module": (3, 0)}
@@ -76,8 +77,9 @@ def test_host_time_per_call(name, monkeypatch):
 # the GPU route, launches stubbed
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def gpu_route():
+    """The stubs installed for one test and undone after it (nothing leaks into other tests)."""
     pytest.importorskip("triton", reason="the GPU route's launchers import triton (make test installs it)")
     route = bho.gpu_route()
     yield route
@@ -108,6 +110,8 @@ def test_gpu_route_is_undone():
     from dirfast.kernels import _launch
     from dirfast.kernels import weighted_loss as kwl
 
+    bho.release_gpu_route()
+    assert "run" not in vars(kwl._weighted_loss_fwd_kernel) and "is_cuda" not in vars(torch.Tensor)
     route = bho.gpu_route()
     assert "run" in vars(kwl._weighted_loss_fwd_kernel) and kwl.device_guard is not _launch.device_guard
     assert "is_cuda" in vars(torch.Tensor)
