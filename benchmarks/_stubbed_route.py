@@ -53,7 +53,7 @@ import contextlib
 import importlib
 import sys
 import types
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import torch
 
@@ -126,7 +126,6 @@ class StubbedRoute:
         self._state = _State()
         self._installed = False
         self._cuda = _CudaExt()
-        self._counts: Optional[Dict[str, int]] = None
         self._specs: List[Tuple[str, Any]] = []
 
     # --------------------------------------------------------------------------------------------
