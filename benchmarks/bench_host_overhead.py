@@ -27,10 +27,11 @@ Routes (``--route``; the providers of a case, interleaved with ``naive_torch`` i
   launches, a lower bound on the GPU route's host time, not a GPU measurement. The LDS map's
   one-launch decision reads the labels' device: the ``gpu-stubbed`` case hands it a metadata view on
   ``cuda:0`` (:func:`benchmarks._stubbed_route.as_cuda_view`, ~0.3 µs included). Each timed call
-  includes the route toggle (two attribute stores in, two out: ~0.2 µs). Before timing, every GPU
+  includes the route toggle (two attribute stores in, two out: ~0.25 µs). Before timing, every GPU
   case is run once with counting stubs and the launches it would make are printed (a case that
   launched nothing would be timing the wrong path: it fails);
-* ``both`` — the two providers and ``naive_torch`` interleaved.
+* ``both`` — the two providers and ``naive_torch`` interleaved (the CPU route's few ``is_cuda``
+  reads then go through the stubs' Python property: ~0.2 µs more each, soft sort's two).
 
 Cases (each a dirfast call, forward + ``backward()``; grads reset untimed):
 
