@@ -286,15 +286,18 @@ def dist_loss(
                             gamma=gamma)
         return out.to(shape_dtype)
     need_grad = torch.is_grad_enabled() and preds.requires_grad
-    q = pseudo_labels.reshape(-1).to(torch.float64 if preds.dtype == torch.float64 else torch.float32)
-    args = (preds.reshape(-1), targets.reshape(-1), q,
-            None if weights is None else weights.reshape(-1), loss, beta, gamma, lam, eps,
-            dist_weighting, reduction, path, need_grad)
+    q = pseudo_labels if pseudo_labels.dim() == 1 else pseudo_labels.reshape(-1)
+    acc = torch.float64 if preds.dtype == torch.float64 else torch.float32
+    if q.dtype != acc:  # (a no-op Tensor.to still costs host time)
+        q = q.to(acc)
+    flat = (lambda t: t) if preds.dim() == 1 else (lambda t: t.reshape(-1))
+    args = (flat(preds), flat(targets), q, None if weights is None else flat(weights), loss, beta,
+            gamma, lam, eps, dist_weighting, reduction, path, need_grad)
     if torch.compiler.is_compiling():
         out, _ = dist_loss_op(*args)
     else:
         out = DistLossFunction.apply(*args)
-    return out.to(shape_dtype)
+    return out if out.dtype == shape_dtype else out.to(shape_dtype)
 
 
 # -------------------------------------------------------------------------------------------------
