@@ -35,8 +35,6 @@ TRITON_INTERPRET: bool = os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 def _find_triton() -> Optional[str]:
     """None if triton is importable, else the reason. Honours ``sys.modules['triton'] = None``."""
-    import sys
-
     if "triton" in sys.modules:
         return None if sys.modules["triton"] is not None else "triton import blocked"
     try:

@@ -35,6 +35,8 @@ from ._backend import resolve_backend
 from ._checks import check_finite_values, check_float, check_scalar, check_tensor, describe, \
     validation_enabled
 from .bins import Bins
+from .fds_calibrate import _calibrate_checked
+from .ops._common import kernels
 from .reference.lds import check_ks_sigma, kernel_window
 
 __all__ = ["FDS", "smooth_stats", "fill_empty_stats"]
@@ -579,8 +581,7 @@ class FDS(torch.nn.Module):
         bins' edges: the :class:`Bins` definition)."""
         if (path == "triton" and self.variant != "official" and lab.dtype in _ID_DTYPES
                 and not validation_enabled(self.validate) and not torch.compiler.is_compiling()):
-            from .kernels.fds_stats import fds_bin_ids_fwd
-
+            fds_bin_ids_fwd = kernels("fds_stats").fds_bin_ids_fwd
             _, cdt = self.bins._compute_labels(lab, fn, "labels")  # metadata checks only
             ids = fds_bin_ids_fwd(lab.contiguous(), self.bins._edges_on(lab.device, cdt))
             return ids, ids, None
@@ -615,8 +616,6 @@ class FDS(torch.nn.Module):
                                  validate=self.validate)
         # x [M, D] floating, cal [M] int64 on x's device, the tables [B, D] on the buffers' device
         # (checked against x's in _flatten): the public function's checks would repeat them
-        from .fds_calibrate import _calibrate_checked
-
         path = resolve_backend(self.backend, x.device, op="dirfast.fds_calibrate")
         return _calibrate_checked(x, cal, self.scale, self.shift, path)
 

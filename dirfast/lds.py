@@ -41,9 +41,11 @@ from typing import Any, Dict, Optional, Tuple
 
 import torch
 
+from ._backend import triton_available
 from ._checks import (LabelsLike, as_label_tensor, check_finite_values, check_tensor, describe,
                       validation_enabled)
-from .bins import Bins
+from .bins import Bins, resolve_torch_backend
+from .ops._common import kernels
 from .reference.lds import (REWEIGHTS, VARIANTS, bin_weights_ref, check_ks_sigma,
                             kernel_window, lds_weights_ref)
 
@@ -257,8 +259,7 @@ class LDS(torch.nn.Module):
         _check_labels("labels", labels, fn=fn)
         if self._triton_map_ok(labels, validate, backend):
             # CUDA: label -> bin -> table[bin] in one Triton launch (dirfast.kernels.lds)
-            from .kernels.lds import lds_map
-
+            lds_map = kernels("lds").lds_map
             cdt = labels.dtype
             inner = self.bins._edges_on(labels.device, cdt)[1:-1]
             if cdt == torch.float64 and self.dtype != torch.float64:
@@ -297,12 +298,8 @@ class LDS(torch.nn.Module):
             return False  # Bins raises its own error on the PyTorch path
         if self.empty_bins == "error" or validation_enabled(validate):
             return False
-        from .bins import resolve_torch_backend
-
         if resolve_torch_backend(backend, labels.device, op="LDS", has_cpu_kernel=True) != "torch":
             return False
-        from ._backend import triton_available
-
         return triton_available()
 
     def weights_for(self, labels: torch.Tensor, *, validate: Optional[bool] = None,

@@ -33,7 +33,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._launch import device_guard
+from ._launch import cdiv, device_guard
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 #: component kinds (constexpr KIND)
@@ -320,7 +320,7 @@ def bmse_fwd(p, y, v, c, cv, w, *, kind: str, reduction: str, is_sigma: bool,
     cfg = pick(_bmse_fwd_kernel, (pdt, adt, code))
     k = n if kind == "bmc" else c.shape[0]
     dummy = stats
-    grid = (triton.cdiv(n, cfg.constexprs["BLOCK_M"]),)
+    grid = (cdiv(n, cfg.constexprs["BLOCK_M"]),)
     with device_guard(p):
         _bmse_fwd_kernel[grid](p, y, dummy if c is None else c, dummy if cv is None else cv,
                                dummy if w is None else w, v, stats, n, k, int(is_sigma),
@@ -346,7 +346,7 @@ def bmse_bwd(grad_out, p, y, v, stats, dvtot, *, kind: str, reduction: str, is_s
     if n == 0:
         return gp, gt, (gv.zero_().to(v_dtype) if need_v else gv.to(v_dtype))
     cfg = pick(_bmse_bwd_kernel, (_name(p.dtype), _name(acc)))
-    grid = (triton.cdiv(n, cfg.constexprs["BLOCK_M"]),)
+    grid = (cdiv(n, cfg.constexprs["BLOCK_M"]),)
     with device_guard(p):
         _bmse_bwd_kernel[grid](p, y, v, stats, dvtot, grad_out, gp if need_pred else p,
                                gt if need_target else p, gv if need_v else stats, n, int(is_sigma),

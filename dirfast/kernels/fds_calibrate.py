@@ -22,7 +22,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._launch import device_guard
+from ._launch import cdiv, device_guard
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 NUM_WARPS = 8
@@ -117,7 +117,7 @@ def _launch(z, idx, scale, shift, has_shift: bool):
         return out
     cfg = pick(_fds_calibrate_kernel, (str(z.dtype).split(".")[-1], has_shift, _block_d(d)))
     c = cfg.constexprs
-    grid = (triton.cdiv(n, c["BLOCK_N"]), triton.cdiv(d, c["BLOCK_D"]))
+    grid = (cdiv(n, c["BLOCK_N"]), cdiv(d, c["BLOCK_D"]))
     with device_guard(z):
         _fds_calibrate_kernel[grid](
             z, idx, scale, shift if has_shift else scale, out, n, d, scale.shape[0],

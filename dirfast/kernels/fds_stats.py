@@ -38,7 +38,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._launch import device_guard
+from ._launch import cdiv, device_guard
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 CHUNK = 256  # sorted rows per chunk program
@@ -246,8 +246,8 @@ def fds_bin_stats_fwd(features: torch.Tensor, keys: torch.Tensor, num_bins: int)
     counts.index_add_(0, keys, torch.ones_like(keys))  # integer: exact in any order
     off = torch.zeros(num_bins + 2, dtype=torch.int64, device=dev)
     torch.cumsum(counts, 0, out=off[1:])
-    n_chunks = triton.cdiv(n, CHUNK)
-    n_dblk = triton.cdiv(d, ccfg.constexprs["BLOCK_D"])
+    n_chunks = cdiv(n, CHUNK)
+    n_dblk = cdiv(d, ccfg.constexprs["BLOCK_D"])
     # under the interpreter, NaN-filled scratch: a read of a partial no program wrote shows up in tests
     pmean = _scratch((n_chunks + num_bins, d), acc, dev)
     pm2 = _scratch((n_chunks + num_bins, d), acc, dev)
@@ -555,8 +555,8 @@ def fds_accumulate_fwd(features: torch.Tensor, keys: torch.Tensor, cal, scale, c
         scale, cshift = scale.to(acc).contiguous(), cshift.to(acc).contiguous()
     else:
         cal, scale, cshift = keys, run_ref, run_ref  # not read (CAL=False)
-    n_chunks = triton.cdiv(n, CHUNK)
-    n_dblk = triton.cdiv(d, ccfg.constexprs["BLOCK_D"])
+    n_chunks = cdiv(n, CHUNK)
+    n_dblk = cdiv(d, ccfg.constexprs["BLOCK_D"])
     qmean = _scratch((n_chunks + K2, d), acc, dev)
     qm2 = _scratch((n_chunks + K2, d), acc, dev)
     ref = _scratch((K2, d), acc, dev)
@@ -629,7 +629,7 @@ def fds_bin_ids_fwd(labels: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
     cfg = pick(_fds_bin_ids_kernel, (str(labels.dtype).split(".")[-1],))
     num_inner = edges.shape[0] - 2
     with device_guard(labels):
-        _fds_bin_ids_kernel[(triton.cdiv(n, BIN_IDS_BLOCK),)](
+        _fds_bin_ids_kernel[(cdiv(n, BIN_IDS_BLOCK),)](
             labels, edges, out, n, num_inner, max(num_inner, 0).bit_length(),
             num_warps=cfg.num_warps, **cfg.constexprs,
         )

@@ -19,7 +19,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._launch import device_guard
+from ._launch import cdiv, device_guard
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 BLOCK = 1024
@@ -97,7 +97,7 @@ def lds_map(y: torch.Tensor, inner: torch.Tensor, table: torch.Tensor) -> torch.
     nin = inner.numel()
     if n:
         with device_guard(yc):
-            _lds_map_kernel[(triton.cdiv(n, BLOCK),)](
+            _lds_map_kernel[(cdiv(n, BLOCK),)](
                 yc, inner, table, out, n, nin, steps_for(nin + 1), num_warps=cfg.num_warps,
                 **cfg.constexprs)
     return out

@@ -24,7 +24,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._launch import device_guard, fp64_bits
+from ._launch import cdiv, device_guard, fp64_bits
 from ._device import f64 as _f64
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
@@ -209,7 +209,7 @@ def weighted_loss_fwd(pred, target, weight, *, scale: float, beta: float, k: flo
     dtype = str(pred.dtype).split(".")[-1]
     has_weight = weight is not None
     cfg = pick(_weighted_loss_fwd_kernel, (dtype, loss, focal, reduce, need_grad, has_weight))
-    grid = (max(triton.cdiv(n, cfg.constexprs["BLOCK"]), 1),)
+    grid = (max(cdiv(n, cfg.constexprs["BLOCK"]), 1),)
     grad = torch.empty_like(pred) if need_grad else pred.new_empty(0)
     acc = torch.float64 if pred.dtype == torch.float64 else torch.float32
     out = torch.empty(grid[0], dtype=acc, device=pred.device) if reduce else torch.empty_like(pred)

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from .. import _ext
-from ._common import EXT_DTYPE_NAME, acc_dtype
+from ._common import EXT_DTYPE_NAME, acc_dtype, kernels
 from ._factory import register_op
 
 
@@ -66,16 +66,12 @@ def _apply_cpu(z: Tensor, idx: Tensor, scale: Tensor, shift: Optional[Tensor]) -
     return out if dt == z.dtype else out.to(z.dtype)
 
 
-
-
 def _apply_triton(z: Tensor, idx: Tensor, scale: Tensor, shift: Optional[Tensor]) -> Tensor:
-    from ..kernels.fds_calibrate import fds_calibrate_bwd as _bwd
-    from ..kernels.fds_calibrate import fds_calibrate_fwd as _fwd
-
+    k = kernels("fds_calibrate")
     idx = idx.to(torch.int64).contiguous()  # [N] only: negligible next to the [N, D] pass
     if shift is None:
-        return _bwd(z, idx, scale)
-    return _fwd(z, idx, scale, shift)
+        return k.fds_calibrate_bwd(z, idx, scale)
+    return k.fds_calibrate_fwd(z, idx, scale, shift)
 
 
 _PATHS = {"cpu": _apply_cpu, "cpu_torch": _apply_torch, "triton": _apply_triton}

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from .. import _ext
-from ._common import EXT_DTYPE_NAME, acc_dtype
+from ._common import EXT_DTYPE_NAME, acc_dtype, kernels
 from ..reference.fds_stats import fds_bin_stats_ref
 
 
@@ -110,9 +110,7 @@ def _stats_triton(features: Tensor, bin_idx: Tensor, num_bins: int):
     costs a copy."""
     if features.shape[0] == 0:
         return _empty(features, num_bins)
-    from ..kernels.fds_stats import fds_bin_stats_fwd
-
-    return fds_bin_stats_fwd(_unit_columns(features), _keys(bin_idx, num_bins), num_bins)
+    return kernels("fds_stats").fds_bin_stats_fwd(_unit_columns(features), _keys(bin_idx, num_bins), num_bins)
 
 
 def _stats_reference(features: Tensor, bin_idx: Tensor, num_bins: int):
@@ -232,9 +230,8 @@ def _accumulate_cpu(x: Tensor, keys: Tensor, cal: Optional[Tensor], scale: Optio
 def _accumulate_triton(x: Tensor, keys: Tensor, cal: Optional[Tensor], scale: Optional[Tensor],
                        cshift: Optional[Tensor], run_ref: Tensor, tracked: Tensor, pcount: Tensor,
                        pmean: Tensor, pm2: Tensor) -> None:
-    from ..kernels.fds_stats import fds_accumulate_fwd
-
-    fds_accumulate_fwd(_unit_columns(x), keys, cal, scale, cshift, run_ref, tracked, pcount, pmean, pm2)
+    kernels("fds_stats").fds_accumulate_fwd(_unit_columns(x), keys, cal, scale, cshift, run_ref,
+                                            tracked, pcount, pmean, pm2)
 
 
 #: paths that calibrate in registers (``cal`` given); the others need calibrated features

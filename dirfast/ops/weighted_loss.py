@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from .. import _ext
-from ._common import EXT_DTYPE_NAME, acc_dtype
+from ._common import EXT_DTYPE_NAME, acc_dtype, kernels
 from ._factory import register_op
 from ..reference.weighted_loss import tanh_sech2, weighted_loss_ref
 
@@ -135,12 +135,10 @@ def _as_acc(t: Tensor, dt: torch.dtype) -> Tensor:
 def _loss_grad_triton(pred, target, weight, loss, beta, gamma, activate, reduction, need_grad):
     """The Triton kernel; its scalars go by value and ``weight=None`` reads no weights, so a call
     copies nothing from the host (no scalar tensor per batch size)."""
-    from ..kernels.weighted_loss import weighted_loss_fwd
-
     scale, hb, k = _scalars(pred.numel(), loss, beta, activate, reduction)
     base, focal = LOSS_CODES[loss]
     reduce = reduction != "none"
-    out, grad = weighted_loss_fwd(
+    out, grad = kernels("weighted_loss").weighted_loss_fwd(
         pred.contiguous(), target.contiguous(), None if weight is None else weight.contiguous(),
         scale=scale, beta=hb, k=k, gamma=float(gamma), loss=base, focal=focal, reduce=reduce,
         need_grad=need_grad,
