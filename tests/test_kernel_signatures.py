@@ -105,6 +105,32 @@ def check_launch(launch):
     assert not bad, f"{where}: the registry does not say what the JIT compiles:\n  " + "\n  ".join(bad)
 
 
+def drive_conr_plans(device="cuda:1"):
+    """ConR's launch plans beyond what the shared driver's M = 50 reaches: the launchers driven
+    directly with the column split forced off (``split=1``) and on (``split=3``: the merge stage and
+    the backward's reduce kernel), with the default and the small-M tiles (streamed D), every
+    dtype, fp32 input precision and pushing kind."""
+    import dirfast.kernels.conr as k
+
+    m = 50
+    kw = dict(w=0.7, temperature=0.07, e=0.01, keep_self=False)
+    for dtype in k.DTYPES:
+        acc = torch.float64 if dtype == torch.float64 else torch.float32
+        y, yh = torch.randn(m, dtype=acc, device=device), torch.randn(m, dtype=acc, device=device)
+        go = torch.ones((), dtype=dtype, device=device)
+        for d in (8, 300):
+            z = torch.randn(m, d, dtype=dtype, device=device)
+            plans = [(1, None), (3, None)] + ([(1, True), (3, True)] if d == 300 else [])
+            for prec in (k.PRECISIONS if dtype == torch.float32 else ("ieee",)):
+                for push in (True, False):
+                    for split, small in plans:
+                        _, _, st = k.conr_fwd(z, y, yh, None, push_exp=push, phantom=False,
+                                              official=False, weight_final=False, reduction="mean",
+                                              precision=prec, split=split, small=small, **kw)
+                        k.conr_bwd(z, y, yh, st, go, push_exp=push, precision=prec, split=split,
+                                   small=small, **kw)
+
+
 def test_every_kernel_module_has_a_driver():
     assert set(DRIVERS) == set(kernels_pkg.KERNEL_MODULES)
 
@@ -114,6 +140,8 @@ def test_registered_signature_is_what_the_jit_compiles(monkeypatch, module):
     stubs = LaunchStubs().install(monkeypatch)
     with fake_cuda():
         DRIVERS[module]()
+        if module == "conr":
+            drive_conr_plans()
     prefix = f"dirfast.kernels.{module}."
     launches = [ln for ln in stubs.launches if ln.qualname.startswith(prefix)]
     assert launches, f"the {module} driver launched nothing"
@@ -146,8 +174,10 @@ def test_fp64_scalars_travel_as_bit_patterns(monkeypatch):
         floats = {k: v for k, v in bound.items() if isinstance(v, float)}
         assert not floats, f"{ln.qualname} fp64 launch got Python floats {floats}"
         if "conr" in ln.qualname:
-            got = tuple(as_double(bound[k]) for k in CONR_SCALARS[:3])
-            assert got == (0.7, 1.0 / 0.07, 0.01), got
+            # (the backward's reduce kernel takes 1/τ only)
+            want = dict(zip(CONR_SCALARS[:3], (0.7, 1.0 / 0.07, 0.01)))
+            got = {k: as_double(bound[k]) for k in want if k in bound}
+            assert "inv_tau" in got and got == {k: want[k] for k in got}, got
             seen.add("conr")
         else:
             got = {k: as_double(bound[k]) for k in WL_SCALARS}

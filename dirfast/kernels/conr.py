@@ -1,10 +1,43 @@
 """Triton kernels of ConR, flash-attention style (docs/conr_ranksim_bmse.md §1.10): nothing ``M×M`` is
 stored, per-row statistics are O(M).
 
-A forward + backward is **four launches** and no other device work: three of ``_conr_fwd_kernel``
-(stages: row prologue, main pass, finish) and one of ``_conr_bwd_kernel``. Every O(M) row statistic
-is computed in a kernel and saved in one flat buffer (``N_STATS·M + 1``, rows listed at ``S_LOGD``):
+A forward + backward is **four to six launches** and no other device work: three or four of
+``_conr_fwd_kernel`` (stages: row prologue, main pass, [merge,] finish), one of ``_conr_bwd_kernel``
+and, when the backward is split, one of ``_conr_bwd_reduce_kernel``. Every O(M) row statistic is
+computed in a kernel and saved in one flat buffer (``N_STATS·M + 1``, rows listed at ``S_LOGD``):
 the backward recomputes no prologue.
+
+**Column split** (flash-decoding; :func:`conr_split`, the one policy the launchers, the tests and
+the report use). ``⌈M/BLOCK_M⌉`` row-block programs cannot fill a GPU at small M (8–32 programs at
+M = 512 on 132 SMs), so the two O(M²) launches run one program per (row block, column chunk):
+program ``rb·SPLIT + c`` takes the column tiles ``⌊c·nt/SPLIT⌋ … ⌊(c+1)·nt/SPLIT⌋ − 1`` of
+``nt = ⌈M/BLOCK_N⌉`` (balanced runs, chunk boundaries on tile boundaries). SPLIT is the least
+split giving ``⌈M/BLOCK_M⌉·SPLIT ≥ TARGET_PROGRAMS`` (264: two waves of 132 SMs), bounded so that
+each chunk keeps ≥ ``MIN_CHUNK_TILES`` (2) column tiles and, for the backward, so that its scratch
+stays within ``max(8·M·D, 128 MiB / element size)`` elements; where the default tiles still cannot
+reach the target and D is streamed, 16 × 16 small-M tiles (``FWD_SMALL``/``BWD_SMALL``) are planned
+the same way and the plan with more programs is taken. SPLIT = 1 is the fused path (no extra launch,
+no scratch). SPLIT is a run-time argument (``nsplit``, not specialised): one compiled variant
+serves both paths.
+
+* forward, SPLIT > 1: the main pass writes each chunk's mergeable row statistics (running max,
+  sum of exp(A − max), Σ P·s, |P|, |N|) into a scratch ``rs [5, SPLIT, M]`` (fp32; fp64 for fp64)
+  instead of running the row epilogue; a **merge stage** (``STAGE = 3``, grid
+  ``⌈M/MERGE_BLOCK⌉``) merges the chunks in the fixed order c = 0, 1, … (deterministic, no atomics)
+  — ``(max, sum)`` pairs as flash-decoding's, sums and counts added — and runs the row epilogue and
+  the per-program partials; the finish then reads the merge's partials.
+* backward, SPLIT > 1: each (row block, chunk) program accumulates its partial ``dU_I`` over the
+  chunk's columns into ``du[c]`` of a scratch ``[SPLIT, M, D]`` (fp32; fp64 for fp64); fp16 keeps
+  ``H`` in units of a running per-row power of two per chunk (below) and stores the chunk's row
+  scales in ``hs [SPLIT, M]`` (fp32), so partials of different scales are never added in fp16.
+  ``_conr_bwd_reduce_kernel`` (grid ``⌈M/4⌉``) sums ``du[c]·hs[c]`` over c in a fixed order in
+  fp32/fp64, scales by ``1/τ`` and runs the row-local epilogue (backward through the L2
+  normalisation).
+
+Memory: ``O(M·D)`` — features, ``dz``, the statistics ``(6M + 1)``; fp16/bf16 without a split an
+fp32 ``dU [M, D]``; with a split the forward's ``5·SPLIT·M`` and the backward's ``SPLIT·M·D``
+(+ ``SPLIT·M`` fp16 scales) scratch elements, the latter ≤ ``max(8·M·D, 128 MiB / element
+size)``.
 
 The similarity kernels read the *raw* features ``z [M, D]`` (input dtype) and the inverse row norms
 and form ``s_ij = (z_i·z_j)·inv_i·inv_j/τ`` — the dot on tensor cores for fp16/bf16
@@ -23,7 +56,8 @@ compiled variant serves every variant and reduction. Each launch runs on the fea
 
 * ``_conr_fwd_kernel``, ``STAGE = 0`` (row prologue, grid: row blocks): ``‖z_i‖`` (correctly rounded
   sqrt), ``1/max(‖z_i‖, 1e-12)``, ``log a_i`` (0 without weights) into the statistics.
-* ``STAGE = 1`` (main pass, grid: row blocks): one program owns an anchor tile of ``BLOCK_M`` rows,
+* ``STAGE = 1`` (main pass, grid: row blocks × SPLIT): one program owns an anchor tile of ``BLOCK_M``
+  rows (and one column chunk),
   held across every column tile when D fits (``ONE_CHUNK``, ``FWD_HELD``: D ≤ 256 for fp16/bf16, 128
   for TF32, 64 for IEEE fp32/fp64); wider anchors are re-read in ``BLOCK_D`` chunks per column tile
   (from L1/L2: at D = 2048 a held tile would be 256–512 KB, beyond registers and the 99 KB of shared
@@ -42,32 +76,38 @@ compiled variant serves every variant and reduction. Each launch runs on the fea
 * ``STAGE = 2`` (finish, one program): the partials summed in a fixed order (deterministic, no
   atomics), the loss in the features' dtype, the number of valid anchors (int64) and the reduction's
   scale (``1/M``, 1, ``1/max(#valid, 1)``) for the backward.
-* ``_conr_bwd_kernel`` (grid: row blocks): per column tile it recomputes ``s`` over the whole D once,
-  forms from the saved row statistics of **both** sides (``log D``, ``1/|P|``, ``g`` times the scale
-  and the incoming gradient, read in the kernel: a 0-d or ``[M]`` ``grad_out``)
-  the symmetric ``H_ij = G_ij + G_ji`` with ``G_ij = g_i·[(P_ij + N_ij S_ij) e^{s_ij}/D_i −
-  P_ij/|P_i|]`` in the ``[I, J]`` tile, then ``dU_I += H·u_J`` (``u_J = z_J·inv_J`` in the input
-  dtype; anchor tile held when ``D ≤`` 128 for fp16/bf16, 64 for TF32, 32 for IEEE fp32/fp64): in
-  registers when ``D ≤ BLOCK_DO`` (``ONE_OUT``), else chunk by chunk of ``BLOCK_DO``
-  columns into the program's own rows of the output (read-modify-write, the first column tile
-  writes without reading, a ``debug_barrier`` between column tiles). Each program owns its output
-  rows: deterministic, no atomics. fp16: ``H`` is kept in units of a running per-row power of two
-  ≥ ``max_j |H_ij|`` (the accumulated ``dU`` rescaled exactly when it grows) before the cast, so no
-  entry overflows or underflows to a subnormal whatever the gradient's scale (bf16 has fp32's
-  exponent range). Epilogue, row-local: ``dU/τ`` and the backward through the L2 normalisation,
-  ``dz = (dU − u·⟨u, dU⟩)·inv`` (``dU·inv`` where ``‖z‖ ≤ 1e-12``), written in the features' dtype
-  (fp32/fp64 features: ``dU`` accumulates in the output itself; fp16/bf16: in an fp32 scratch).
+* ``_conr_bwd_kernel`` (grid: row blocks × SPLIT): per column tile (of its chunk) it recomputes
+  ``s`` over the whole D once, forms from the saved row statistics of **both** sides (``log D``,
+  ``1/|P|``, ``g`` times the scale and the incoming gradient, read in the kernel: a 0-d or ``[M]``
+  ``grad_out``) the symmetric ``H_ij = G_ij + G_ji`` with ``G_ij = g_i·[(P_ij + N_ij S_ij)
+  e^{s_ij}/D_i − P_ij/|P_i|]`` in the ``[I, J]`` tile, then ``dU_I += H·u_J`` (``u_J = z_J·inv_J``
+  in the input dtype; anchor tile held when ``D ≤`` 128 for fp16/bf16, 64 for TF32, 32 for IEEE
+  fp32/fp64): in registers when ``D ≤ BLOCK_DO`` (``ONE_OUT``), else chunk by chunk of ``BLOCK_DO``
+  columns into the program's own rows of the output (read-modify-write, the first column tile writes
+  without reading, a ``debug_barrier`` between column tiles). Each program owns its output rows
+  (with a split: its rows of its chunk's partial): deterministic, no atomics. fp16: ``H`` is kept in
+  units of a running per-row power of two ≥ ``max_j |H_ij|`` (the accumulated ``dU`` rescaled
+  exactly when it grows) before the cast, so no entry overflows or underflows to a subnormal
+  whatever the gradient's scale (bf16 has fp32's exponent range). Epilogue, row-local: ``dU/τ`` and
+  the backward through the L2 normalisation, ``dz = (dU − u·⟨u, dU⟩)·inv`` (``dU·inv`` where ``‖z‖ ≤
+  1e-12``), written in the features' dtype (fp32/fp64 features: ``dU`` accumulates in the output
+  itself; fp16/bf16: in an fp32 scratch).
 
 FLOPs per call: forward ``2·M²·D``, backward ``4·M²·D`` (recomputed similarity + gradient), i.e.
-``6·M²·D`` against the ``4·M²·D`` a dense method storing ``S`` needs. Bytes (b = bytes per feature
-element): forward reads ``z`` once per (row tile, column tile) pair from L2 — ``M²·D·b·(1/BLOCK_M +
+``6·M²·D`` against the ``4·M²·D`` a dense method storing ``S`` needs; the split adds none (every
+tile pair is still computed once) — :func:`conr_flops`. Bytes (b = bytes per feature element):
+forward reads ``z`` once per (row tile, column tile) pair from L2 — ``M²·D·b·(1/BLOCK_M +
 1/BLOCK_N)`` — and ``M·D·b`` from DRAM at least; the backward adds, for ``D > BLOCK_DO``, the
-read-modify-write of ``dU_I`` (fp32) per column tile: ``8·M²·D/BLOCK_N`` bytes, mostly L2 hits
-while ``BLOCK_M·D·4`` bytes per resident program fit; its epilogue reads ``dU`` twice and ``z``
-twice more (``O(M·D)``, row-local).
+read-modify-write of ``dU_I`` (fp32) per column tile: ``8·M²·D/BLOCK_N`` bytes, mostly L2 hits while
+``BLOCK_M·D·4`` bytes per resident program fit; its epilogue reads ``dU`` twice and ``z`` twice more
+(``O(M·D)``, row-local). The split adds: forward ``5·SPLIT·M`` elements written and read once (the
+merge); backward ``SPLIT·M·D`` elements written (the partials) and read once by the reduce, plus
+``M·D`` written back and re-read by its two-pass epilogue.
 """
 
 from __future__ import annotations
+
+from typing import List, NamedTuple, Optional, Tuple
 
 import torch
 import triton
@@ -87,7 +127,9 @@ NUM_STAGES = 1
 #: ``D ≤ BLOCK_D``; the others stream D in chunks. The fused prologue/epilogue work (row epilogue
 #: of the forward, the backward through the L2 normalisation) tipped the register-limited held
 #: tiles into spills: fp32 IEEE/TF32 forward ``BLOCK_N`` 32 → 16, TF32 backward 32×16 → 16×32,
-#: fp16/bf16 backward 32×16 → 16×32 (same tile area; re-swept for zero spills on sm_80/sm_90).
+#: fp16/bf16 backward 32×16 → 16×32 (same tile area; re-swept for zero spills on sm_80/sm_90). The
+#: column split (its chunk bounds and partial stores) tipped two more: streamed TF32 backward
+#: ``BLOCK_DO`` 64 → 32, held TF32x3 backward 32×16 → 16×32 (re-checked: no spills).
 FWD_HELD = {
     ("float16", "ieee"): (64, 32, 256),
     ("bfloat16", "ieee"): (64, 32, 256),
@@ -109,14 +151,14 @@ BWD_HELD = {
     ("bfloat16", "ieee"): (16, 32, 128, 128),
     ("float32", "ieee"): (32, 16, 32, 32),
     ("float32", "tf32"): (16, 32, 64, 64),
-    ("float32", "tf32x3"): (32, 16, 32, 32),
+    ("float32", "tf32x3"): (16, 32, 32, 32),
     ("float64", "ieee"): (16, 16, 32, 32),
 }
 BWD_TILES = {
     ("float16", "ieee"): (32, 32, 32, 32),
     ("bfloat16", "ieee"): (32, 32, 32, 32),
     ("float32", "ieee"): (32, 16, 16, 32),
-    ("float32", "tf32"): (64, 16, 32, 64),
+    ("float32", "tf32"): (64, 16, 32, 32),
     ("float32", "tf32x3"): (64, 16, 32, 32),
     ("float64", "ieee"): (32, 16, 16, 32),
 }
@@ -168,8 +210,8 @@ def _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CH
 #: values (no new variant per value; ``keep_self = 1`` stays the registered i32, not a constexpr)
 _SCALARS = ["w", "inv_tau", "e", "keep_self"]
 #: ... and the run-time integers that select behaviour inside one compiled variant
-_FWD_NOSPEC = _SCALARS + ["flags", "nparts"]
-_BWD_NOSPEC = _SCALARS + ["go_stride"]
+_FWD_NOSPEC = _SCALARS + ["flags", "nparts", "nsplit"]
+_BWD_NOSPEC = _SCALARS + ["go_stride", "nsplit"]
 
 #: ``flags`` of the forward kernel (run-time bits: one compiled variant serves every variant and
 #: reduction): weights given, phantom terms, official row loss, ``a_i`` on the row loss; the
@@ -184,7 +226,7 @@ RED_CODES = {"mean": 0, "sum": 1, "none": 2, "valid_anchors": 3}
 S_LOGD, S_Q, S_G, S_INV, S_NORM, S_LOGA = range(6)
 N_STATS = 6
 #: stages of ``_conr_fwd_kernel``
-STAGE_ROWS, STAGE_MAIN, STAGE_FINISH = 0, 1, 2
+STAGE_ROWS, STAGE_MAIN, STAGE_FINISH, STAGE_MERGE = 0, 1, 2, 3
 
 
 @triton.jit
@@ -240,10 +282,36 @@ def _row_epilogue(run_max, run_sum, sps, npos, nneg, loga_i, m, flags):
     return ell, valid, logd_s, q, g
 
 
+@triton.jit
+def _row_store(stats_ptr, out_ptr, part_ptr, pid, rows, row_in, ell, valid, logd_s, q, g, m, flags):
+    """Device helper: the stores of a row block's :func:`_row_epilogue` results — the saved
+    ``log D``, ``1/|P|``, ``g``; the row losses for ``reduction="none"``; the program's partials
+    ``(Σ ℓ, #valid)`` at ``part[2·pid]``."""
+    tl.store(stats_ptr + rows, logd_s, mask=row_in)
+    tl.store(stats_ptr + m + rows, q, mask=row_in)
+    tl.store(stats_ptr + 2 * m + rows, g, mask=row_in)
+    # reduction "none": the row losses are the output
+    tl.store(out_ptr + rows, ell.to(out_ptr.dtype.element_ty),
+             mask=row_in & (((flags >> 4) & 3) == 2))
+    tl.store(part_ptr + 2 * pid, tl.sum(tl.where(row_in, ell, 0.0), axis=0))
+    tl.store(part_ptr + 2 * pid + 1, tl.sum((row_in & valid).to(ell.dtype), axis=0))
+
+
+@triton.jit
+def _chunk_cols(c, nsplit, m, BLOCK_N: tl.constexpr):
+    """Device helper: the column range ``[jlo, jhi)`` of chunk ``c`` of ``nsplit``: the
+    ``nt = ⌈M/BLOCK_N⌉`` column tiles dealt out in balanced runs (chunk ``c`` gets tiles
+    ``⌊c·nt/nsplit⌋ … ⌊(c+1)·nt/nsplit⌋ − 1``), so every chunk boundary is a tile boundary."""
+    nt = (m + BLOCK_N - 1) // BLOCK_N
+    jlo = (c * nt // nsplit) * BLOCK_N
+    jhi = tl.minimum(((c + 1) * nt // nsplit) * BLOCK_N, m)
+    return jlo, jhi
+
+
 @triton.jit(do_not_specialize=_FWD_NOSPEC)
 def _conr_fwd_kernel(
-    z_ptr, y_ptr, yh_ptr, wt_ptr, stats_ptr, out_ptr, part_ptr, nv_ptr,
-    m, d, stride_z, nparts, w, inv_tau, e, keep_self, flags,
+    z_ptr, y_ptr, yh_ptr, wt_ptr, stats_ptr, out_ptr, part_ptr, nv_ptr, rs_ptr,
+    m, d, stride_z, nparts, nsplit, w, inv_tau, e, keep_self, flags,
     STAGE: tl.constexpr,
     PUSH_EXP: tl.constexpr,
     ONE_CHUNK: tl.constexpr,
@@ -286,10 +354,14 @@ def _conr_fwd_kernel(
         tl.store(stats_ptr + 4 * m + rows, nrm, mask=row_in)
         tl.store(stats_ptr + 5 * m + rows, tl.log(wt), mask=row_in)
     elif STAGE == 1:
-        # main pass (grid: row blocks): the online log-sum-exp over column tiles, then the row
-        # epilogue; per-program partials (Σ ℓ, #valid) for the finish
+        # main pass (grid: row blocks × nsplit column chunks, program = rb·nsplit + c): the online
+        # log-sum-exp over the column tiles of chunk c; nsplit == 1: then the row epilogue and the
+        # per-program partials (Σ ℓ, #valid) for the finish; else the chunk's row statistics into
+        # the scratch ``rs`` for the merge stage
         pid = tl.program_id(0).to(tl.int64)
-        i0 = pid * BLOCK_M
+        rb = pid // nsplit
+        c = pid % nsplit
+        i0 = rb * BLOCK_M
         li = tl.arange(0, BLOCK_M)
         lj = tl.arange(0, BLOCK_N)
         rows = i0 + li.to(tl.int64)
@@ -311,9 +383,10 @@ def _conr_fwd_kernel(
         sps = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
         npos = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
         nneg = tl.zeros([BLOCK_M], dtype=inv_i.dtype)
+        jlo, jhi = _chunk_cols(c, nsplit, m, BLOCK_N)
         # while loops: the interpreter (numpy >= 2.4) cannot iterate range() over a runtime scalar
-        j0 = m * 0
-        while j0 < m:
+        j0 = jlo
+        while j0 < jhi:
             cols = j0 + lj.to(tl.int64)
             col_in = cols < m
             acc = _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CHUNK,
@@ -335,15 +408,50 @@ def _conr_fwd_kernel(
             npos += tl.sum(pos.to(inv_i.dtype), axis=1)
             nneg += tl.sum(neg.to(inv_i.dtype), axis=1)
             j0 += BLOCK_N
+        if nsplit == 1:
+            ell, valid, logd_s, q, g = _row_epilogue(run_max, run_sum, sps, npos, nneg, loga_i, m,
+                                                     flags)
+            _row_store(stats_ptr, out_ptr, part_ptr, pid, rows, row_in, ell, valid, logd_s, q, g, m,
+                       flags)
+        else:
+            # the chunk's mergeable statistics: rs[k·nsplit + c, row], k = max, sum, Σ P s, |P|, |N|
+            rs = rs_ptr + c * m + rows
+            tl.store(rs, run_max, mask=row_in)
+            tl.store(rs + nsplit * m, run_sum, mask=row_in)
+            tl.store(rs + 2 * nsplit * m, sps, mask=row_in)
+            tl.store(rs + 3 * nsplit * m, npos, mask=row_in)
+            tl.store(rs + 4 * nsplit * m, nneg, mask=row_in)
+    elif STAGE == 3:
+        # merge (grid: row blocks of the merge tile; only when nsplit > 1): the chunks' statistics
+        # merged in the fixed order c = 0, 1, … (deterministic, no atomics) as the main pass merges
+        # tiles — (max, sum) pairs as flash-decoding's, the sums and counts added — then the row
+        # epilogue and the per-program partials, as the fused main pass does
+        pid = tl.program_id(0).to(tl.int64)
+        rows = pid * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)
+        row_in = rows < m
+        loga_i = tl.load(stats_ptr + 5 * m + rows, mask=row_in, other=0.0)
+        run_max = tl.full([BLOCK_M], float("-inf"), dtype=loga_i.dtype)
+        run_sum = tl.zeros([BLOCK_M], dtype=loga_i.dtype)
+        sps = tl.zeros([BLOCK_M], dtype=loga_i.dtype)
+        npos = tl.zeros([BLOCK_M], dtype=loga_i.dtype)
+        nneg = tl.zeros([BLOCK_M], dtype=loga_i.dtype)
+        c = nsplit * 0
+        while c < nsplit:
+            rs = rs_ptr + c * m + rows
+            mx = tl.load(rs, mask=row_in, other=float("-inf"))
+            new_max = tl.maximum(run_max, mx)
+            shift = tl.where(tl.abs(new_max) < float("inf"), new_max, 0.0)
+            # a chunk's sum is relative to its own max (exp(−inf) = 0 for a chunk without terms)
+            run_sum = run_sum * tl.exp(run_max - shift) + \
+                tl.load(rs + nsplit * m, mask=row_in, other=0.0) * tl.exp(mx - shift)
+            run_max = new_max
+            sps += tl.load(rs + 2 * nsplit * m, mask=row_in, other=0.0)
+            npos += tl.load(rs + 3 * nsplit * m, mask=row_in, other=0.0)
+            nneg += tl.load(rs + 4 * nsplit * m, mask=row_in, other=0.0)
+            c += 1
         ell, valid, logd_s, q, g = _row_epilogue(run_max, run_sum, sps, npos, nneg, loga_i, m, flags)
-        tl.store(stats_ptr + rows, logd_s, mask=row_in)
-        tl.store(stats_ptr + m + rows, q, mask=row_in)
-        tl.store(stats_ptr + 2 * m + rows, g, mask=row_in)
-        # reduction "none": the row losses are the output
-        tl.store(out_ptr + rows, ell.to(out_ptr.dtype.element_ty),
-                 mask=row_in & (((flags >> 4) & 3) == 2))
-        tl.store(part_ptr + 2 * pid, tl.sum(tl.where(row_in, ell, 0.0), axis=0))
-        tl.store(part_ptr + 2 * pid + 1, tl.sum((row_in & valid).to(inv_i.dtype), axis=0))
+        _row_store(stats_ptr, out_ptr, part_ptr, pid, rows, row_in, ell, valid, logd_s, q, g, m,
+                   flags)
     else:
         # finish (one program): the programs' partials summed in a fixed order (deterministic),
         # the loss, the number of valid anchors (int64) and the reduction's scale for the backward
@@ -370,8 +478,8 @@ def _conr_fwd_kernel(
 
 @triton.jit(do_not_specialize=_BWD_NOSPEC)
 def _conr_bwd_kernel(
-    z_ptr, y_ptr, yh_ptr, stats_ptr, go_ptr, du_ptr, dz_ptr,
-    m, d, stride_z, go_stride, w, inv_tau, e, keep_self,
+    z_ptr, y_ptr, yh_ptr, stats_ptr, go_ptr, du_ptr, dz_ptr, hs_ptr,
+    m, d, stride_z, go_stride, nsplit, w, inv_tau, e, keep_self,
     PUSH_EXP: tl.constexpr,
     ONE_CHUNK: tl.constexpr,
     ONE_OUT: tl.constexpr,
@@ -386,8 +494,11 @@ def _conr_bwd_kernel(
         inv_tau = _f64(inv_tau)
         e = _f64(e)
     F16: tl.constexpr = z_ptr.dtype.element_ty == tl.float16
+    # program = rb·nsplit + c: row block rb against the column tiles of chunk c; nsplit > 1: the
+    # chunk's partial dU_I into du[c] (and, fp16, its row scales into hs[c]) for the reduce kernel
     pid = tl.program_id(0).to(tl.int64)
-    i0 = pid * BLOCK_M
+    c = pid % nsplit
+    i0 = (pid // nsplit) * BLOCK_M
     li = tl.arange(0, BLOCK_M)
     lj = tl.arange(0, BLOCK_N)
     rows = i0 + li.to(tl.int64)
@@ -415,9 +526,11 @@ def _conr_bwd_kernel(
     # tile whatever D is.
     du = tl.zeros([BLOCK_M, BLOCK_DO], dtype=inv_i.dtype)
     hsc = tl.zeros([BLOCK_M], dtype=inv_i.dtype)  # fp16 only: H's running row scale
+    du_ptr = du_ptr + c * m * d  # this chunk's partial (c = 0 without a split)
+    jlo, jhi = _chunk_cols(c, nsplit, m, BLOCK_N)
     # while loops: the interpreter (numpy >= 2.4) cannot iterate range() over a runtime scalar
-    j0 = m * 0
-    while j0 < m:
+    j0 = jlo
+    while j0 < jhi:
         cols = j0 + lj.to(tl.int64)
         col_in = cols < m
         acc = _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CHUNK,
@@ -468,7 +581,7 @@ def _conr_bwd_kernel(
                              mask=col_in[:, None] & do_in[None, :], other=0.0)
                 uj = (zj.to(inv_j.dtype) * inv_j[:, None]).to(z_ptr.dtype.element_ty)
                 o_msk = row_in[:, None] & do_in[None, :]
-                cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk & (j0 > 0),
+                cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk & (j0 > jlo),
                               other=0.0)
                 if F16:
                     cur = cur * ratio[:, None]
@@ -478,49 +591,96 @@ def _conr_bwd_kernel(
             # the next column tile re-reads these rows, possibly from other threads of the program
             tl.debug_barrier()
         j0 += BLOCK_N
-    # epilogue: dU/τ, then the backward through u = z / max(‖z‖, 1e-12) (row-local):
-    # dz = (dU − u·⟨u, dU⟩)·inv (dz = dU·inv where ‖z‖ ≤ 1e-12), written in the features' dtype
-    if F16:
-        osc = (hsc * inv_tau)[:, None]
-    else:
-        osc = inv_tau
     if ONE_OUT:
         # through memory (L2) like the streamed path: the accumulator stays in the dot's layout
         # (mixing it with a z tile in the epilogue spilled the fp16 configs)
         tl.store(du_ptr + rows[:, None] * d + dko[None, :], du,
                  mask=row_in[:, None] & (dko < d)[None, :])
         tl.debug_barrier()
-    # dz = (dU − u·⟨u, dU⟩)·inv row by row (dz = dU·inv where ‖z‖ ≤ 1e-12), in the features' dtype,
-    # in narrow D chunks (few registers next to what the compiler keeps from the main loop)
-    EPI_D: tl.constexpr = 32
+    # nsplit == 1: the epilogue — dU/τ (fp16: times the row scale), then the backward through the
+    # L2 normalisation, row-local; nsplit > 1: masked off (a branch around it spilled the
+    # register-limited streamed bf16 configs on sm_90), the reduce kernel runs it
+    if F16:
+        osc = (hsc * inv_tau)[:, None]
+        # the partial is in units of its own row scales: hs[c] makes the chunks commensurable
+        tl.store(hs_ptr + c * m + rows, hsc, mask=row_in & (nsplit > 1))
+    else:
+        osc = inv_tau
+    _norm_bwd_rows(z_ptr, stats_ptr, du_ptr, hs_ptr, dz_ptr, rows, row_in & (nsplit == 1), m, d,
+                   stride_z, nsplit, osc, False, False, 32)
+
+
+@triton.jit
+def _norm_bwd_rows(z_ptr, stats_ptr, du_ptr, hs_ptr, dz_ptr, rows, row_in, m, d, stride_z, nsplit,
+                   osc, REDUCE: tl.constexpr, SCALED: tl.constexpr, EPI_D: tl.constexpr):
+    """Device helper: the row-local epilogue of the backward for the rows ``rows``. ``dU`` =
+    ``du[0, rows]·osc`` (``REDUCE`` false), or ``(Σ_c du[c, rows]·hs[c, rows])·osc`` summed over the
+    ``nsplit`` chunks in the fixed order c = 0, 1, … (``REDUCE``; the row scales ``hs`` only when
+    ``SCALED``, fp16), written back into ``du[0]``; then the backward through
+    ``u = z / max(‖z‖, 1e-12)``: ``dz = (dU − u·⟨u, dU⟩)·inv`` (``dU·inv`` where ``‖z‖ ≤ 1e-12``),
+    stored in ``dz``'s dtype. ``du [nsplit, M, D]`` fp32 (fp64 for fp64 features), ``hs
+    [nsplit, M]``; ``dz`` may be ``du`` itself (fp32/fp64 features, no split). Narrow ``EPI_D``
+    chunks: few registers next to what the main loop leaves live."""
     dke = tl.arange(0, EPI_D).to(tl.int64)
     # inverse norms re-read for the epilogue's layout (reusing the main loop's copy spilled the TF32
     # configs on sm_80)
     inv_e = tl.load(stats_ptr + 3 * m + rows, mask=row_in, other=0.0)
-    proj = tl.zeros([BLOCK_M], dtype=inv_e.dtype)
+    proj = tl.zeros_like(inv_e)
     d0 = d * 0
     while d0 < d:
         do = d0 + dke
         o_msk = row_in[:, None] & (do < d)[None, :]
-        cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk, other=0.0) * osc
+        cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk, other=0.0)
+        if REDUCE:
+            if SCALED:
+                cur = cur * tl.load(hs_ptr + rows, mask=row_in, other=0.0)[:, None]
+            c = nsplit * 0 + 1
+            while c < nsplit:
+                part = tl.load(du_ptr + c * m * d + rows[:, None] * d + do[None, :], mask=o_msk,
+                               other=0.0)
+                if SCALED:
+                    part = part * tl.load(hs_ptr + c * m + rows, mask=row_in, other=0.0)[:, None]
+                cur += part
+                c += 1
+            cur = cur * osc
+            tl.store(du_ptr + rows[:, None] * d + do[None, :], cur, mask=o_msk)
+        else:
+            cur = cur * osc
         zi = tl.load(z_ptr + rows[:, None] * stride_z + do[None, :], mask=o_msk, other=0.0)
         proj += tl.sum(zi.to(inv_e.dtype) * inv_e[:, None] * cur, axis=1)
         d0 += EPI_D
     # dz may be du itself (fp32/fp64 features): every thread has read its du before any writes
+    # (REDUCE: the summed dU written back is re-read by the same threads)
     tl.debug_barrier()
     nz_i = tl.load(stats_ptr + 4 * m + rows, mask=row_in, other=0.0) > \
-        tl.full([BLOCK_M], 1e-12, inv_e.dtype)  # exact in fp64 (a literal is fp32)
+        tl.full(inv_e.shape, 1e-12, inv_e.dtype)  # exact in fp64 (a literal is fp32)
     d0 = d * 0
     while d0 < d:
         do = d0 + dke
         o_msk = row_in[:, None] & (do < d)[None, :]
-        cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk, other=0.0) * osc
+        cur = tl.load(du_ptr + rows[:, None] * d + do[None, :], mask=o_msk, other=0.0)
+        if not REDUCE:
+            cur = cur * osc
         zi = tl.load(z_ptr + rows[:, None] * stride_z + do[None, :], mask=o_msk, other=0.0)
         u_i = zi.to(inv_e.dtype) * inv_e[:, None]
         dz = tl.where(nz_i[:, None], cur - u_i * proj[:, None], cur) * inv_e[:, None]
         tl.store(dz_ptr + rows[:, None] * d + do[None, :], dz.to(dz_ptr.dtype.element_ty),
                  mask=o_msk)
         d0 += EPI_D
+
+
+@triton.jit(do_not_specialize=["nsplit", "inv_tau"])
+def _conr_bwd_reduce_kernel(z_ptr, stats_ptr, du_ptr, hs_ptr, dz_ptr, m, d, stride_z, nsplit,
+                            inv_tau, BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr):
+    """The backward's reduce (grid: ``⌈M/BLOCK_M⌉`` row blocks; launched only when the main
+    backward ran split): ``dU = (Σ_c du[c]·hs[c])/τ`` over the column chunks in a fixed order, then
+    the backward through the L2 normalisation (:func:`_norm_bwd_rows`)."""
+    if z_ptr.dtype.element_ty == tl.float64:  # fp64: the scalar arrives as a bit pattern
+        inv_tau = _f64(inv_tau)
+    pid = tl.program_id(0).to(tl.int64)
+    rows = pid * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)
+    _norm_bwd_rows(z_ptr, stats_ptr, du_ptr, hs_ptr, dz_ptr, rows, rows < m, m, d, stride_z, nsplit,
+                   inv_tau, True, z_ptr.dtype.element_ty == tl.float16, BLOCK_D)
 
 
 def scalar_type(dtype: str) -> str:
@@ -561,38 +721,201 @@ def _precision(dtype: str, precision: str) -> str:
 
 
 _FWD_PTRS = (("z_ptr", "z"), ("y_ptr", "acc"), ("yh_ptr", "acc"), ("wt_ptr", "acc"),
-             ("stats_ptr", "acc"), ("out_ptr", "z"), ("part_ptr", "acc"), ("nv_ptr", "i64"))
-#: row prologue / finish tiles: (BLOCK_M rows, BLOCK_D feature chunk) and (BLOCK_M partials)
+             ("stats_ptr", "acc"), ("out_ptr", "z"), ("part_ptr", "acc"), ("nv_ptr", "i64"),
+             ("rs_ptr", "acc"))
+#: row prologue / finish / merge tiles: (BLOCK_M rows, BLOCK_D feature chunk), (BLOCK_M partials),
+#: (BLOCK_M rows)
 ROWS_TILE = {"float16": (32, 128), "bfloat16": (32, 128), "float32": (32, 64), "float64": (16, 64)}
 FINISH_BLOCK = 256
+MERGE_BLOCK = 128
+#: the backward's reduce kernel (only with a split): (BLOCK_M rows, BLOCK_D columns), 4 warps — few
+#: rows per program so that even M = 512 gives 128 programs for this memory-bound pass
+REDUCE_TILE = (4, 128)
+
+# ------------------------------------------------------------------------------------------------
+# column split (flash-decoding): the launch plan
+
+#: the main forward and backward launches aim at this many programs: two waves of an H100/H200's
+#: 132 SMs
+TARGET_PROGRAMS = 264
+#: a column chunk holds at least this many column tiles (the split never degenerates into one
+#: program per tile pair)
+MIN_CHUNK_TILES = 2
+#: the backward's partial-dU scratch ``[SPLIT, M, D]`` (fp32; fp64 for fp64 features) is at most
+#: ``max(BWD_SCRATCH_COPIES·M·D, BWD_SCRATCH_MIN_BYTES / element size)`` elements — O(M·D) — which
+#: bounds SPLIT (fp16 adds its row scales ``[SPLIT, M]`` fp32)
+BWD_SCRATCH_COPIES = 8
+BWD_SCRATCH_MIN_BYTES = 128 * 2**20
+#: small-M tiles (streamed D only): with the default tiles ``⌈M/BLOCK_M⌉·SPLIT`` stays under
+#: :data:`TARGET_PROGRAMS` at M = 512 (e.g. fp32: 8 row blocks × ≤ 8 chunks of 2 tiles). 16 × 16
+#: tiles (:data:`SMALL_WARPS`); ``(BLOCK_M, BLOCK_N, BLOCK_D)`` forward,
+#: ``(BLOCK_M, BLOCK_N, BLOCK_D, BLOCK_DO)`` backward, no spills on sm_80/sm_90 (TF32 backward:
+#: ``BLOCK_DO`` 32 spilled on sm_80, 64 does not)
+FWD_SMALL = {
+    ("float16", "ieee"): (16, 16, 32),
+    ("bfloat16", "ieee"): (16, 16, 32),
+    ("float32", "ieee"): (16, 16, 32),
+    ("float32", "tf32"): (16, 16, 32),
+    ("float32", "tf32x3"): (16, 16, 32),
+    ("float64", "ieee"): (16, 16, 16),
+}
+BWD_SMALL = {
+    ("float16", "ieee"): (16, 16, 32, 32),
+    ("bfloat16", "ieee"): (16, 16, 32, 32),
+    ("float32", "ieee"): (16, 16, 16, 32),
+    ("float32", "tf32"): (16, 16, 32, 64),
+    ("float32", "tf32x3"): (16, 16, 32, 32),
+    ("float64", "ieee"): (16, 16, 16, 32),
+}
+#: warps of the small-M configs: 4, but 8 for the fp32 IEEE forward (4 spilled there; 8 spilled
+#: the fp64 forward and the fp16/bf16 backward on sm_90)
+SMALL_WARPS = 4
+
+
+def _dtname(dtype) -> str:
+    return dtype if isinstance(dtype, str) else str(dtype).split(".")[-1]
+
+
+def _prec(dt: str, precision: str) -> str:
+    return precision if dt == "float32" else "ieee"
+
+
+def acc_itemsize(dtype) -> int:
+    """Bytes per element of the accumulation dtype (fp32; fp64 for fp64 features)."""
+    return 8 if _dtname(dtype) == "float64" else 4
+
+
+def bwd_split_cap(m: int, d: int, dtype) -> int:
+    """The largest SPLIT whose backward scratch ``SPLIT·M·D`` elements stays within
+    ``max(BWD_SCRATCH_COPIES·M·D, BWD_SCRATCH_MIN_BYTES / element size)``."""
+    per = max(m * d * acc_itemsize(dtype), 1)
+    return max(BWD_SCRATCH_COPIES, BWD_SCRATCH_MIN_BYTES // per)
+
+
+class Split(NamedTuple):
+    """One O(M²) launch's plan: ``small`` (the 16 × 16 small-M tiles instead of the default ones),
+    the tile ``(block_m, block_n)``, ``split`` (column chunks per row block; 1 = the fused path),
+    ``programs = ⌈M/block_m⌉·split``, ``scratch_bytes`` (forward: the chunks' row statistics
+    ``5·SPLIT·M``; backward: the partial dU ``SPLIT·M·D`` and, fp16, the row scales ``SPLIT·M``;
+    0 without a split)."""
+    small: bool
+    block_m: int
+    block_n: int
+    split: int
+    programs: int
+    scratch_bytes: int
+
+
+def _split_of(m, d, dt, kernel, small, bm, bn, split=None) -> Split:
+    rb, nt = triton.cdiv(m, bm), triton.cdiv(m, bn)
+    if split is None:
+        split = min(triton.cdiv(TARGET_PROGRAMS, max(rb, 1)), nt // MIN_CHUNK_TILES)
+        if kernel == "bwd":
+            split = min(split, bwd_split_cap(m, d, dt))
+    split = max(1, min(split, nt))  # never an empty chunk
+    es = acc_itemsize(dt)
+    if split == 1:
+        scratch = 0
+    elif kernel == "fwd":
+        scratch = 5 * split * m * es
+    else:
+        scratch = split * m * d * es + (split * m * 4 if dt == "float16" else 0)
+    return Split(small, bm, bn, split, rb * split, scratch)
+
+
+def conr_split(m: int, d: int, dtype, precision: str = "ieee", kernel: str = "fwd", *,
+               split: Optional[int] = None, small: Optional[bool] = None) -> Split:
+    """The column-split policy of the O(M²) launches (the launchers call it; the tests and the
+    report read it). For ``kernel`` ``"fwd"`` (main pass) or ``"bwd"``: with the default tile
+    ``(BLOCK_M, BLOCK_N)`` (held or streamed by D, as today), ``rb = ⌈M/BLOCK_M⌉`` row blocks and
+    ``nt = ⌈M/BLOCK_N⌉`` column tiles,
+
+        SPLIT = min(⌈TARGET_PROGRAMS / rb⌉, ⌊nt / MIN_CHUNK_TILES⌋[, backward scratch cap]) ≥ 1,
+
+    i.e. the least split giving ``rb·SPLIT ≥ TARGET_PROGRAMS`` while each chunk keeps ≥
+    ``MIN_CHUNK_TILES`` column tiles and the backward's ``[SPLIT, M, D]`` scratch stays within
+    :func:`bwd_split_cap`. When that plan stays under the target and D is streamed, the 16 × 16
+    small-M tiles are planned the same way and the plan with more programs is taken (ties: the
+    default tile). ``split=`` / ``small=`` force the plan (tests; ``split`` clamped to ``[1, nt]``).
+    """
+    dt = _dtname(dtype)
+    prec = _prec(dt, precision)
+    if kernel == "fwd":
+        held_tiles, tiles, small_tiles = FWD_HELD, FWD_TILES, FWD_SMALL
+    else:
+        held_tiles, tiles, small_tiles = BWD_HELD, BWD_TILES, BWD_SMALL
+    held = d <= held_tiles[dt, prec][2]
+    bm, bn = (held_tiles if held else tiles)[dt, prec][:2]
+    sbm, sbn = small_tiles[dt, prec][:2]
+    if small is not None:
+        if small and held:
+            raise ValueError("the small-M tiles serve streamed D only")
+        return (_split_of(m, d, dt, kernel, True, sbm, sbn, split) if small
+                else _split_of(m, d, dt, kernel, False, bm, bn, split))
+    plan = _split_of(m, d, dt, kernel, False, bm, bn, split)
+    if plan.programs < TARGET_PROGRAMS and not held and split is None:
+        alt = _split_of(m, d, dt, kernel, True, sbm, sbn)
+        if alt.programs > plan.programs:
+            plan = alt
+    return plan
+
+
+def conr_launch_plan(m: int, d: int, dtype, precision: str = "ieee") -> List[Tuple[str, int]]:
+    """Every launch of a forward + backward in order, as ``(name, programs)``: ``fwd.rows``,
+    ``fwd.main``, ``fwd.merge`` (split only), ``fwd.finish``, ``bwd.main``, ``bwd.reduce`` (split
+    only) — from the same policy the launchers use (:func:`conr_split`)."""
+    dt = _dtname(dtype)
+    f, b = conr_split(m, d, dt, precision, "fwd"), conr_split(m, d, dt, precision, "bwd")
+    plan = [("fwd.rows", triton.cdiv(m, ROWS_TILE[dt][0])), ("fwd.main", f.programs)]
+    if f.split > 1:
+        plan.append(("fwd.merge", triton.cdiv(m, MERGE_BLOCK)))
+    plan += [("fwd.finish", 1), ("bwd.main", b.programs)]
+    if b.split > 1:
+        plan.append(("bwd.reduce", triton.cdiv(m, REDUCE_TILE[0])))
+    return plan
+
+
+def conr_flops(m: int, d: int) -> Tuple[int, int]:
+    """``(forward, backward)`` FLOPs of the dots per call: ``2·M²·D`` (similarities) and ``4·M²·D``
+    (similarities recomputed + ``H·U``); the split adds none (each tile pair is computed once)."""
+    return 2 * m * m * d, 4 * m * m * d
 
 
 def _fwd_sig(dtype):
-    sig = _sig(dtype, _FWD_PTRS, ("m", "d", "stride_z", "nparts"), ("flags",))
+    sig = _sig(dtype, _FWD_PTRS, ("m", "d", "stride_z", "nparts", "nsplit"), ("flags",))
     del sig["ONE_OUT"], sig["BLOCK_DO"]
     return sig
 
 
-def _fwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool) -> KernelConfig:
-    bm, bn, bd = (FWD_HELD if one_chunk else FWD_TILES)[dtype, precision]
+def _fwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool,
+                small: bool = False) -> KernelConfig:
+    if small:
+        bm, bn, bd = FWD_SMALL[dtype, precision]
+    else:
+        bm, bn, bd = (FWD_HELD if one_chunk else FWD_TILES)[dtype, precision]
     return KernelConfig(
-        key=(dtype, precision, push_exp, one_chunk),
+        key=(dtype, precision, push_exp, one_chunk) + (("small",) if small else ()),
         signature=_fwd_sig(dtype),
         constexprs={"STAGE": STAGE_MAIN, "PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk,
                     "PRECISION": _precision(dtype, precision),
                     "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_D": bd},
-        num_warps=NUM_WARPS,
+        num_warps=(8 if (dtype, precision) == ("float32", "ieee") else SMALL_WARPS) if small
+        else NUM_WARPS,
         num_stages=NUM_STAGES,
         ieee=precision == "ieee",
     )
 
 
+_AUX_NAMES = {STAGE_ROWS: "rows", STAGE_FINISH: "finish", STAGE_MERGE: "merge"}
+
+
 def _aux_config(dtype: str, stage: int) -> KernelConfig:
-    """The row prologue and the finish: no dot, no tile logits (``PUSH_EXP``, ``ONE_CHUNK``,
-    ``PRECISION`` and ``BLOCK_N`` unused)."""
-    bm, bd = ROWS_TILE[dtype] if stage == STAGE_ROWS else (FINISH_BLOCK, 16)
+    """The row prologue, the finish and the merge: no dot, no tile logits (``PUSH_EXP``,
+    ``ONE_CHUNK``, ``PRECISION`` and ``BLOCK_N`` unused; ``BLOCK_D`` too but in the prologue)."""
+    bm, bd = {STAGE_ROWS: ROWS_TILE[dtype], STAGE_FINISH: (FINISH_BLOCK, 16),
+              STAGE_MERGE: (MERGE_BLOCK, 16)}[stage]
     return KernelConfig(
-        key=(dtype, "rows" if stage == STAGE_ROWS else "finish"),
+        key=(dtype, _AUX_NAMES[stage]),
         signature=_fwd_sig(dtype),
         constexprs={"STAGE": stage, "PUSH_EXP": True, "ONE_CHUNK": False,
                     "PRECISION": _precision(dtype, "ieee"),
@@ -604,22 +927,36 @@ def _aux_config(dtype: str, stage: int) -> KernelConfig:
 
 
 def _bwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool,
-                one_out: bool) -> KernelConfig:
-    bm, bn, bd, bdo = (BWD_HELD if one_chunk else BWD_TILES)[dtype, precision]
+                one_out: bool, small: bool = False) -> KernelConfig:
+    if small:
+        bm, bn, bd, bdo = BWD_SMALL[dtype, precision]
+    else:
+        bm, bn, bd, bdo = (BWD_HELD if one_chunk else BWD_TILES)[dtype, precision]
     sig = _sig(dtype, (("z_ptr", "z"), ("y_ptr", "acc"), ("yh_ptr", "acc"), ("stats_ptr", "acc"),
-                       ("go_ptr", "z"), ("du_ptr", "acc"), ("dz_ptr", "z")),
-               ("m", "d", "stride_z", "go_stride"), ())
+                       ("go_ptr", "z"), ("du_ptr", "acc"), ("dz_ptr", "z"), ("hs_ptr", "acc")),
+               ("m", "d", "stride_z", "go_stride", "nsplit"), ())
     del sig["STAGE"]
     return KernelConfig(
-        key=(dtype, precision, push_exp, one_chunk, one_out),
+        key=(dtype, precision, push_exp, one_chunk, one_out) + (("small",) if small else ()),
         signature=sig,
         constexprs={"PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk, "ONE_OUT": one_out,
                     "PRECISION": _precision(dtype, precision),
                     "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_D": bd, "BLOCK_DO": bdo},
-        num_warps=NUM_WARPS,
+        num_warps=SMALL_WARPS if small else NUM_WARPS,
         num_stages=NUM_STAGES,
         ieee=precision == "ieee",
     )
+
+
+def _reduce_config(dtype: str) -> KernelConfig:
+    t = TRITON_DTYPE[dtype]
+    vt = "fp64" if dtype == "float64" else "fp32"
+    sig = {"z_ptr": "*" + t, "stats_ptr": "*" + vt, "du_ptr": "*" + vt, "hs_ptr": "*" + vt,
+           "dz_ptr": "*" + t, "m": "i64", "d": "i64", "stride_z": "i64", "nsplit": "i64",
+           "inv_tau": scalar_type(dtype), "BLOCK_M": "constexpr", "BLOCK_D": "constexpr"}
+    return KernelConfig(key=(dtype, "reduce"), signature=sig,
+                        constexprs={"BLOCK_M": REDUCE_TILE[0], "BLOCK_D": REDUCE_TILE[1]},
+                        num_warps=4, num_stages=1, ieee=True)
 
 
 #: fp32 ``input_precision`` values a caller may ask for ("ieee" is the default; fp16/bf16 inputs run
@@ -630,9 +967,13 @@ PRECISIONS = ("ieee", "tf32", "tf32x3")
 _PUSH = (True, False)
 register(_conr_fwd_kernel, [_fwd_config(dt, p, x, o) for dt, p in FWD_TILES
                             for x in _PUSH for o in (True, False)]
-         + [_aux_config(dt, st) for dt in TRITON_DTYPE for st in (STAGE_ROWS, STAGE_FINISH)])
+         + [_fwd_config(dt, p, x, False, small=True) for dt, p in FWD_TILES for x in _PUSH]
+         + [_aux_config(dt, st) for dt in TRITON_DTYPE
+            for st in (STAGE_ROWS, STAGE_FINISH, STAGE_MERGE)])
 register(_conr_bwd_kernel, [_bwd_config(dt, p, x, oc, oo) for dt, p in BWD_TILES
-                            for x in _PUSH for oc, oo in ((True, True), (False, False))])
+                            for x in _PUSH for oc, oo in ((True, True), (False, False))]
+         + [_bwd_config(dt, p, x, False, False, small=True) for dt, p in BWD_TILES for x in _PUSH])
+register(_conr_bwd_reduce_kernel, [_reduce_config(dt) for dt in TRITON_DTYPE])
 # the held backward tile covers every D ≤ the streamed tile's BLOCK_DO (so a (False, True) config
 # would never launch and is not registered); the held epilogue reuses the anchor tile as u_i
 assert all(BWD_HELD[k][2] >= BWD_TILES[k][3] for k in BWD_TILES)
@@ -647,22 +988,25 @@ def _names(z, precision: str):
     return dt, (precision if dt == "float32" else "ieee")
 
 
-def _launch_fwd(cfg, grid, z, y, yh, wt, stats, out, part, nv, m, d, nparts, scalars, keep_self,
-                flags):
-    _conr_fwd_kernel[grid](z, y, yh, wt, stats, out, part, nv, m, d, z.stride(0), nparts,
-                           *scalars, keep_self, flags,
+def _launch_fwd(cfg, grid, z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts, nsplit, scalars,
+                keep_self, flags):
+    _conr_fwd_kernel[grid](z, y, yh, wt, stats, out, part, nv, rs, m, d, z.stride(0), nparts,
+                           nsplit, *scalars, keep_self, flags,
                            num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
 
 
 def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: bool,
              keep_self: bool, phantom: bool, official: bool, weight_final: bool, reduction: str,
-             precision: str = "ieee"):
-    """The whole forward in three launches of ``_conr_fwd_kernel``: the row prologue (norms,
+             precision: str = "ieee", split: Optional[int] = None, small: Optional[bool] = None):
+    """The whole forward in three launches of ``_conr_fwd_kernel`` — the row prologue (norms,
     inverse norms, ``log a``), the main pass (online log-sum-exp over column tiles and the row
     epilogue: row losses, saved statistics, per-program partials) and the one-program finish
-    (loss, number of valid anchors, the reduction's scale). Returns ``(loss, num_valid, stats)``:
-    the loss 0-d (``[M]`` for ``"none"``) in ``z``'s dtype, int64 0-d, and the flat statistics
-    ``[N_STATS·M + 1]`` (fp32; fp64 for fp64 ``z``) the backward takes.
+    (loss, number of valid anchors, the reduction's scale) — or four when the main pass is split
+    over column chunks (:func:`conr_split`): its programs then write their chunk's row statistics
+    (scratch ``[5·SPLIT·M]``) and a merge stage (grid ``⌈M/MERGE_BLOCK⌉``) merges them in a fixed
+    order and runs the row epilogue. Returns ``(loss, num_valid, stats)``: the loss 0-d (``[M]``
+    for ``"none"``) in ``z``'s dtype, int64 0-d, and the flat statistics ``[N_STATS·M + 1]``
+    (fp32; fp64 for fp64 ``z``) the backward takes.
 
     Args:
         z: ``[M, D]`` fp16/bf16/fp32/fp64, unit stride along D (the raw features, not normalised).
@@ -670,6 +1014,7 @@ def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: 
             weights ≥ 0 (``None``: all 1).
         precision: fp32 ``input_precision`` of the similarity dots (``"ieee"``, ``"tf32"``,
             ``"tf32x3"``); ignored for other dtypes.
+        split, small: force the column split / the small-M tiles (tests); ``None``: the policy.
     """
     m, d = z.shape
     dt, prec = _names(z, precision)
@@ -684,44 +1029,76 @@ def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: 
              | (RED_CODES[reduction] << RED_SHIFT))
     wt = y if wt is None else wt
     sc, ks = _scalars(dt, w, temperature, e), int(keep_self)
+    plan = conr_split(m, d, dt, prec, "fwd", split=split, small=small)
+    nsplit = plan.split
+    # chunks' row statistics (split only; else a placeholder never accessed)
+    rs = torch.empty(5 * nsplit * m, dtype=acc, device=dev) if nsplit > 1 else stats
     # each launch right after its own pick (a launcher picks the config it launches)
     with device_guard(z):
         if m:
             cfg = pick(_conr_fwd_kernel, (dt, "rows"))
             _launch_fwd(cfg, (triton.cdiv(m, cfg.constexprs["BLOCK_M"]),), z, y, yh, wt, stats, out,
-                        stats, nv, m, d, 0, sc, ks, flags)
-        cfg = pick(_conr_fwd_kernel, (dt, prec, push_exp, d <= FWD_HELD[dt, prec][2]))
+                        stats, nv, rs, m, d, 0, nsplit, sc, ks, flags)
+        one_chunk = d <= FWD_HELD[dt, prec][2] and not plan.small
+        cfg = pick(_conr_fwd_kernel,
+                   (dt, prec, push_exp, one_chunk) + (("small",) if plan.small else ()))
         nparts = triton.cdiv(m, cfg.constexprs["BLOCK_M"])
+        if nsplit > 1:
+            nparts = triton.cdiv(m, MERGE_BLOCK)
         part = torch.empty(2 * nparts, dtype=acc, device=dev)
         if m:
-            _launch_fwd(cfg, (nparts,), z, y, yh, wt, stats, out, part, nv, m, d, nparts, sc, ks,
-                        flags)
+            _launch_fwd(cfg, (plan.programs,), z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts,
+                        nsplit, sc, ks, flags)
+        if m and nsplit > 1:
+            cfg = pick(_conr_fwd_kernel, (dt, "merge"))
+            _launch_fwd(cfg, (nparts,), z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts, nsplit,
+                        sc, ks, flags)
         cfg = pick(_conr_fwd_kernel, (dt, "finish"))
-        _launch_fwd(cfg, (1,), z, y, yh, wt, stats, out, part, nv, m, d, nparts, sc, ks, flags)
+        _launch_fwd(cfg, (1,), z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts, nsplit, sc, ks,
+                    flags)
     return out, nv, stats
 
 
 def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: float,
-             push_exp: bool, keep_self: bool, precision: str = "ieee"):
-    """``dL/dz [M, D]`` in ``z``'s dtype in one launch: the symmetric ``H`` from the saved
-    statistics (:func:`conr_fwd`), ``dU = H·U/τ`` and the backward through the L2 normalisation.
-    ``grad_out``: 0-d or ``[M]`` (reduction ``"none"``), ``z``'s dtype; the rest as :func:`conr_fwd`.
+             push_exp: bool, keep_self: bool, precision: str = "ieee", split: Optional[int] = None,
+             small: Optional[bool] = None):
+    """``dL/dz [M, D]`` in ``z``'s dtype: the symmetric ``H`` from the saved statistics
+    (:func:`conr_fwd`), ``dU = H·U/τ`` and the backward through the L2 normalisation — one launch,
+    or, when the policy splits the column range (:func:`conr_split`), one launch writing per-chunk
+    partial ``dU`` into a scratch ``[SPLIT, M, D]`` (fp32; fp64 for fp64 ``z``; fp16: plus the
+    chunks' row scales ``[SPLIT, M]``) and a reduce launch summing the chunks in a fixed order and
+    running the epilogue. ``grad_out``: 0-d or ``[M]`` (reduction ``"none"``), ``z``'s dtype; the
+    rest as :func:`conr_fwd`.
     """
     m, d = z.shape
     dt, prec = _names(z, precision)
-    held = one_out = d <= BWD_HELD[dt, prec][2]
     dz = torch.empty((m, d), dtype=z.dtype, device=z.device)
     if m == 0:
         return dz
-    if z.dtype == stats.dtype:
+    plan = conr_split(m, d, dt, prec, "bwd", split=split, small=small)
+    nsplit = plan.split
+    held = one_out = d <= BWD_HELD[dt, prec][2] and not plan.small
+    if nsplit > 1:
+        du = torch.empty((nsplit, m, d), dtype=stats.dtype, device=z.device)
+    elif z.dtype == stats.dtype:
         du = dz  # dU accumulated in place; the epilogue overwrites it with dz row by row
     else:
         du = torch.empty((m, d), dtype=stats.dtype, device=z.device)
-    cfg = pick(_conr_bwd_kernel, (dt, prec, push_exp, held, one_out))
-    grid = (triton.cdiv(m, cfg.constexprs["BLOCK_M"]),)
+    # fp16 with a split: the chunks' row scales; else a placeholder never accessed
+    hs = torch.empty((nsplit, m), dtype=stats.dtype, device=z.device) \
+        if (nsplit > 1 and dt == "float16") else stats
+    cfg = pick(_conr_bwd_kernel,
+               (dt, prec, push_exp, held, one_out) + (("small",) if plan.small else ()))
     go_stride = grad_out.stride(0) if grad_out.dim() else 0
+    sc = _scalars(dt, w, temperature, e)
     with device_guard(z):
-        _conr_bwd_kernel[grid](z, y, yh, stats, grad_out, du, dz, m, d, z.stride(0), go_stride,
-                               *_scalars(dt, w, temperature, e), int(keep_self),
-                               num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
+        _conr_bwd_kernel[(plan.programs,)](z, y, yh, stats, grad_out, du, dz, hs, m, d, z.stride(0),
+                                           go_stride, nsplit, *sc, int(keep_self),
+                                           num_warps=cfg.num_warps, num_stages=cfg.num_stages,
+                                           **cfg.constexprs)
+        if nsplit > 1:
+            cfg = pick(_conr_bwd_reduce_kernel, (dt, "reduce"))
+            _conr_bwd_reduce_kernel[(triton.cdiv(m, cfg.constexprs["BLOCK_M"]),)](
+                z, stats, du, hs, dz, m, d, z.stride(0), nsplit, sc[1],
+                num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
     return dz

@@ -15,8 +15,9 @@ Saved for the backward: ``stats [3, M]`` = (``log D_i``, ``1/|P_i|``, the row fa
 The Triton path (``_conr_fwd_triton``) computes the whole forward in its kernels — row norms and
 ``log a`` in a prologue stage, this epilogue per row in the main pass, the reduction in a finish
 stage — and saves their flat ``[6·M + 1]`` statistics (norms, inverse norms and ``log a``
-included), so its backward is one kernel launch that recomputes no prologue: four launches per
-forward + backward and no other device work.
+included), so its backward recomputes no prologue: four launches per forward + backward and no
+other device work, six when the launch plan splits the column range to fill the GPU (a merge stage
+and a reduce kernel; :func:`dirfast.kernels.conr.conr_split`).
 
 Backward (``_conr_bwd_stream``): recomputes the blocks of the upper block-triangle only
 (``s_{I, J≥I}``), builds ``H = G + Gᵀ`` on them from the saved row statistics of both the row and the
@@ -237,7 +238,8 @@ def _conr_fwd_triton(features, labels, preds, weights, w, temperature, e, pushin
 
 def _conr_bwd_triton(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
                      denominator_self, norm, precision="ieee"):
-    """Flash-style Triton backward in one launch (:func:`dirfast.kernels.conr.conr_bwd`): ``H`` from
+    """Flash-style Triton backward in one launch, two with a column split
+    (:func:`dirfast.kernels.conr.conr_bwd`): ``H`` from
     the saved statistics of both sides (recomputing each similarity tile once, no atomics), ``dU``
     and the backward through the L2 normalisation, written in the features' dtype."""
     from ..kernels.conr import conr_bwd as _kbwd
