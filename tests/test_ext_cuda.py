@@ -6,8 +6,11 @@
   RuntimeError (not a crash), and bad arguments a ValueError before any CUDA call;
 * the built library carries sm_80 and sm_90 machine code and compute_90 PTX, without spills.
 
-What the kernels compute is tested on the CPU through the simulated grid (tests/test_ext_pav.py),
-which calls the same csrc/pav/pav_core.h functions in the order of the CUDA launches.
+What the kernels compute is tested on the CPU twice: through the simulated grid
+(tests/test_ext_pav.py), which calls the same csrc/pav/pav_core.h functions in the order of the CUDA
+launches, and here by compiling csrc/cuda/pav.cu itself with the host compiler against a small CUDA
+stand-in (every CUDA thread a host thread, ``__syncthreads`` a barrier): the kernels' indexing,
+barriers, flag and permutation handling, against the grid driver bit for bit.
 """
 
 from __future__ import annotations
@@ -163,3 +166,207 @@ def test_sass_and_ptx_targets():
     res = subprocess.run([tool, "--dump-resource-usage", so], capture_output=True, text=True).stdout
     stacks = [int(s) for s in re.findall(r"STACK:(\d+)", res)]
     assert stacks and max(stacks) == 0, "register spills in the PAV kernels"
+
+
+# ------------------------------------------------------------------------------------------------
+# the CUDA kernels' own source run on the CPU: csrc/cuda/pav.cu compiled by the host C++ compiler
+# against a tiny CUDA stand-in (every CUDA thread a host thread, __syncthreads a std::barrier)
+
+SIM_RUNTIME = r"""
+#pragma once
+// Host stand-in for what csrc/cuda/pav.cu uses of CUDA: each block's threads run as real host
+// threads (a pool of blockDim threads per launch, blocks one after another), __syncthreads is a
+// std::barrier of the block, __shared__ memory a static (one block runs at a time).
+#include <atomic>
+#include <barrier>
+#include <cstddef>
+#include <cstring>
+#include <thread>
+#include <vector>
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static
+struct dim3 { unsigned x = 1, y = 1, z = 1; };
+inline thread_local dim3 threadIdx, blockIdx;
+inline dim3 blockDim, gridDim;
+typedef void* cudaStream_t;
+enum cudaError_t { cudaSuccess = 0 };
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline const char* cudaGetErrorString(cudaError_t) { return "simulated"; }
+inline cudaError_t cudaGetDeviceCount(int* c) { *c = 1; return cudaSuccess; }
+inline cudaError_t cudaMemsetAsync(void* p, int v, std::size_t n, cudaStream_t) {
+  std::memset(p, v, n);
+  return cudaSuccess;
+}
+namespace sim {
+inline std::barrier<>* bar = nullptr;
+inline std::atomic<int> any{0};
+inline std::atomic<long> launches{0};
+}  // namespace sim
+inline void __syncthreads() { sim::bar->arrive_and_wait(); }
+inline int __syncthreads_or(int v) {
+  if (v) sim::any.store(1);
+  sim::bar->arrive_and_wait();
+  return sim::any.load();
+}
+template <typename K, typename... A>
+void sim_launch(unsigned grid, unsigned block, K kernel, A... args) {
+  ++sim::launches;
+  gridDim = dim3{grid, 1, 1};
+  blockDim = dim3{block, 1, 1};
+  std::barrier<> start(block + 1), done(block + 1);
+  unsigned cur = 0;
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < block; ++t)
+    pool.emplace_back([&, t] {
+      for (;;) {
+        start.arrive_and_wait();
+        if (cur == grid) return;
+        threadIdx = dim3{t, 1, 1};
+        blockIdx = dim3{cur, 1, 1};
+        kernel(args...);
+        sim::bar->arrive_and_drop();  // a finished thread leaves the block's barrier
+        done.arrive_and_wait();
+      }
+    });
+  for (unsigned b = 0; b < grid; ++b) {
+    std::barrier<> bar(block);
+    sim::bar = &bar;
+    sim::any = 0;
+    cur = b;
+    start.arrive_and_wait();
+    done.arrive_and_wait();
+  }
+  cur = grid;
+  start.arrive_and_wait();
+  for (auto& th : pool) th.join();
+}
+extern "C" long sim_launches() { return sim::launches.exchange(0); }
+"""
+
+
+def _sim_library(tmp_path_factory):
+    """``csrc/cuda/pav.cu`` (its kernels and C entry points, unchanged) compiled for the host with
+    the stand-in above; every ``kernel<<<grid, block, 0, st>>>(args)`` becomes
+    ``sim_launch(grid, block, kernel, args)``."""
+    import ctypes
+    import pathlib
+    import re
+
+    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if cxx is None:
+        pytest.skip("no host C++ compiler to run the CUDA kernels' source on the CPU")
+    root = pathlib.Path(__file__).resolve().parents[1] / "csrc"
+    src = (root / "cuda" / "pav.cu").read_text()
+    src = src.replace('#include "../pav/pav_core.h"', f'#include "{root / "pav" / "pav_core.h"}"')
+    src = src.replace('#include "pav_cuda.h"', f'#include "{root / "cuda" / "pav_cuda.h"}"')
+    src, count = re.subn(r"(\w+(?:<\w+>)?)<<<([^,<>]+), (\w+), 0, st>>>\(", r"sim_launch(\2, \3, \1, ",
+                         src)
+    assert count >= 10 and "<<<" not in src, count
+    d = tmp_path_factory.mktemp("pav_sim")
+    (d / "cuda_runtime.h").write_text(SIM_RUNTIME)
+    (d / "pav_sim.cpp").write_text(src)
+    lib = d / "pav_sim.so"
+    r = subprocess.run([cxx, "-std=c++20", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-pthread",
+                        f"-I{d}", str(d / "pav_sim.cpp"), "-o", str(lib)], capture_output=True,
+                       text=True)
+    if r.returncode != 0 and "barrier" in r.stderr:
+        pytest.skip(f"the host compiler has no C++20 <barrier>: {r.stderr[-300:]}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    so = ctypes.CDLL(str(lib))
+    i64, vp, dbl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
+    so.dirfast_pav_cuda.argtypes = [ctypes.c_int, ctypes.c_int, vp, i64, i64, dbl, vp, vp, i64, vp, vp,
+                                    ctypes.c_size_t, vp]
+    so.dirfast_pav_vjp_cuda.argtypes = [ctypes.c_int, ctypes.c_int, vp, vp, vp, i64, i64, dbl, vp, vp,
+                                        vp, ctypes.c_size_t]
+    so.dirfast_pav_block_mean_cuda.argtypes = [ctypes.c_int, vp, vp, i64, i64, vp, vp, vp,
+                                               ctypes.c_size_t]
+    so.dirfast_pav_workspace_bytes.argtypes = [i64, i64, i64]
+    so.dirfast_pav_workspace_bytes.restype = i64
+    so.sim_launches.restype = ctypes.c_long
+    return so
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    return _sim_library(tmp_path_factory)
+
+
+def _aligned(nbytes):
+    buf = np.zeros(nbytes + 256, np.uint8)
+    off = (-buf.ctypes.data) % 256
+    return buf[off:off + nbytes]
+
+
+def _ptr(a):
+    return 0 if a is None else a.ctypes.data
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mode", [0, 1], ids=["sort", "rank"])
+@pytest.mark.parametrize("rows,n", [(1, 1), (1, 300), (3, 300), (4, 1000), (1, 16_384), (1, 17_000)],
+                         ids=["1x1", "1x300", "3x300", "4x1000", "1x16384", "1x17000"])
+def test_cuda_kernels_source_on_the_cpu(sim, dtype, mode, rows, n):
+    """The kernels of csrc/cuda/pav.cu themselves (one block per row for n <= 16384, the per-step
+    launches above), run by host threads: the PAV's values and block starts equal the CPU grid driver
+    bit for bit (soft rank: scattered by ``perm``), the flag is set exactly when a row pools (with and
+    without the memset of several rows), the launch count is the documented one, and the VJP
+    (gather, block mean, epilogue, scatter) equals its numpy form on the driver's block means."""
+    from dirfast import _ext
+
+    cpu = _ext.require("the CPU grid driver")
+    name = "float32" if dtype == np.float32 else "float64"
+    code = 0 if dtype == np.float32 else 1
+    rng = np.random.default_rng(rows * n + mode)
+    theta = rng.standard_t(1.5, (rows, n)).astype(dtype)
+    perm = np.argsort(theta, axis=-1, kind="stable").astype(np.int64)
+    x = np.ascontiguousarray(np.take_along_axis(theta, perm, -1))
+    for eps in ((1e-9, 0.7, 30.0) if mode == 0 else (1e-9, 0.05, 1e6)):
+        want = np.empty_like(x)
+        want_bs = np.empty((rows, n), np.int64)
+        pooled = cpu.pav(name, mode, x.ctypes.data, rows, n, eps, want.ctypes.data,
+                         want_bs.ctypes.data, 0, True, 1)
+        ws = _aligned(sim.dirfast_pav_workspace_bytes(rows, n, 0))
+        out = np.full_like(x, np.nan)
+        bs = np.full((rows, n), -7, np.int64)
+        flag = np.array([12345], np.int32)  # garbage: the PAV must set it
+        p = perm if mode == 1 else None
+        assert sim.dirfast_pav_cuda(code, mode, _ptr(x), rows, n, eps, _ptr(out), _ptr(bs), 0,
+                                    _ptr(flag), _ptr(ws), 0, _ptr(p)) == 0
+        launches = sim.sim_launches()
+        # one kernel (+ the flag's memset when rows > 1); long rows: gap, chunk, one per tree level
+        # (chunks of 32 here), last start, scan, write (+ the memset)
+        assert launches == (1 if n <= 16384 else 5 + int(np.ceil(np.log2(n / 32)))), launches
+        expect = want.copy()
+        if mode == 1:
+            np.put_along_axis(expect, perm, want, -1)
+        tag = f"{name} mode {mode} {rows}x{n} eps {eps}"
+        np.testing.assert_array_equal(out.view(np.uint8), expect.view(np.uint8), err_msg=tag)
+        np.testing.assert_array_equal(bs, want_bs, err_msg=tag)
+        assert int(flag[0]) == (1 if pooled else 0), (tag, flag, pooled)
+        # the VJP, both with and without the flag (the identity form) and perm (mode 0)
+        g = rng.standard_normal((rows, n)).astype(dtype)
+        for f in (int(flag[0]), 0):
+            for with_perm in ((True, False) if mode == 0 else (True,)):
+                fl = np.array([f], np.int32)
+                got = np.full_like(x, np.nan)
+                assert sim.dirfast_pav_vjp_cuda(code, mode, _ptr(g), _ptr(perm if with_perm else None),
+                                                _ptr(bs), rows, n, eps, _ptr(got), _ptr(fl), _ptr(ws),
+                                                0) == 0
+                assert sim.sim_launches() == (1 if n <= 16384 else 3)
+                v = np.ascontiguousarray(np.take_along_axis(g, perm, -1) if mode == 1 else g)
+                if f:
+                    m = np.empty_like(v)
+                    cpu.pav_block_mean(name, v.ctypes.data, bs.ctypes.data, rows, n, m.ctypes.data,
+                                       1, True, 0)
+                else:
+                    m = v
+                val = m if mode == 0 else (v - m) / dtype(eps)
+                exp = val.copy()
+                if with_perm:
+                    np.put_along_axis(exp, perm, val, -1)
+                np.testing.assert_array_equal(got.view(np.uint8), exp.view(np.uint8),
+                                              err_msg=f"{tag} vjp flag {f} perm {with_perm}")
