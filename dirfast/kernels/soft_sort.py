@@ -13,9 +13,10 @@ programs; axes 1–2 only 65,535, too few for batches of rows), int64 offsets. E
   (``thresh`` is ``(1/eps)(1 − 1e-6)`` or ``eps(1 + 1e-6)``), so rounding can only raise the flag
   falsely, never miss a pooling row; the PAV that follows decides exactly.
 
-One ``atomic_max`` per program raises the int32 device ``flag`` when any pair hits; the CUDA PAV
-(``dirfast._C_cuda.pav``) is then always launched and returns at once when ``*flag == 0``: no host
-sync. ``thresh`` goes by value: a float for fp32 rows, the int64 bit pattern of the double
+One ``atomic_max`` per program raises the int32 device ``flag`` when any pair hits. This kernel is
+the ``triton`` path of a GPU *without* ``dirfast._C_cuda`` (the flag is then read on the host and
+pooling rows go to the CPU PAV) and of the interpreter; with the CUDA module the CUDA PAV does its own
+pair test (``dirfast.ops.soft_sort``). ``thresh`` goes by value: a float for fp32 rows, the int64 bit pattern of the double
 (:func:`dirfast.kernels._launch.fp64_bits`) for fp64 rows — the JIT types a Python float as fp32.
 Traffic: reads ``x`` once (the neighbour load hits the same lines), writes ``out`` and
 ``block_start``: ``(2·s + 8)`` bytes per element for element size ``s``, the minimum for an op that
@@ -136,7 +137,8 @@ def _soft_rank_bwd_kernel(
     BLOCK: tl.constexpr,
 ):
     """``out[row, perm_i] = (g̃_i − m_i)/eps`` (IEEE division, as on the CPU paths): the subtraction,
-    division and scatter of the soft-rank VJP in one pass (same 1-D grid as the prep kernel)."""
+    division and scatter of the soft-rank VJP in one pass (same 1-D grid as the prep kernel); the
+    route without ``dirfast._C_cuda`` (with it, ``_C_cuda.pav_vjp`` does all of the VJP)."""
     if gt_ptr.dtype.element_ty == tl.float64:
         eps = tl.cast(tl.cast(eps, tl.int64), tl.float64, bitcast=True)
     nb = tl.cdiv(n, BLOCK)
