@@ -34,8 +34,10 @@ sm_90), operand tiles ≤ 64 KB; every ``tl.dot`` dimension ≥ 16, so fp16/bf16
 sweep also compiles 2 and 3 and records whether the PTX changed (``pipelined``): the kernels' column
 loops are ``while`` loops, which Triton's software pipeliner does not touch.
 Within a group, candidates are compiled best-estimate first (the estimate below at 16 resident
-warps; fp16 and TF32x3 groups first try the spill-free tiles of bf16 / TF32, ``SEED``), until ``KEEP`` compile spill-free or ``TRIES`` were compiled; a candidate at least as large in
-every tile as one that spilled (same warps) is skipped.
+warps; fp16 and TF32x3 groups first try the spill-free tiles of bf16 / TF32, ``SEED``), until
+``KEEP`` compile spill-free with both ``PUSH_EXP`` variants or ``TRIES`` were tried; a candidate at
+least as large in every tile as one that spilled (same warps) is skipped; a group with none
+spill-free then tries up to ``TRIES`` of its smallest tiles.
 
 **Roofline estimate** (:func:`estimate`): clocks per SM per similarity element ``(i, j)`` of the
 role at ``(M, D)``, the largest of
@@ -72,7 +74,6 @@ import argparse
 import csv
 import dataclasses
 import hashlib
-import math
 import os
 import sys
 import time
@@ -334,7 +335,7 @@ def compile_one(g: Group, tiles: T.ConrTiles, push_exp: bool, stages: int = 1) -
                regs=c.regs, stack=c.stack, shared=c.shared, mma=c.mma or "none", tf32=c.tf32,
                blocks_per_sm=c.blocks_per_sm, warps_per_sm=c.warps_per_sm,
                compile_s=round(time.perf_counter() - t0, 2),
-               _ptx=hashlib.sha1(kernel.asm["ptx"].encode()).hexdigest())
+               _ptx=_ptx_hash(kernel.asm["ptx"]))
     for m, tag in ((4096, "m4096"), (512, "m512")):
         e = estimate(cc, g.dtype, g.precision, g.kernel, tiles, m, g.d_eval, c.mma,
                      c.warps_per_sm, c.blocks_per_sm)
@@ -343,6 +344,14 @@ def compile_one(g: Group, tiles: T.ConrTiles, push_exp: bool, stages: int = 1) -
             row["clk_m4096"] = round(e["clk"], 4)
             row["bound"] = e["bound"]
     return row
+
+
+def _ptx_hash(ptx: str) -> str:
+    """The PTX's hash without its debug information (``.file`` / ``.loc`` lines and the
+    ``.debug_*`` sections name the source file, which differs between processes under ``--rev``)."""
+    code = ptx.split(".section\t.debug", 1)[0].split(".section .debug", 1)[0]
+    body = "\n".join(ln for ln in code.splitlines() if not ln.lstrip().startswith((".file", ".loc")))
+    return hashlib.sha1(body.encode()).hexdigest()
 
 
 def _prior(g: Group, tiles: T.ConrTiles) -> float:
@@ -375,7 +384,9 @@ def _width(r) -> int:
         int(r["block_do"]) if r["role"] == "bwd_out" else 0)
 
 
-def sweep(quick: bool, budget: float, only=None, log=sys.stderr, prior_rows=()) -> List[Dict[str, object]]:
+def sweep(quick: bool, budget: float, only=None, log=sys.stderr,
+          prior_rows=()) -> List[Dict[str, object]]:
+    """Compile the candidates of every group (see the module docstring); one row per compile."""
     rows: List[Dict[str, object]] = []
     t_end = time.monotonic() + budget
     keep, tries = (1, 2) if quick else (KEEP, TRIES)
@@ -387,32 +398,44 @@ def sweep(quick: bool, budget: float, only=None, log=sys.stderr, prior_rows=()) 
         ranked = _seeded(g, ranked, list(prior_rows) + rows)
         ok: List[Dict[str, object]] = []
         failed: List[T.ConrTiles] = []
+
+        def attempt(tiles: T.ConrTiles) -> None:
+            # spill-free only if both PUSH_EXP variants are (the table serves both)
+            for px in (True, False):
+                row = compile_one(g, tiles, push_exp=px)
+                rows.append(row)
+                if row["status"] != "ok":
+                    failed.append(tiles)
+                    return
+            ok.append(rows[-2])
+
         n = 0
         for tiles in ranked:
             if len(ok) >= keep or n >= tries or time.monotonic() > t_end:
                 break
             if any(_dominates(f, tiles) for f in failed):
                 continue  # at least as large as a tile that spilled: would spill too
-            row = compile_one(g, tiles, push_exp=True)
-            rows.append(row)
+            attempt(tiles)
             n += 1
-            if row["status"] == "ok":
-                ok.append(row)
-            else:
-                failed.append(tiles)
-        # the group's best: also the other PUSH_EXP variant (the table must serve both) and the
-        # stages the pipeliner could use
+        if not ok:
+            # nothing spill-free among the best-estimate tiles: the smallest ones next
+            for tiles in sorted(ranked, key=lambda t: (t.block_m * t.block_n, t.block_d + t.block_do,
+                                                       -t.num_warps))[:tries]:
+                if ok or time.monotonic() > t_end:
+                    break
+                if any(_dominates(f, tiles) for f in failed) or any(
+                        _same_tiles(r, tiles) for r in rows if _same(r, g)):
+                    continue
+                attempt(tiles)
+        # the group's best: the stages the pipeliner could use
         ok.sort(key=lambda r: r["clk_m4096"])
         for best in ok[:1]:
-            tiles = _tiles_of(best)
-            other = compile_one(g, tiles, push_exp=False)
-            rows.append(other)
+            best["pipelined"] = False
             if not quick and g.role == "fwd_streamed":
                 for st in STAGES_CHECKED:
-                    r = compile_one(g, tiles, push_exp=True, stages=st)
+                    r = compile_one(g, _tiles_of(best), push_exp=True, stages=st)
                     r["pipelined"] = r.get("_ptx") != best.get("_ptx")
                     rows.append(r)
-            best["pipelined"] = False
         print(f"{g.arch} {g.dtype}/{g.precision} {g.role} {g.width or ''}: "
               f"{len(ok)} spill-free of {len([r for r in rows if _same(r, g)])} "
               + (f"best {_tiles_of(ok[0])} x_floor {ok[0]['x_floor_m4096']}" if ok else ""),
@@ -428,8 +451,13 @@ def _dominates(small: T.ConrTiles, big: T.ConrTiles) -> bool:
             and big.block_do >= small.block_do)
 
 
+def _same_tiles(r, tiles: T.ConrTiles) -> bool:
+    return _tiles_of(r)[:6] == tiles[:6]
+
+
 def _same(r, g: Group) -> bool:
-    return (r["arch"], r["dtype"], r["precision"], r["role"]) == (g.arch, g.dtype, g.precision, g.role)
+    return (r["arch"], r["dtype"], r["precision"], r["role"], _width(r)) == \
+        (g.arch, g.dtype, g.precision, g.role, g.width)
 
 
 def _tiles_of(r) -> T.ConrTiles:
@@ -453,7 +481,8 @@ def read_csv(path: str) -> List[Dict[str, object]]:
 
 def propose(rows) -> Dict[Tuple, T.ConrTiles]:
     """The table: for every key, the spill-free tiles (compiled with both ``PUSH_EXP`` variants, one
-    stage) with the lowest estimate at the bucket's representative size (``M``: 512 for the small
+    stage) with the lowest estimate (ties: the narrower ``BLOCK_D + BLOCK_DO``) at the bucket's
+    representative size (``M``: 512 for the small
     bucket, 8192 above; ``D``: the bucket's upper bound, 2048 for the open one); held tiles only
     where the bucket's ``D`` fits, the sm80 family within 99 KB (sm_86/sm_89)."""
     ok: Dict[Tuple, Dict[str, object]] = {}
@@ -482,7 +511,9 @@ def propose(rows) -> Dict[Tuple, T.ConrTiles]:
                              int(r["warps_per_sm"]), int(r["blocks_per_sm"]))
                 key = (arch, dt, prec, kern, mb, db)
                 cur = table.get(key)
-                if cur is None or e["clk"] < cur[0]["clk"]:
+                # ties (an ALU-bound bucket): the narrower dots (less padding of a small D)
+                rank = (round(e["clk"], 4), tiles.block_d + tiles.block_do)
+                if cur is None or rank < (round(cur[0]["clk"], 4), cur[1].block_d + cur[1].block_do):
                     table[key] = (e, tiles._replace(blocks_per_sm=int(r["blocks_per_sm"])), r,
                                   (m, d))
     return dict(sorted(table.items(), key=lambda kv: str(kv[0])))
