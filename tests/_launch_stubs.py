@@ -508,3 +508,173 @@ def one_fake_cuda_device(monkeypatch):
     monkeypatch.setattr(dirfast._ext, "_current_cuda",
                         lambda: SimpleNamespace(device_count=torch.compiler.disable(lambda: 1)))
     torch._dynamo.reset()
+
+
+# ------------------------------------------------------------------------------------------------
+# the CUDA kernels' own source on the CPU: csrc/cuda/pav.cu compiled by the host C++ compiler against
+# a tiny CUDA stand-in (tests/test_ext_cuda.py; the ops' _C_cuda route in test_soft_sort.py and the
+# Dist Loss interpreter tests)
+
+SIM_RUNTIME = r"""
+#pragma once
+// Host stand-in for what csrc/cuda/pav.cu uses of CUDA: each block's threads run as real host
+// threads (a pool of blockDim threads per launch, blocks one after another), __syncthreads is a
+// std::barrier of the block, __shared__ memory a static (one block runs at a time).
+#include <atomic>
+#include <barrier>
+#include <cstddef>
+#include <cstring>
+#include <thread>
+#include <vector>
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static
+struct dim3 { unsigned x = 1, y = 1, z = 1; };
+inline thread_local dim3 threadIdx, blockIdx;
+inline dim3 blockDim, gridDim;
+typedef void* cudaStream_t;
+enum cudaError_t { cudaSuccess = 0 };
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline const char* cudaGetErrorString(cudaError_t) { return "simulated"; }
+inline cudaError_t cudaGetDeviceCount(int* c) { *c = 1; return cudaSuccess; }
+inline cudaError_t cudaMemsetAsync(void* p, int v, std::size_t n, cudaStream_t) {
+  std::memset(p, v, n);
+  return cudaSuccess;
+}
+namespace sim {
+inline std::barrier<>* bar = nullptr;
+inline std::atomic<int> any{0};
+inline std::atomic<long> launches{0};
+}  // namespace sim
+inline void __syncthreads() { sim::bar->arrive_and_wait(); }
+inline int __syncthreads_or(int v) {
+  if (v) sim::any.store(1);
+  sim::bar->arrive_and_wait();
+  return sim::any.load();
+}
+template <typename K, typename... A>
+void sim_launch(unsigned grid, unsigned block, K kernel, A... args) {
+  ++sim::launches;
+  gridDim = dim3{grid, 1, 1};
+  blockDim = dim3{block, 1, 1};
+  std::barrier<> start(block + 1), done(block + 1);
+  unsigned cur = 0;
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < block; ++t)
+    pool.emplace_back([&, t] {
+      for (;;) {
+        start.arrive_and_wait();
+        if (cur == grid) return;
+        threadIdx = dim3{t, 1, 1};
+        blockIdx = dim3{cur, 1, 1};
+        kernel(args...);
+        sim::bar->arrive_and_drop();  // a finished thread leaves the block's barrier
+        done.arrive_and_wait();
+      }
+    });
+  for (unsigned b = 0; b < grid; ++b) {
+    std::barrier<> bar(block);
+    sim::bar = &bar;
+    sim::any = 0;
+    cur = b;
+    start.arrive_and_wait();
+    done.arrive_and_wait();
+  }
+  cur = grid;
+  start.arrive_and_wait();
+  for (auto& th : pool) th.join();
+}
+extern "C" long sim_launches() { return sim::launches.exchange(0); }
+"""
+
+
+def build_pav_sim(directory):
+    """``csrc/cuda/pav.cu`` (its kernels and C entry points, unchanged) compiled for the host with
+    :data:`SIM_RUNTIME` into ``directory``; every ``kernel<<<grid, block, 0, st>>>(args)`` becomes
+    ``sim_launch(grid, block, kernel, args)``. Returns ``(ctypes library, None)`` or
+    ``(None, why)`` without a C++20 host compiler."""
+    import ctypes
+    import os
+    import pathlib
+    import re
+    import shutil
+    import subprocess
+
+    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if cxx is None:
+        return None, "no host C++ compiler to run the CUDA kernels' source on the CPU"
+    root = pathlib.Path(__file__).resolve().parents[1] / "csrc"
+    src = (root / "cuda" / "pav.cu").read_text()
+    src = src.replace('#include "../pav/pav_core.h"', f'#include "{root / "pav" / "pav_core.h"}"')
+    src = src.replace('#include "pav_cuda.h"', f'#include "{root / "cuda" / "pav_cuda.h"}"')
+    src, count = re.subn(r"(\w+(?:<\w+>)?)<<<([^,<>]+), (\w+), 0, st>>>\(", r"sim_launch(\2, \3, \1, ",
+                         src)
+    assert count >= 10 and "<<<" not in src, count
+    d = pathlib.Path(directory)
+    (d / "cuda_runtime.h").write_text(SIM_RUNTIME)
+    (d / "pav_sim.cpp").write_text(src)
+    lib = d / "pav_sim.so"
+    r = subprocess.run([cxx, "-std=c++20", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-pthread",
+                        f"-I{d}", str(d / "pav_sim.cpp"), "-o", str(lib)], capture_output=True,
+                       text=True)
+    if r.returncode != 0 and "barrier" in r.stderr:
+        return None, f"the host compiler has no C++20 <barrier>: {r.stderr[-300:]}"
+    assert r.returncode == 0, r.stderr[-3000:]
+    so = ctypes.CDLL(str(lib))
+    i64, vp, dbl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
+    so.dirfast_pav_cuda.argtypes = [ctypes.c_int, ctypes.c_int, vp, i64, i64, dbl, vp, vp, i64, vp, vp,
+                                    ctypes.c_size_t, vp]
+    so.dirfast_pav_vjp_cuda.argtypes = [ctypes.c_int, ctypes.c_int, vp, vp, vp, i64, i64, dbl, vp, vp,
+                                        vp, ctypes.c_size_t]
+    so.dirfast_pav_block_mean_cuda.argtypes = [ctypes.c_int, vp, vp, i64, i64, vp, vp, vp,
+                                               ctypes.c_size_t]
+    so.dirfast_pav_workspace_bytes.argtypes = [i64, i64, i64]
+    so.dirfast_pav_workspace_bytes.restype = i64
+    so.sim_launches.restype = ctypes.c_long
+    return so, None
+
+
+class SimCudaPav:
+    """``dirfast._C_cuda``'s PAV API (``pav``, ``pav_vjp``, ``pav_block_mean``,
+    ``pav_workspace_bytes``, ``device_count``) on CPU pointers, served by the kernels of
+    csrc/cuda/pav.cu run on host threads (:func:`build_pav_sim`). Records the calls and the kernel
+    launches each made."""
+
+    def __init__(self, lib):
+        self.lib = lib
+        self.calls = []
+        self.launches = []
+        lib.sim_launches()
+
+    def _done(self, name, rc):
+        assert rc == 0, (name, rc)
+        self.calls.append(name)
+        self.launches.append(int(self.lib.sim_launches()))
+
+    @staticmethod
+    def _code(dtype):
+        return {"float32": 0, "float64": 1}[dtype]
+
+    def device_count(self):
+        return 1
+
+    def pav_workspace_bytes(self, rows, n, chunk=0):
+        return int(self.lib.dirfast_pav_workspace_bytes(rows, n, chunk))
+
+    def pav(self, dtype, mode, x, rows, n, eps, out, block_start, chunk, flag, workspace, stream,
+            perm=0):
+        self._done("pav", self.lib.dirfast_pav_cuda(self._code(dtype), mode, x, rows, n, eps, out,
+                                                     block_start or None, chunk, flag, workspace, 0,
+                                                     perm or None))
+
+    def pav_vjp(self, dtype, mode, g, perm, block_start, rows, n, eps, out, flag, workspace, stream):
+        self._done("pav_vjp", self.lib.dirfast_pav_vjp_cuda(self._code(dtype), mode, g, perm or None,
+                                                            block_start, rows, n, eps, out, flag,
+                                                            workspace, 0))
+
+    def pav_block_mean(self, dtype, g, block_start, rows, n, out, flag, workspace, stream):
+        self._done("pav_block_mean", self.lib.dirfast_pav_block_mean_cuda(
+            self._code(dtype), g, block_start, rows, n, out, flag, workspace, 0))

@@ -170,129 +170,18 @@ def test_sass_and_ptx_targets():
 
 # ------------------------------------------------------------------------------------------------
 # the CUDA kernels' own source run on the CPU: csrc/cuda/pav.cu compiled by the host C++ compiler
-# against a tiny CUDA stand-in (every CUDA thread a host thread, __syncthreads a std::barrier)
-
-SIM_RUNTIME = r"""
-#pragma once
-// Host stand-in for what csrc/cuda/pav.cu uses of CUDA: each block's threads run as real host
-// threads (a pool of blockDim threads per launch, blocks one after another), __syncthreads is a
-// std::barrier of the block, __shared__ memory a static (one block runs at a time).
-#include <atomic>
-#include <barrier>
-#include <cstddef>
-#include <cstring>
-#include <thread>
-#include <vector>
-#define __global__
-#define __device__
-#define __host__
-#define __forceinline__ inline
-#define __launch_bounds__(...)
-#define __shared__ static
-struct dim3 { unsigned x = 1, y = 1, z = 1; };
-inline thread_local dim3 threadIdx, blockIdx;
-inline dim3 blockDim, gridDim;
-typedef void* cudaStream_t;
-enum cudaError_t { cudaSuccess = 0 };
-inline cudaError_t cudaGetLastError() { return cudaSuccess; }
-inline const char* cudaGetErrorString(cudaError_t) { return "simulated"; }
-inline cudaError_t cudaGetDeviceCount(int* c) { *c = 1; return cudaSuccess; }
-inline cudaError_t cudaMemsetAsync(void* p, int v, std::size_t n, cudaStream_t) {
-  std::memset(p, v, n);
-  return cudaSuccess;
-}
-namespace sim {
-inline std::barrier<>* bar = nullptr;
-inline std::atomic<int> any{0};
-inline std::atomic<long> launches{0};
-}  // namespace sim
-inline void __syncthreads() { sim::bar->arrive_and_wait(); }
-inline int __syncthreads_or(int v) {
-  if (v) sim::any.store(1);
-  sim::bar->arrive_and_wait();
-  return sim::any.load();
-}
-template <typename K, typename... A>
-void sim_launch(unsigned grid, unsigned block, K kernel, A... args) {
-  ++sim::launches;
-  gridDim = dim3{grid, 1, 1};
-  blockDim = dim3{block, 1, 1};
-  std::barrier<> start(block + 1), done(block + 1);
-  unsigned cur = 0;
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < block; ++t)
-    pool.emplace_back([&, t] {
-      for (;;) {
-        start.arrive_and_wait();
-        if (cur == grid) return;
-        threadIdx = dim3{t, 1, 1};
-        blockIdx = dim3{cur, 1, 1};
-        kernel(args...);
-        sim::bar->arrive_and_drop();  // a finished thread leaves the block's barrier
-        done.arrive_and_wait();
-      }
-    });
-  for (unsigned b = 0; b < grid; ++b) {
-    std::barrier<> bar(block);
-    sim::bar = &bar;
-    sim::any = 0;
-    cur = b;
-    start.arrive_and_wait();
-    done.arrive_and_wait();
-  }
-  cur = grid;
-  start.arrive_and_wait();
-  for (auto& th : pool) th.join();
-}
-extern "C" long sim_launches() { return sim::launches.exchange(0); }
-"""
-
-
-def _sim_library(tmp_path_factory):
-    """``csrc/cuda/pav.cu`` (its kernels and C entry points, unchanged) compiled for the host with
-    the stand-in above; every ``kernel<<<grid, block, 0, st>>>(args)`` becomes
-    ``sim_launch(grid, block, kernel, args)``."""
-    import ctypes
-    import pathlib
-    import re
-
-    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
-    if cxx is None:
-        pytest.skip("no host C++ compiler to run the CUDA kernels' source on the CPU")
-    root = pathlib.Path(__file__).resolve().parents[1] / "csrc"
-    src = (root / "cuda" / "pav.cu").read_text()
-    src = src.replace('#include "../pav/pav_core.h"', f'#include "{root / "pav" / "pav_core.h"}"')
-    src = src.replace('#include "pav_cuda.h"', f'#include "{root / "cuda" / "pav_cuda.h"}"')
-    src, count = re.subn(r"(\w+(?:<\w+>)?)<<<([^,<>]+), (\w+), 0, st>>>\(", r"sim_launch(\2, \3, \1, ",
-                         src)
-    assert count >= 10 and "<<<" not in src, count
-    d = tmp_path_factory.mktemp("pav_sim")
-    (d / "cuda_runtime.h").write_text(SIM_RUNTIME)
-    (d / "pav_sim.cpp").write_text(src)
-    lib = d / "pav_sim.so"
-    r = subprocess.run([cxx, "-std=c++20", "-O1", "-ffp-contract=off", "-fPIC", "-shared", "-pthread",
-                        f"-I{d}", str(d / "pav_sim.cpp"), "-o", str(lib)], capture_output=True,
-                       text=True)
-    if r.returncode != 0 and "barrier" in r.stderr:
-        pytest.skip(f"the host compiler has no C++20 <barrier>: {r.stderr[-300:]}")
-    assert r.returncode == 0, r.stderr[-3000:]
-    so = ctypes.CDLL(str(lib))
-    i64, vp, dbl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
-    so.dirfast_pav_cuda.argtypes = [ctypes.c_int, ctypes.c_int, vp, i64, i64, dbl, vp, vp, i64, vp, vp,
-                                    ctypes.c_size_t, vp]
-    so.dirfast_pav_vjp_cuda.argtypes = [ctypes.c_int, ctypes.c_int, vp, vp, vp, i64, i64, dbl, vp, vp,
-                                        vp, ctypes.c_size_t]
-    so.dirfast_pav_block_mean_cuda.argtypes = [ctypes.c_int, vp, vp, i64, i64, vp, vp, vp,
-                                               ctypes.c_size_t]
-    so.dirfast_pav_workspace_bytes.argtypes = [i64, i64, i64]
-    so.dirfast_pav_workspace_bytes.restype = i64
-    so.sim_launches.restype = ctypes.c_long
-    return so
+# against a tiny CUDA stand-in (every CUDA thread a host thread, __syncthreads a std::barrier;
+# _launch_stubs.build_pav_sim)
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    return _sim_library(tmp_path_factory)
+    from _launch_stubs import build_pav_sim
+
+    lib, why = build_pav_sim(tmp_path_factory.mktemp("pav_sim"))
+    if lib is None:
+        pytest.skip(why)
+    return lib
 
 
 def _aligned(nbytes):

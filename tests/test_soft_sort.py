@@ -608,20 +608,39 @@ class HostCudaPav:
             np.put_along_axis(o, p, val, -1)
 
 
+@pytest.fixture(scope="module")
+def pav_sim(tmp_path_factory):
+    """The kernels of csrc/cuda/pav.cu on host threads (``_launch_stubs.build_pav_sim``)."""
+    from _launch_stubs import build_pav_sim
+
+    lib, why = build_pav_sim(tmp_path_factory.mktemp("pav_sim"))
+    if lib is None:
+        pytest.skip(why)
+    return lib
+
+
+@pytest.mark.parametrize("module", ["host", "kernels"])
 @pytest.mark.parametrize("mode", [MODE_SORT, MODE_RANK], ids=["sort", "rank"])
 @pytest.mark.parametrize("dtype", [F64, F32])
 @pytest.mark.parametrize("regime", ["hard", "soft"])
 @pytest.mark.parametrize("rows,n", [(5, 300), (1, 20_000)], ids=["5x300", "1x20000"])
-def test_c_cuda_route_with_host_module(mode, dtype, regime, rows, n, monkeypatch):
+def test_c_cuda_route_with_host_module(mode, dtype, regime, rows, n, module, request, monkeypatch):
     """The ``triton``/``cuda`` route through ``dirfast._C_cuda`` (one ``pav`` call forward — soft
     rank's scatter by ``perm`` folded in — and one ``pav_vjp`` call backward, nothing else) against
     the C++ ``cpu`` path: values and gradients, pooled and hard rows, one-block rows and the long-row
-    decomposition."""
+    decomposition. ``module``: the API emulated on the host (:class:`HostCudaPav`), or the kernels of
+    csrc/cuda/pav.cu themselves run on host threads (``_launch_stubs.SimCudaPav``; launch counts
+    checked: 1 + a memset per call for one-block rows)."""
     require_ext()
     import dirfast.ops.soft_sort as S
     from dirfast import _ext
 
-    cu = HostCudaPav()
+    if module == "host":
+        cu = HostCudaPav()
+    else:
+        from _launch_stubs import SimCudaPav
+
+        cu = SimCudaPav(request.getfixturevalue("pav_sim"))
     monkeypatch.setattr(S, "_c_cuda_route", lambda t: True)
     monkeypatch.setattr(_ext, "require_cuda", lambda what: cu)
     monkeypatch.setattr(S, "_cuda_stream", lambda device: 0)
@@ -632,6 +651,8 @@ def test_c_cuda_route_with_host_module(mode, dtype, regime, rows, n, monkeypatch
     got = S.SoftSortFunction.apply(xa, eps, mode, "triton")
     (ga,) = torch.autograd.grad(got, xa, g)
     assert cu.calls == ["pav", "pav_vjp"], cu.calls
+    if module == "kernels":  # kernels launched per call (the memset is no launch here)
+        assert cu.launches == ([1, 1] if n <= 16384 else [5 + 10, 3]), cu.launches
     xb = x.clone().requires_grad_()
     want = FNS[mode](xb, eps, backend="cpu")
     (gb,) = torch.autograd.grad(want, xb, g)

@@ -122,16 +122,35 @@ class HostCudaPav:
             self.cpu.pav_block_mean(dtype, g, block_start, rows, n, out, 1)
 
 
+@pytest.fixture(scope="module")
+def pav_sim(tmp_path_factory):
+    """The kernels of csrc/cuda/pav.cu on host threads (``_launch_stubs.build_pav_sim``)."""
+    from _launch_stubs import build_pav_sim
+
+    lib, why = build_pav_sim(tmp_path_factory.mktemp("pav_sim"))
+    if lib is None:
+        pytest.skip(why)
+    return lib
+
+
+@pytest.mark.parametrize("module", ["host", "kernels"])
 @pytest.mark.parametrize("heavy", [False, True], ids=["no-pool", "pooled"])
 @pytest.mark.parametrize("dtype", [F64, torch.float32])
 @pytest.mark.parametrize("loss", ["l1", "focal_l1"])
-def test_cuda_route_with_host_c_cuda(heavy, dtype, loss, monkeypatch):
+def test_cuda_route_with_host_c_cuda(heavy, dtype, loss, module, request, monkeypatch):
     """The ``cuda`` path (what ``backend="cuda"``/``"auto"`` run on a GPU with dirfast._C_cuda): the
     Triton kernels in the interpreter, every pooling stage always launched, the PAV and block mean
-    from the stand-in; against the reference."""
+    from the stand-in — the API emulated on the host, or the kernels of csrc/cuda/pav.cu themselves
+    on host threads (``_launch_stubs.SimCudaPav``: one kernel each at N = 1500); against the
+    reference."""
     import dirfast.ops.dist_loss as D
 
-    cu = HostCudaPav()
+    if module == "host":
+        cu = HostCudaPav()
+    else:
+        from _launch_stubs import SimCudaPav
+
+        cu = SimCudaPav(request.getfixturevalue("pav_sim"))
     monkeypatch.setattr(_ext, "require_cuda", lambda what: cu)
     monkeypatch.setattr(D, "_cuda_stream", lambda device: 0)
     p, y, q, w = batch(1500, heavy=heavy, ties=True)
@@ -142,6 +161,8 @@ def test_cuda_route_with_host_c_cuda(heavy, dtype, loss, monkeypatch):
                                    0.7, 0.1, "by_rank", "mean", "cuda", True)
     (g,) = torch.autograd.grad(out, x)
     assert cu.calls == ["pav", "pav_block_mean"]
+    if module == "kernels":
+        assert cu.launches == [1, 1], cu.launches  # one row: no memset either
     xr = p.clone().requires_grad_()
     want = dirfast.dist_loss(xr, y, q, w, loss=loss, lam=0.7, eps=0.1, backend="reference")
     (gw,) = torch.autograd.grad(want, xr)
