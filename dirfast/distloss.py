@@ -291,12 +291,12 @@ def dist_loss(
     if q.dtype != acc:  # (a no-op Tensor.to still costs host time)
         q = q.to(acc)
     flat = (lambda t: t) if preds.dim() == 1 else (lambda t: t.reshape(-1))
-    args = (flat(preds), flat(targets), q, None if weights is None else flat(weights), loss, beta,
-            gamma, lam, eps, dist_weighting, reduction, path, need_grad)
+    tensors = (flat(preds), flat(targets), q, None if weights is None else flat(weights))
+    cfg = (loss, beta, gamma, lam, eps, dist_weighting, reduction, path, need_grad)
     if torch.compiler.is_compiling():
-        out, _ = dist_loss_op(*args)
+        out, _ = dist_loss_op(*tensors, *cfg)
     else:
-        out = DistLossFunction.apply(*args)
+        out = DistLossFunction.apply(*tensors, cfg)
     return out if out.dtype == shape_dtype else out.to(shape_dtype)
 
 

@@ -65,15 +65,13 @@ from .._backend import trace_constant, default_backend, resolve_backend
 from ..kernels._launch import device_guard
 from ..reference.dist_loss import DEFAULT_BETA, dist_loss_ref, loss_and_grad
 from ..reference.soft_sort import MODE_SORT
+from ._common import acc_dtype
+from ._factory import register_op
 from .soft_sort import _block_mean_host, _cuda_stream, _host_pav
 
 #: dist_weighting -> code used by the Triton kernels
 WEIGHTING_CODES = {"none": 0, "by_rank": 1, "official": 2}
 LOSS_CODES = {"l2": 0, "l1": 1, "huber": 2, "focal_l1": 3}
-
-
-def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
 
 
 def _as(t: Tensor, dtype: torch.dtype) -> Tensor:
@@ -183,7 +181,7 @@ def _fused_torch(x, perm, s_hat, bs, y, q, w, loss, beta, gamma, lam, dist_weigh
 
 def _fwd_cpu_common(use_ext, preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps,
                     dist_weighting, reduction, need_grad):
-    dt = _acc_dtype(preds.dtype)
+    dt = acc_dtype(preds.dtype)
     x, perm = torch.sort(preds.to(dt), stable=True)
     s_hat, bs = _soft_sort_host(x, eps, use_ext)
     out, grad = _fused_torch(x, perm, s_hat, bs, targets, pseudo_labels.to(dt), weights, loss, beta,
@@ -200,7 +198,7 @@ def _fwd_cpu(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps
     if not hasattr(mod, "dist_loss_pass"):  # an older build of the extension
         return _fwd_cpu_common(True, preds, targets, pseudo_labels, weights, loss, beta, gamma, lam,
                                eps, dist_weighting, reduction, need_grad)
-    dt = _acc_dtype(preds.dtype)
+    dt = acc_dtype(preds.dtype)
     name = "float64" if dt == torch.float64 else "float32"
     x, perm = torch.sort(preds.to(dt), stable=True)
     n = x.shape[0]
@@ -262,7 +260,7 @@ def _fwd_triton(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, 
     path; None: when built and the tensors are on a GPU — the ``triton`` path)."""
     from ..kernels import dist_loss as K
 
-    dt = _acc_dtype(preds.dtype)
+    dt = acc_dtype(preds.dtype)
     n = preds.shape[0]
     x, perm = torch.sort(_as(preds, dt), stable=True)
     # fp16/bf16 are upcast once (the kernels are compiled for fp32/fp64 only)
@@ -314,8 +312,7 @@ _PATHS = {"cpu": _fwd_cpu, "cpu_torch": _fwd_cpu_torch, "triton": _fwd_triton, "
 # registered ops
 
 
-@torch.library.custom_op("dirfast::dist_loss", mutates_args=())
-def dist_loss_op(
+def _dist_loss(
     preds: Tensor,
     targets: Tensor,
     pseudo_labels: Tensor,
@@ -336,24 +333,18 @@ def dist_loss_op(
                            dist_weighting, reduction, need_grad)
 
 
-@dist_loss_op.register_fake
-def _(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps, dist_weighting, reduction,
-      backend, need_grad):
+def _dist_loss_fake(preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps,
+                    dist_weighting, reduction, backend, need_grad):
     return preds.new_empty(()), torch.empty_like(preds) if need_grad else preds.new_empty(0)
 
 
-@torch.library.custom_op("dirfast::dist_loss_bwd", mutates_args=())
-def dist_loss_bwd(grad_output: Tensor, grad: Tensor) -> Tensor:
+def _dist_loss_bwd(grad_output: Tensor, grad: Tensor) -> Tensor:
     """``dL/dpreds = grad_output · grad`` (``grad_output`` 0-d); a new tensor."""
     return grad * grad_output
 
 
-@dist_loss_bwd.register_fake
-def _(grad_output, grad):
+def _dist_loss_bwd_fake(grad_output, grad):
     return torch.empty_like(grad)
-
-
-_NONE_TAIL = (None,) * 12
 
 
 def _recompute(ctx, preds, targets, pseudo_labels, weights):
@@ -368,7 +359,7 @@ def _grad_create_graph(ctx, grad_out, preds, targets, pseudo_labels, weights):
     reference decides the PAV blocks on the host (one sync on a GPU). Only ``preds`` can need a
     gradient here: :func:`dirfast.dist_loss` sends every other case to the reference."""
     loss, beta, gamma, lam, eps, dist_weighting, reduction = ctx.cfg[:7]
-    acc = _acc_dtype(preds.dtype)
+    acc = acc_dtype(preds.dtype)
     out = dist_loss_ref(preds.to(acc), targets.to(acc), pseudo_labels,
                         None if weights is None else weights.to(acc), loss=loss, lam=lam, eps=eps,
                         dist_weighting=dist_weighting, reduction=reduction, beta=beta, gamma=gamma)
@@ -376,60 +367,42 @@ def _grad_create_graph(ctx, grad_out, preds, targets, pseudo_labels, weights):
     return g
 
 
-def _setup_context(ctx, inputs, output):
+def _save(ctx, inputs, outputs, eager):
+    """Registered op: the gradient is saved. Eager twin: it is private to the node, so the backward
+    scales it in place and hands it to autograd (one ``[N]`` allocation per step); a second backward
+    through a retained graph finds it gone and recomputes it."""
     preds, targets, pseudo_labels, weights = inputs[:4]
-    ctx.cfg = inputs[4:12]
-    ctx.mark_non_differentiable(output[1])
-    ctx.save_for_backward(output[1], preds, targets, pseudo_labels, weights)
-    ctx.set_materialize_grads(False)
-
-
-def _backward(ctx, grad_out, _grad_of_grad):
-    grad, preds, targets, pseudo_labels, weights = ctx.saved_tensors
-    if grad_out is None or not ctx.needs_input_grad[0]:
-        return (None, None, None, None) + _NONE_TAIL[:9]
-    if torch.is_grad_enabled():  # create_graph=True (torch.compile traces this with grad mode off)
-        g = _grad_create_graph(ctx, grad_out, preds, targets, pseudo_labels, weights)
-        return (g, None, None, None) + _NONE_TAIL[:9]
-    if grad.shape != preds.shape:  # called with need_grad=False on inputs that require grad
-        grad = _recompute(ctx, preds, targets, pseudo_labels, weights)
-    return (dist_loss_bwd(grad_out, grad), None, None, None) + _NONE_TAIL[:9]
-
-
-dist_loss_op.register_autograd(_backward, setup_context=_setup_context)
-
-
-class DistLossFunction(torch.autograd.Function):
-    """Eager twin of ``dirfast::dist_loss`` (same paths; no op dispatch cost). Returns the loss only.
-
-    The saved gradient is private to this node, so the backward scales it in place and hands it to
-    autograd (one ``[N]`` allocation per step); a second backward through a retained graph finds it
-    gone and recomputes it.
-    """
-
-    @staticmethod
-    def forward(ctx, preds, targets, pseudo_labels, weights, loss, beta, gamma, lam, eps,
-                dist_weighting, reduction, backend, need_grad):
-        cfg = (loss, beta, gamma, lam, eps, dist_weighting, reduction, backend)
-        out, grad = _PATHS[backend](preds, targets, pseudo_labels, weights, *cfg[:7], need_grad)
-        ctx.cfg = cfg
-        ctx.grad = grad
+    ctx.cfg = inputs[4:12]  # (loss, beta, gamma, lam, eps, dist_weighting, reduction, backend)
+    if eager:
+        ctx.grad = outputs[1]
         ctx.save_for_backward(preds, targets, pseudo_labels, weights)
-        ctx.set_materialize_grads(False)
-        return out
+    else:
+        ctx.save_for_backward(outputs[1], preds, targets, pseudo_labels, weights)
 
-    @staticmethod
-    def backward(ctx, grad_out):
-        if grad_out is None or not ctx.needs_input_grad[0]:
-            return (None,) * 13
+
+def _grads(ctx, grad_outputs, bwd, eager):
+    grad_out = grad_outputs[0]
+    if grad_out is None or not ctx.needs_input_grad[0]:
+        return ()
+    if eager:
         preds, targets, pseudo_labels, weights = ctx.saved_tensors
         grad = ctx.__dict__.pop("grad", None)
-        if torch.is_grad_enabled():  # create_graph=True: a gradient with a graph
-            g = _grad_create_graph(ctx, grad_out, preds, targets, pseudo_labels, weights)
-            return (g,) + (None,) * 12
-        if grad is None or grad.shape != preds.shape:
-            grad = _recompute(ctx, preds, targets, pseudo_labels, weights)
-        return (grad.mul_(grad_out),) + (None,) * 12
+    else:
+        grad, preds, targets, pseudo_labels, weights = ctx.saved_tensors
+    if torch.is_grad_enabled():  # create_graph=True (torch.compile traces this with grad mode off)
+        return (_grad_create_graph(ctx, grad_out, preds, targets, pseudo_labels, weights),)
+    if grad is None or grad.shape != preds.shape:  # need_grad=False, or a retained graph's 2nd pass
+        grad = _recompute(ctx, preds, targets, pseudo_labels, weights)
+    return (grad.mul_(grad_out) if eager else bwd(grad_out, grad),)
+
+
+dist_loss_op, dist_loss_bwd, DistLossFunction = register_op(
+    "dist_loss", _dist_loss, _dist_loss_fake, save=_save, grads=_grads, bwd=_dist_loss_bwd,
+    bwd_fake=_dist_loss_bwd_fake, n_tensors=4,
+    doc="""Eager twin of ``dirfast::dist_loss`` (:func:`dirfast.ops._factory.register_op`):
+    ``apply(preds, targets, pseudo_labels, weights, (loss, beta, gamma, lam, eps, dist_weighting,
+    reduction, backend, need_grad))``; returns the loss only. The saved gradient is consumed in
+    place by the backward (``_save``).""")
 
 
 __all__ = ["dist_loss_op", "dist_loss_bwd", "DistLossFunction", "DEFAULT_BETA", "LOSS_CODES",

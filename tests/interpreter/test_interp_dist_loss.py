@@ -157,8 +157,8 @@ def test_cuda_route_with_host_c_cuda(heavy, dtype, loss, module, request, monkey
     assert pooled(p, 0.1) == heavy
     cast = lambda t: t.to(dtype)
     x = cast(p).requires_grad_()
-    out = D.DistLossFunction.apply(x, cast(y), q.to(dtype), cast(w), loss, D.DEFAULT_BETA[loss], 1.0,
-                                   0.7, 0.1, "by_rank", "mean", "cuda", True)
+    out = D.DistLossFunction.apply(x, cast(y), q.to(dtype), cast(w), (loss, D.DEFAULT_BETA[loss],
+                                   1.0, 0.7, 0.1, "by_rank", "mean", "cuda", True))
     (g,) = torch.autograd.grad(out, x)
     assert cu.calls == ["pav", "pav_block_mean"]
     if module == "kernels":
