@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_finite_values, check_float, check_tensor, describe, validation_enabled
-from .ops.soft_sort import SoftSortFunction, resolve_path, soft_rank_op, soft_sort_op
+from .ops.soft_sort import EAGER, resolve_path, soft_rank_op, soft_sort_op
 from .reference.soft_sort import MODE_RANK, MODE_SORT, soft_rank_ref, soft_sort_ref
 
 __all__ = ["soft_sort", "soft_rank", "SoftSort", "SoftRank"]
@@ -87,7 +87,7 @@ def _soft(fn: str, mode: int, x, eps, dim, regularization, regularization_streng
         op = soft_sort_op if mode == MODE_SORT else soft_rank_op
         out = op(rows, eps, path)[0]
     else:
-        out = SoftSortFunction.apply(rows, eps, mode, path)
+        out = EAGER[mode].apply(rows, (eps, path))
     return undo(out)
 
 

@@ -71,6 +71,8 @@ from .._backend import TRITON_INTERPRET, trace_constant, default_backend, resolv
 from ..kernels._launch import device_guard
 from ..reference.soft_sort import MODE_RANK, MODE_SORT, pav_blocks
 from ..reference.soft_sort import _block_mean as _block_mean_ref
+from ._common import acc_dtype
+from ._factory import register_op
 
 _OP_NAMES = {MODE_SORT: "dirfast.soft_sort", MODE_RANK: "dirfast.soft_rank"}
 
@@ -95,10 +97,6 @@ def resolve_path(fn: str, backend: Optional[str], device: torch.device) -> str:
     return path
 
 
-def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
-
-
 def _dtname(dtype: torch.dtype) -> str:
     return "float64" if dtype == torch.float64 else "float32"
 
@@ -112,7 +110,7 @@ def _as(t: Tensor, dtype: torch.dtype) -> Tensor:
 def _sorted(theta: Tensor) -> Tuple[Tensor, Tensor]:
     """``x, perm = sort(theta)`` in the compute dtype, stable (the tie rule; a new tensor: ``theta`` is
     never modified), both contiguous."""
-    x, perm = torch.sort(_as(theta, _acc_dtype(theta.dtype)), dim=-1, stable=True)
+    x, perm = torch.sort(_as(theta, acc_dtype(theta.dtype)), dim=-1, stable=True)
     return x.contiguous(), perm.contiguous()
 
 
@@ -220,7 +218,7 @@ def _fwd_cpu(theta: Tensor, eps: float, mode: int):
     rows, n = theta.shape
     mod = _ext.require(f"{_OP_NAMES[mode]} backend='cpu'")
     if n <= SORT_PAV_MAX_N and hasattr(mod, "sort_pav"):
-        th = theta.to(_acc_dtype(theta.dtype)).contiguous()
+        th = theta.to(acc_dtype(theta.dtype)).contiguous()
         out = torch.empty_like(th)
         perm = torch.empty(th.shape, dtype=torch.int64, device=th.device)
         bs = torch.empty(th.shape, dtype=torch.int64, device=th.device)
@@ -339,7 +337,7 @@ def _bwd(grad: Tensor, perm: Tensor, bs: Optional[Tensor], flag: Tensor, eps: fl
     ``grad`` — that is the whole double backward: the VJP is linear in ``grad`` and, given the
     blocks, independent of ``θ`` (soft sort/rank are piecewise linear: their second derivative in
     ``θ`` is 0 between kinks)."""
-    g = _as(grad, _acc_dtype(dtype)).contiguous()
+    g = _as(grad, acc_dtype(dtype)).contiguous()
     if not differentiable and bs is not None and backend in ("triton", "cuda") and _c_cuda_route(g):
         # one kernel: (rank: gather g̃ = g[perm]) block means, (rank: (g̃ − m)/eps) scatter by perm
         cu = _ext.require_cuda(f"{_OP_NAMES[mode]} backward")
@@ -377,32 +375,24 @@ def _fake_fwd(theta, eps, backend):
             theta.new_empty(rows_n, dtype=torch.int64), theta.new_empty((1,), dtype=torch.int32))
 
 
-@torch.library.custom_op("dirfast::soft_sort", mutates_args=())
-def soft_sort_op(theta: Tensor, eps: float, backend: str) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+def _soft_sort(theta: Tensor, eps: float, backend: str) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """``theta [rows, n]`` -> ``(soft-sorted values [rows, n] sorted order, perm, block_start, flag)``."""
     return _FWD[backend](theta, eps, MODE_SORT)
 
 
-@torch.library.custom_op("dirfast::soft_rank", mutates_args=())
-def soft_rank_op(theta: Tensor, eps: float, backend: str) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+def _soft_rank(theta: Tensor, eps: float, backend: str) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """``theta [rows, n]`` -> ``(soft ranks [rows, n] original order, perm, block_start, flag)``."""
     return _FWD[backend](theta, eps, MODE_RANK)
 
 
-soft_sort_op.register_fake(_fake_fwd)
-soft_rank_op.register_fake(_fake_fwd)
-
-
-@torch.library.custom_op("dirfast::soft_sort_bwd", mutates_args=())
-def soft_sort_bwd(grad: Tensor, perm: Tensor, block_start: Tensor, flag: Tensor, eps: float,
-                  backend: str, dtype: torch.dtype) -> Tensor:
+def _soft_sort_bwd(grad: Tensor, perm: Tensor, block_start: Tensor, flag: Tensor, eps: float,
+                   backend: str, dtype: torch.dtype) -> Tensor:
     """``grad_θ[perm_i] = mean_{j∈B(i)} grad_j`` in ``dtype`` (θ's)."""
     return _bwd(grad, perm, block_start, flag, eps, MODE_SORT, backend, dtype)
 
 
-@torch.library.custom_op("dirfast::soft_rank_bwd", mutates_args=())
-def soft_rank_bwd(grad: Tensor, perm: Tensor, block_start: Tensor, flag: Tensor, eps: float,
-                  backend: str, dtype: torch.dtype) -> Tensor:
+def _soft_rank_bwd(grad: Tensor, perm: Tensor, block_start: Tensor, flag: Tensor, eps: float,
+                   backend: str, dtype: torch.dtype) -> Tensor:
     """``grad_θ[perm_i] = (g̃_i − mean_{j∈B(i)} g̃_j)/eps``, ``g̃_i = grad[perm_i]``, in ``dtype``."""
     return _bwd(grad, perm, block_start, flag, eps, MODE_RANK, backend, dtype)
 
@@ -411,51 +401,34 @@ def _fake_bwd(grad, perm, block_start, flag, eps, backend, dtype):
     return torch.empty_like(grad, dtype=dtype)
 
 
-soft_sort_bwd.register_fake(_fake_bwd)
-soft_rank_bwd.register_fake(_fake_bwd)
-
-
-def _make_autograd(bwd_op, mode):
-    def setup_context(ctx, inputs, output):
+def _wiring(mode):
+    def save(ctx, inputs, outputs, eager):
         theta, eps, backend = inputs
-        _, perm, bs, flag = output
-        ctx.mark_non_differentiable(perm, bs, flag)
+        _, perm, bs, flag = outputs
+        if eager and not flag.is_cuda and not _c_cuda_route(flag) and not bool(flag.item()):
+            # eager on CPU: a call where no row pooled keeps no block_start for the backward (a plain
+            # permutation); the host read is free (the _C_cuda route never reads the flag)
+            bs = None
         ctx.save_for_backward(perm, bs, flag)
         ctx.eps, ctx.backend, ctx.dtype = eps, backend, theta.dtype
 
-    def backward(ctx, grad, _gp, _gb, _gf):
+    def grads(ctx, grad_outputs, bwd, eager):
+        grad = grad_outputs[0]
         perm, bs, flag = ctx.saved_tensors
         if grad is None or not ctx.needs_input_grad[0]:
-            return None, None, None
+            return ()
         if torch.is_grad_enabled():  # create_graph=True: the differentiable VJP, not the op
-            return _bwd(grad, perm, bs, flag, ctx.eps, mode, ctx.backend, ctx.dtype, True), None, None
-        return bwd_op(grad, perm, bs, flag, ctx.eps, ctx.backend, ctx.dtype), None, None
+            return (_bwd(grad, perm, bs, flag, ctx.eps, mode, ctx.backend, ctx.dtype, True),)
+        return (bwd(grad, perm, bs, flag, ctx.eps, ctx.backend, ctx.dtype),)
 
-    return backward, setup_context
-
-
-for _op, _bop, _mode in ((soft_sort_op, soft_sort_bwd, MODE_SORT),
-                         (soft_rank_op, soft_rank_bwd, MODE_RANK)):
-    _b, _s = _make_autograd(_bop, _mode)
-    _op.register_autograd(_b, setup_context=_s)
+    return dict(save=save, grads=grads)
 
 
-class SoftSortFunction(torch.autograd.Function):
-    """Eager twin of ``dirfast::soft_sort`` / ``dirfast::soft_rank`` (same paths and backward, without
-    the registered op's dispatch cost). Returns only the output. On CPU tensors a call where no row
-    pooled keeps no ``block_start`` for the backward (a plain permutation)."""
-
-    @staticmethod
-    def forward(ctx, theta, eps, mode, backend):
-        out, perm, bs, flag = _FWD[backend](theta, eps, mode)
-        if not flag.is_cuda and not _c_cuda_route(flag) and not bool(flag.item()):
-            bs = None  # CPU: the host read is free (the _C_cuda route never reads the flag)
-        ctx.save_for_backward(perm, bs, flag)
-        ctx.eps, ctx.mode, ctx.backend, ctx.dtype = eps, mode, backend, theta.dtype
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        perm, bs, flag = ctx.saved_tensors
-        return _bwd(grad, perm, bs, flag, ctx.eps, ctx.mode, ctx.backend, ctx.dtype,
-                    torch.is_grad_enabled()), None, None, None
+soft_sort_op, soft_sort_bwd, SoftSortFunction = register_op(
+    "soft_sort", _soft_sort, _fake_fwd, bwd=_soft_sort_bwd, bwd_fake=_fake_bwd, n_tensors=1,
+    **_wiring(MODE_SORT))
+soft_rank_op, soft_rank_bwd, SoftRankFunction = register_op(
+    "soft_rank", _soft_rank, _fake_fwd, bwd=_soft_rank_bwd, bwd_fake=_fake_bwd, n_tensors=1,
+    **_wiring(MODE_RANK))
+#: the eager twins by mode: ``EAGER[mode].apply(theta, (eps, backend))`` returns only the output
+EAGER = {MODE_SORT: SoftSortFunction, MODE_RANK: SoftRankFunction}
