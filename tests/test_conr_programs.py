@@ -69,8 +69,8 @@ def test_scratch_memory_within_the_cap(m, d, prec):
     assert dense <= 8 * m * d * es or dense <= 128 * 2**20  # the documented numbers
 
 
-@pytest.mark.parametrize("m,d", [(64, 8), (100, 70), (1000, 300), (3000, 1000), (20000, 64),
-                                 (50000, 512), (200, 100000)])
+@pytest.mark.parametrize("m,d", [(64, 8), (100, 70), (256, 64), (1000, 300), (3000, 1000),
+                                 (20000, 64), (50000, 512), (200, 100000)])
 @pytest.mark.parametrize("prec", list(PRECS))
 def test_policy_bounds(m, d, prec):
     """Off the benchmark sizes: never an empty chunk, the split only below the target, the scratch
@@ -81,7 +81,7 @@ def test_policy_bounds(m, d, prec):
         plan = k.conr_split(m, d, dt, p, kernel)
         rb, nt = cdiv(m, plan.block_m), cdiv(m, plan.block_n)
         assert 1 <= plan.split <= max(1, nt // k.MIN_CHUNK_TILES)
-        if rb >= k.TARGET_PROGRAMS:
+        if rb >= k.TARGET_PROGRAMS or m * d < k.SPLIT_MIN_MD:
             assert plan.split == 1
         if kernel == "bwd":
             assert plan.split <= k.bwd_split_cap(m, d, dt)
@@ -110,5 +110,6 @@ def test_launchers_launch_the_plan(monkeypatch, m, d, prec):
     assert grids == [n for _, n in plan], (grids, plan)
     f, b = k.conr_split(m, d, dt, p, "fwd"), k.conr_split(m, d, dt, p, "bwd")
     mains = [ln for ln in stubs.launches if ln.key is not None and ln.key[1] in k.PRECISIONS]
-    assert [ln.key[-1] == "small" for ln in mains] == [f.small, b.small]
+    assert [("small" in ln.key, "ml" in ln.key) for ln in mains] == [(f.small, False),
+                                                                      (b.small, False)]
     assert [ln.args[13] if "fwd" in ln.qualname else ln.args[12] for ln in mains] == [f.split, b.split]

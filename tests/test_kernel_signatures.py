@@ -108,27 +108,33 @@ def check_launch(launch):
 def drive_conr_plans(device="cuda:1"):
     """ConR's launch plans beyond what the shared driver's M = 50 reaches: the launchers driven
     directly with the column split forced off (``split=1``) and on (``split=3``: the merge stage and
-    the backward's reduce kernel), with the default and the small-M tiles (streamed D), every
-    dtype, fp32 input precision and pushing kind."""
+    the backward's reduce kernel), with the default and the small-M tiles (streamed D, 1-D
+    labels), 1-D and ``[M, 3]`` labels (``"l2"``), every dtype, fp32 input precision and pushing
+    kind."""
     import dirfast.kernels.conr as k
 
     m = 50
     kw = dict(w=0.7, temperature=0.07, e=0.01, keep_self=False)
     for dtype in k.DTYPES:
         acc = torch.float64 if dtype == torch.float64 else torch.float32
-        y, yh = torch.randn(m, dtype=acc, device=device), torch.randn(m, dtype=acc, device=device)
         go = torch.ones((), dtype=dtype, device=device)
-        for d in (8, 300):
-            z = torch.randn(m, d, dtype=dtype, device=device)
-            plans = [(1, None), (3, None)] + ([(1, True), (3, True)] if d == 300 else [])
-            for prec in (k.PRECISIONS if dtype == torch.float32 else ("ieee",)):
-                for push in (True, False):
-                    for split, small in plans:
-                        _, _, st = k.conr_fwd(z, y, yh, None, push_exp=push, phantom=False,
-                                              official=False, weight_final=False, reduction="mean",
-                                              precision=prec, split=split, small=small, **kw)
-                        k.conr_bwd(z, y, yh, st, go, push_exp=push, precision=prec, split=split,
-                                   small=small, **kw)
+        for shape in ((m,), (m, 3)):
+            y = torch.randn(*shape, dtype=acc, device=device)
+            yh = torch.randn(*shape, dtype=acc, device=device)
+            for d in (8, 300):
+                z = torch.randn(m, d, dtype=dtype, device=device)
+                plans = [(1, None), (3, None)]
+                if d == 300 and len(shape) == 1:
+                    plans += [(1, True), (3, True)]
+                for prec in (k.PRECISIONS if dtype == torch.float32 else ("ieee",)):
+                    for push in (True, False):
+                        for split, small in plans:
+                            _, _, st = k.conr_fwd(z, y, yh, None, push_exp=push, phantom=False,
+                                                  official=False, weight_final=False,
+                                                  reduction="mean", precision=prec, norm="l2",
+                                                  split=split, small=small, **kw)
+                            k.conr_bwd(z, y, yh, st, go, push_exp=push, precision=prec,
+                                       norm="l2", split=split, small=small, **kw)
 
 
 def test_every_kernel_module_has_a_driver():

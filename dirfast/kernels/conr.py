@@ -16,9 +16,9 @@ split giving ``⌈M/BLOCK_M⌉·SPLIT ≥ TARGET_PROGRAMS`` (264: two waves of 1
 each chunk keeps ≥ ``MIN_CHUNK_TILES`` (2) column tiles and, for the backward, so that its scratch
 stays within ``max(8·M·D, 128 MiB / element size)`` elements; where the default tiles still cannot
 reach the target and D is streamed, 16 × 16 small-M tiles (``FWD_SMALL``/``BWD_SMALL``) are planned
-the same way and the plan with more programs is taken. SPLIT = 1 is the fused path (no extra launch,
-no scratch). SPLIT is a run-time argument (``nsplit``, not specialised): one compiled variant
-serves both paths.
+the same way and the plan with more programs is taken. Below ``M·D = SPLIT_MIN_MD`` (32768) nothing
+is split (latency-bound launches). SPLIT = 1 is the fused path (no extra launch, no scratch). SPLIT
+is a run-time argument (``nsplit``, not specialised): one compiled variant serves both paths.
 
 * forward, SPLIT > 1: the main pass writes each chunk's mergeable row statistics (running max,
   sum of exp(A − max), Σ P·s, |P|, |N|) into a scratch ``rs [5, SPLIT, M]`` (fp32; fp64 for fp64)
@@ -43,9 +43,13 @@ The similarity kernels read the *raw* features ``z [M, D]`` (input dtype) and th
 and form ``s_ij = (z_i·z_j)·inv_i·inv_j/τ`` — the dot on tensor cores for fp16/bf16
 (fp32 accumulate), exact FMA dots for fp32 (``input_precision="ieee"``, the default; ``"tf32"`` and
 ``"tf32x3"`` are opt-ins with their own configs) and fp64 (fp64 accumulate, fp64 row statistics), so
-the forward never rounds the normalised features to a low precision. Labels/predictions are 1-D
-(fp32; fp64 for fp64 features); masks are built per tile: ``P = |Δy| ≤ w`` (the diagonal excluded
-unless ``keep_self``), ``N = |Δy| > w and |Δŷ| ≤ w``. Columns ``j ≥ M`` are masked out of every term;
+the forward never rounds the normalised features to a low precision. Labels/predictions are ``[M]``
+or ``[M, dl]`` (contiguous, fp32; fp64 for fp64 features); masks are built per tile: ``P = Δy ≤ w``
+(the diagonal excluded unless ``keep_self``), ``N = Δy > w and Δŷ ≤ w``, with ``Δy = |y_i − y_j|``
+for 1-D labels (the ``MULTI = False`` fast path, unchanged) and, for ``[M, dl]`` labels
+(``MULTI``, run-time ``dl`` and 0/1 flag ``l2``), ``Σ_k |Δy_k|`` (``"l1"``) or
+``sqrt(Σ_k Δy_k²)`` (``"l2"``, correctly rounded) from a loop over the components per tile
+(``_label_dist``: ``2·dl`` label loads per tile instead of 2). Columns ``j ≥ M`` are masked out of every term;
 every offset is int64. The scalars ``w``, ``1/τ`` and ``e`` are passed by value: fp32 floats, or for
 fp64 features the int64 IEEE-754 bit patterns of the doubles (``dirfast.kernels._launch.fp64_bits``,
 rebuilt exactly in the kernel: Triton's JIT types a Python float as fp32, which made the fp64 path
@@ -114,7 +118,7 @@ import triton
 import triton.language as tl
 
 from ._launch import device_guard, fp64_bits
-from ._device import div_rn as _div, f64 as _f64
+from ._device import div_rn as _div, f64 as _f64, sqrt_rn as _sqrt
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
 
 NUM_WARPS = 8
@@ -210,8 +214,8 @@ def _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CH
 #: values (no new variant per value; ``keep_self = 1`` stays the registered i32, not a constexpr)
 _SCALARS = ["w", "inv_tau", "e", "keep_self"]
 #: ... and the run-time integers that select behaviour inside one compiled variant
-_FWD_NOSPEC = _SCALARS + ["flags", "nparts", "nsplit"]
-_BWD_NOSPEC = _SCALARS + ["go_stride", "nsplit"]
+_FWD_NOSPEC = _SCALARS + ["flags", "nparts", "nsplit", "dl", "l2"]
+_BWD_NOSPEC = _SCALARS + ["go_stride", "nsplit", "dl", "l2"]
 
 #: ``flags`` of the forward kernel (run-time bits: one compiled variant serves every variant and
 #: reduction): weights given, phantom terms, official row loss, ``a_i`` on the row loss; the
@@ -230,13 +234,11 @@ STAGE_ROWS, STAGE_MAIN, STAGE_FINISH, STAGE_MERGE = 0, 1, 2, 3
 
 
 @triton.jit
-def _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0, row_in, col_in,
+def _tile_logits(acc, inv_i, inv_j, dy, dyh, li, lj, i0, j0, row_in, col_in,
                  w, inv_tau, e, keep_self, PUSH_EXP: tl.constexpr):
     """Device helper: similarities ``s``, the positive/negative masks and the unweighted logits
     ``a`` (``s`` on positives, the pushing term on negatives, −inf elsewhere) of one tile."""
     s = acc * inv_i[:, None] * inv_j[None, :] * inv_tau
-    dy = tl.abs(y_i[:, None] - y_j[None, :])
-    dyh = tl.abs(yh_i[:, None] - yh_j[None, :])
     both = row_in[:, None] & col_in[None, :]
     # diagonal test on int32 tile-local offsets (row ids never reach 2**31)
     not_self = (li[:, None] - lj[None, :] != (j0 - i0).to(tl.int32)) | (keep_self != 0)
@@ -248,6 +250,29 @@ def _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0, row_in
         push = tl.log(dy * e) + s
     a = tl.where(pos, s, tl.where(neg, push, float("-inf")))
     return s, a, pos, neg, both
+
+
+@triton.jit
+def _label_dist(y_ptr, y_i, rows, row_in, cols, col_in, dl, l2, MULTI: tl.constexpr,
+                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Device helper: the label distances ``Δy`` of one tile ``[BLOCK_M, BLOCK_N]``. 1-D labels
+    (``MULTI`` false, the fast path): ``|y_i − y_j|`` from the caller's ``y_i`` and the loaded
+    ``y_j``. ``[M, dl]`` labels (``MULTI``; ``y`` contiguous, row ``i`` at ``i·dl``): a loop over the
+    ``dl`` components, ``Σ_k |y_ik − y_jk|`` (``l2 == 0``: the "l1" norm) or
+    ``sqrt(Σ_k (y_ik − y_jk)²)`` (``l2 != 0``, correctly rounded), the reference's ``_dist``."""
+    if MULTI:
+        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=y_ptr.dtype.element_ty)
+        k = dl * 0
+        while k < dl:
+            a = tl.load(y_ptr + rows * dl + k, mask=row_in, other=0.0)
+            b = tl.load(y_ptr + cols * dl + k, mask=col_in, other=0.0)
+            diff = a[:, None] - b[None, :]
+            acc += tl.where(l2 != 0, diff * diff, tl.abs(diff))
+            k += 1
+        return tl.where(l2 != 0, _sqrt(acc), acc)
+    else:
+        y_j = tl.load(y_ptr + cols, mask=col_in, other=0.0)
+        return tl.abs(y_i[:, None] - y_j[None, :])
 
 
 @triton.jit
@@ -311,8 +336,9 @@ def _chunk_cols(c, nsplit, m, BLOCK_N: tl.constexpr):
 @triton.jit(do_not_specialize=_FWD_NOSPEC)
 def _conr_fwd_kernel(
     z_ptr, y_ptr, yh_ptr, wt_ptr, stats_ptr, out_ptr, part_ptr, nv_ptr, rs_ptr,
-    m, d, stride_z, nparts, nsplit, w, inv_tau, e, keep_self, flags,
+    m, d, stride_z, nparts, nsplit, dl, l2, w, inv_tau, e, keep_self, flags,
     STAGE: tl.constexpr,
+    MULTI: tl.constexpr,
     PUSH_EXP: tl.constexpr,
     ONE_CHUNK: tl.constexpr,
     PRECISION: tl.constexpr,
@@ -369,8 +395,12 @@ def _conr_fwd_kernel(
         dk = tl.arange(0, BLOCK_D).to(tl.int64)
         inv_i = tl.load(stats_ptr + 3 * m + rows, mask=row_in, other=0.0)
         loga_i = tl.load(stats_ptr + 5 * m + rows, mask=row_in, other=0.0)
-        y_i = tl.load(y_ptr + rows, mask=row_in, other=0.0)
-        yh_i = tl.load(yh_ptr + rows, mask=row_in, other=0.0)
+        if MULTI:
+            y_i = 0.0  # unused: _label_dist loads the [M, dl] components per tile
+            yh_i = 0.0
+        else:
+            y_i = tl.load(y_ptr + rows, mask=row_in, other=0.0)
+            yh_i = tl.load(yh_ptr + rows, mask=row_in, other=0.0)
         # the anchor tile, held across every column tile when D fits one chunk
         if ONE_CHUNK:
             a_tile = tl.load(z_ptr + rows[:, None] * stride_z + dk[None, :],
@@ -392,11 +422,12 @@ def _conr_fwd_kernel(
             acc = _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CHUNK,
                             PRECISION, BLOCK_M, BLOCK_N, BLOCK_D)
             inv_j = tl.load(stats_ptr + 3 * m + cols, mask=col_in, other=0.0)
-            y_j = tl.load(y_ptr + cols, mask=col_in, other=0.0)
-            yh_j = tl.load(yh_ptr + cols, mask=col_in, other=0.0)
-            s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0,
-                                                j0, row_in, col_in, w, inv_tau, e, keep_self,
-                                                PUSH_EXP)
+            dy = _label_dist(y_ptr, y_i, rows, row_in, cols, col_in, dl, l2, MULTI, BLOCK_M,
+                             BLOCK_N)
+            dyh = _label_dist(yh_ptr, yh_i, rows, row_in, cols, col_in, dl, l2, MULTI, BLOCK_M,
+                              BLOCK_N)
+            s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, dy, dyh, li, lj, i0, j0, row_in,
+                                                col_in, w, inv_tau, e, keep_self, PUSH_EXP)
             a = a + tl.where(neg, loga_i[:, None], 0.0)  # pushing weight a_i on negatives
             new_max = tl.maximum(run_max, tl.max(a, axis=1))
             # a row with no term so far keeps max -inf: shift by 0 there (never exp(-inf - -inf)); an
@@ -479,8 +510,9 @@ def _conr_fwd_kernel(
 @triton.jit(do_not_specialize=_BWD_NOSPEC)
 def _conr_bwd_kernel(
     z_ptr, y_ptr, yh_ptr, stats_ptr, go_ptr, du_ptr, dz_ptr, hs_ptr,
-    m, d, stride_z, go_stride, nsplit, w, inv_tau, e, keep_self,
+    m, d, stride_z, go_stride, nsplit, dl, l2, w, inv_tau, e, keep_self,
     PUSH_EXP: tl.constexpr,
+    MULTI: tl.constexpr,
     ONE_CHUNK: tl.constexpr,
     ONE_OUT: tl.constexpr,
     PRECISION: tl.constexpr,
@@ -513,8 +545,12 @@ def _conr_bwd_kernel(
         tl.load(go_ptr + rows * go_stride, mask=row_in, other=0.0).to(gs.dtype)
     inv_i = tl.load(stats_ptr + 3 * m + rows, mask=row_in, other=0.0)
     loga_i = tl.load(stats_ptr + 5 * m + rows, mask=row_in, other=0.0)
-    y_i = tl.load(y_ptr + rows, mask=row_in, other=0.0)
-    yh_i = tl.load(yh_ptr + rows, mask=row_in, other=0.0)
+    if MULTI:
+        y_i = 0.0  # unused: _label_dist loads the [M, dl] components per tile
+        yh_i = 0.0
+    else:
+        y_i = tl.load(y_ptr + rows, mask=row_in, other=0.0)
+        yh_i = tl.load(yh_ptr + rows, mask=row_in, other=0.0)
     if ONE_CHUNK:
         a_tile = tl.load(z_ptr + rows[:, None] * stride_z + dk[None, :],
                          mask=row_in[:, None] & (dk < d)[None, :], other=0.0)
@@ -541,10 +577,11 @@ def _conr_bwd_kernel(
             tl.load(go_ptr + cols * go_stride, mask=col_in, other=0.0).to(gs.dtype)
         inv_j = tl.load(stats_ptr + 3 * m + cols, mask=col_in, other=0.0)
         loga_j = tl.load(stats_ptr + 5 * m + cols, mask=col_in, other=0.0)
-        y_j = tl.load(y_ptr + cols, mask=col_in, other=0.0)
-        yh_j = tl.load(yh_ptr + cols, mask=col_in, other=0.0)
-        s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, y_i, y_j, yh_i, yh_j, li, lj, i0, j0,
-                                            row_in, col_in, w, inv_tau, e, keep_self, PUSH_EXP)
+        dy = _label_dist(y_ptr, y_i, rows, row_in, cols, col_in, dl, l2, MULTI, BLOCK_M, BLOCK_N)
+        dyh = _label_dist(yh_ptr, yh_i, rows, row_in, cols, col_in, dl, l2, MULTI, BLOCK_M,
+                          BLOCK_N)
+        s, a, pos, neg, both = _tile_logits(acc, inv_i, inv_j, dy, dyh, li, lj, i0, j0, row_in,
+                                            col_in, w, inv_tau, e, keep_self, PUSH_EXP)
         posf = pos.to(inv_i.dtype)
         # row side G_ij (anchor i) and column side G_ji (anchor j), as the CPU path
         ar = a - logd_i[:, None] + tl.where(neg, loga_i[:, None], 0.0)
@@ -708,10 +745,11 @@ def _sig(dtype: str, ptrs, ints, consts):
     for n in ("w", "inv_tau", "e"):
         sig[n] = scalar_type(dtype)
     sig["keep_self"] = "i32"
+    sig["l2"] = "i32"
     for n in consts:
         sig[n] = "i32"
-    for n in ("STAGE", "PUSH_EXP", "ONE_CHUNK", "ONE_OUT", "PRECISION", "BLOCK_M", "BLOCK_N",
-              "BLOCK_D", "BLOCK_DO"):
+    for n in ("STAGE", "MULTI", "PUSH_EXP", "ONE_CHUNK", "ONE_OUT", "PRECISION", "BLOCK_M",
+              "BLOCK_N", "BLOCK_D", "BLOCK_DO"):
         sig[n] = "constexpr"
     return sig
 
@@ -738,6 +776,10 @@ REDUCE_TILE = (4, 128)
 #: the main forward and backward launches aim at this many programs: two waves of an H100/H200's
 #: 132 SMs
 TARGET_PROGRAMS = 264
+#: no split below this ``M·D`` (one program's serial work in the fused path is ∝ ``M·D``): there the
+#: launches are latency-bound and a split would add a launch (merge, reduce) for little; a judgement
+#: from the work per program (e.g. M = 256, D = 64: ~1 MFLOP per program), not a GPU measurement
+SPLIT_MIN_MD = 32768
 #: a column chunk holds at least this many column tiles (the split never degenerates into one
 #: program per tile pair)
 MIN_CHUNK_TILES = 2
@@ -767,9 +809,19 @@ BWD_SMALL = {
     ("float32", "tf32x3"): (16, 16, 32, 32),
     ("float64", "ieee"): (16, 16, 16, 32),
 }
+#: ``[M, dl]`` labels (``MULTI``): the component loop tipped the streamed TF32/TF32x3 backward into
+#: spills on sm_80; their ``(BLOCK_D, BLOCK_DO)`` here (``BLOCK_M``/``BLOCK_N`` — the launch plan —
+#: unchanged). The small-M tiles are not used with ``[M, dl]`` labels (their backward spilled on
+#: sm_90): :func:`conr_split` plans the default tiles only.
+BWD_TILES_ML = {("float32", "tf32"): (64, 16, 16, 16), ("float32", "tf32x3"): (64, 16, 16, 16)}
 #: warps of the small-M configs: 4, but 8 for the fp32 IEEE forward (4 spilled there; 8 spilled
 #: the fp64 forward and the fp16/bf16 backward on sm_90)
 SMALL_WARPS = 4
+
+
+def _cdiv(a: int, b: int) -> int:
+    """``⌈a/b⌉`` by integer arithmetic (``triton.cdiv`` is a JIT function: ~2 µs per host call)."""
+    return -(-a // b)
 
 
 def _dtname(dtype) -> str:
@@ -807,9 +859,11 @@ class Split(NamedTuple):
 
 
 def _split_of(m, d, dt, kernel, small, bm, bn, split=None) -> Split:
-    rb, nt = triton.cdiv(m, bm), triton.cdiv(m, bn)
+    rb, nt = _cdiv(m, bm), _cdiv(m, bn)
     if split is None:
-        split = min(triton.cdiv(TARGET_PROGRAMS, max(rb, 1)), nt // MIN_CHUNK_TILES)
+        split = min(_cdiv(TARGET_PROGRAMS, max(rb, 1)), nt // MIN_CHUNK_TILES)
+        if m * d < SPLIT_MIN_MD:
+            split = 1
         if kernel == "bwd":
             split = min(split, bwd_split_cap(m, d, dt))
     split = max(1, min(split, nt))  # never an empty chunk
@@ -824,7 +878,8 @@ def _split_of(m, d, dt, kernel, small, bm, bn, split=None) -> Split:
 
 
 def conr_split(m: int, d: int, dtype, precision: str = "ieee", kernel: str = "fwd", *,
-               split: Optional[int] = None, small: Optional[bool] = None) -> Split:
+               split: Optional[int] = None, small: Optional[bool] = None,
+               multi: bool = False) -> Split:
     """The column-split policy of the O(M²) launches (the launchers call it; the tests and the
     report read it). For ``kernel`` ``"fwd"`` (main pass) or ``"bwd"``: with the default tile
     ``(BLOCK_M, BLOCK_N)`` (held or streamed by D, as today), ``rb = ⌈M/BLOCK_M⌉`` row blocks and
@@ -832,11 +887,12 @@ def conr_split(m: int, d: int, dtype, precision: str = "ieee", kernel: str = "fw
 
         SPLIT = min(⌈TARGET_PROGRAMS / rb⌉, ⌊nt / MIN_CHUNK_TILES⌋[, backward scratch cap]) ≥ 1,
 
-    i.e. the least split giving ``rb·SPLIT ≥ TARGET_PROGRAMS`` while each chunk keeps ≥
-    ``MIN_CHUNK_TILES`` column tiles and the backward's ``[SPLIT, M, D]`` scratch stays within
-    :func:`bwd_split_cap`. When that plan stays under the target and D is streamed, the 16 × 16
-    small-M tiles are planned the same way and the plan with more programs is taken (ties: the
-    default tile). ``split=`` / ``small=`` force the plan (tests; ``split`` clamped to ``[1, nt]``).
+    (1 when ``M·D < SPLIT_MIN_MD``), i.e. the least split giving ``rb·SPLIT ≥ TARGET_PROGRAMS``
+    while each chunk keeps ≥ ``MIN_CHUNK_TILES`` column tiles and the backward's ``[SPLIT, M, D]``
+    scratch stays within :func:`bwd_split_cap`. When that plan stays under the target and D is
+    streamed, the 16 × 16 small-M tiles are planned the same way and the plan with more programs is
+    taken (ties: the default tile). ``multi`` (``[M, dl]`` labels): the default tiles only.
+    ``split=`` / ``small=`` force the plan (tests; ``split`` clamped to ``[1, nt]``).
     """
     dt = _dtname(dtype)
     prec = _prec(dt, precision)
@@ -848,30 +904,32 @@ def conr_split(m: int, d: int, dtype, precision: str = "ieee", kernel: str = "fw
     bm, bn = (held_tiles if held else tiles)[dt, prec][:2]
     sbm, sbn = small_tiles[dt, prec][:2]
     if small is not None:
-        if small and held:
-            raise ValueError("the small-M tiles serve streamed D only")
+        if small and (held or multi):
+            raise ValueError("the small-M tiles serve streamed D and 1-D labels only")
         return (_split_of(m, d, dt, kernel, True, sbm, sbn, split) if small
                 else _split_of(m, d, dt, kernel, False, bm, bn, split))
     plan = _split_of(m, d, dt, kernel, False, bm, bn, split)
-    if plan.programs < TARGET_PROGRAMS and not held and split is None:
+    if plan.programs < TARGET_PROGRAMS and not held and not multi and split is None:
         alt = _split_of(m, d, dt, kernel, True, sbm, sbn)
         if alt.programs > plan.programs:
             plan = alt
     return plan
 
 
-def conr_launch_plan(m: int, d: int, dtype, precision: str = "ieee") -> List[Tuple[str, int]]:
+def conr_launch_plan(m: int, d: int, dtype, precision: str = "ieee",
+                     multi: bool = False) -> List[Tuple[str, int]]:
     """Every launch of a forward + backward in order, as ``(name, programs)``: ``fwd.rows``,
     ``fwd.main``, ``fwd.merge`` (split only), ``fwd.finish``, ``bwd.main``, ``bwd.reduce`` (split
     only) — from the same policy the launchers use (:func:`conr_split`)."""
     dt = _dtname(dtype)
-    f, b = conr_split(m, d, dt, precision, "fwd"), conr_split(m, d, dt, precision, "bwd")
-    plan = [("fwd.rows", triton.cdiv(m, ROWS_TILE[dt][0])), ("fwd.main", f.programs)]
+    f = conr_split(m, d, dt, precision, "fwd", multi=multi)
+    b = conr_split(m, d, dt, precision, "bwd", multi=multi)
+    plan = [("fwd.rows", _cdiv(m, ROWS_TILE[dt][0])), ("fwd.main", f.programs)]
     if f.split > 1:
-        plan.append(("fwd.merge", triton.cdiv(m, MERGE_BLOCK)))
+        plan.append(("fwd.merge", _cdiv(m, MERGE_BLOCK)))
     plan += [("fwd.finish", 1), ("bwd.main", b.programs)]
     if b.split > 1:
-        plan.append(("bwd.reduce", triton.cdiv(m, REDUCE_TILE[0])))
+        plan.append(("bwd.reduce", _cdiv(m, REDUCE_TILE[0])))
     return plan
 
 
@@ -881,22 +939,28 @@ def conr_flops(m: int, d: int) -> Tuple[int, int]:
     return 2 * m * m * d, 4 * m * m * d
 
 
+def _key(base, small: bool, multi: bool):
+    """A similarity kernel's config key: ``base`` + ``"small"`` (small-M tiles) + ``"ml"``
+    (``[M, dl]`` labels)."""
+    return base + (("small",) if small else ()) + (("ml",) if multi else ())
+
+
 def _fwd_sig(dtype):
-    sig = _sig(dtype, _FWD_PTRS, ("m", "d", "stride_z", "nparts", "nsplit"), ("flags",))
+    sig = _sig(dtype, _FWD_PTRS, ("m", "d", "stride_z", "nparts", "nsplit", "dl"), ("flags",))
     del sig["ONE_OUT"], sig["BLOCK_DO"]
     return sig
 
 
 def _fwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool,
-                small: bool = False) -> KernelConfig:
+                small: bool = False, multi: bool = False) -> KernelConfig:
     if small:
         bm, bn, bd = FWD_SMALL[dtype, precision]
     else:
         bm, bn, bd = (FWD_HELD if one_chunk else FWD_TILES)[dtype, precision]
     return KernelConfig(
-        key=(dtype, precision, push_exp, one_chunk) + (("small",) if small else ()),
+        key=_key((dtype, precision, push_exp, one_chunk), small, multi),
         signature=_fwd_sig(dtype),
-        constexprs={"STAGE": STAGE_MAIN, "PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk,
+        constexprs={"STAGE": STAGE_MAIN, "MULTI": multi, "PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk,
                     "PRECISION": _precision(dtype, precision),
                     "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_D": bd},
         num_warps=(8 if (dtype, precision) == ("float32", "ieee") else SMALL_WARPS) if small
@@ -917,7 +981,7 @@ def _aux_config(dtype: str, stage: int) -> KernelConfig:
     return KernelConfig(
         key=(dtype, _AUX_NAMES[stage]),
         signature=_fwd_sig(dtype),
-        constexprs={"STAGE": stage, "PUSH_EXP": True, "ONE_CHUNK": False,
+        constexprs={"STAGE": stage, "MULTI": False, "PUSH_EXP": True, "ONE_CHUNK": False,
                     "PRECISION": _precision(dtype, "ieee"),
                     "BLOCK_M": bm, "BLOCK_N": 16, "BLOCK_D": bd},
         num_warps=4,
@@ -927,19 +991,21 @@ def _aux_config(dtype: str, stage: int) -> KernelConfig:
 
 
 def _bwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool,
-                one_out: bool, small: bool = False) -> KernelConfig:
+                one_out: bool, small: bool = False, multi: bool = False) -> KernelConfig:
     if small:
         bm, bn, bd, bdo = BWD_SMALL[dtype, precision]
+    elif multi and not one_chunk and (dtype, precision) in BWD_TILES_ML:
+        bm, bn, bd, bdo = BWD_TILES_ML[dtype, precision]
     else:
         bm, bn, bd, bdo = (BWD_HELD if one_chunk else BWD_TILES)[dtype, precision]
     sig = _sig(dtype, (("z_ptr", "z"), ("y_ptr", "acc"), ("yh_ptr", "acc"), ("stats_ptr", "acc"),
                        ("go_ptr", "z"), ("du_ptr", "acc"), ("dz_ptr", "z"), ("hs_ptr", "acc")),
-               ("m", "d", "stride_z", "go_stride", "nsplit"), ())
+               ("m", "d", "stride_z", "go_stride", "nsplit", "dl"), ())
     del sig["STAGE"]
     return KernelConfig(
-        key=(dtype, precision, push_exp, one_chunk, one_out) + (("small",) if small else ()),
+        key=_key((dtype, precision, push_exp, one_chunk, one_out), small, multi),
         signature=sig,
-        constexprs={"PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk, "ONE_OUT": one_out,
+        constexprs={"MULTI": multi, "PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk, "ONE_OUT": one_out,
                     "PRECISION": _precision(dtype, precision),
                     "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_D": bd, "BLOCK_DO": bdo},
         num_warps=SMALL_WARPS if small else NUM_WARPS,
@@ -965,13 +1031,14 @@ PRECISIONS = ("ieee", "tf32", "tf32x3")
 
 
 _PUSH = (True, False)
-register(_conr_fwd_kernel, [_fwd_config(dt, p, x, o) for dt, p in FWD_TILES
-                            for x in _PUSH for o in (True, False)]
+register(_conr_fwd_kernel, [_fwd_config(dt, p, x, o, multi=ml) for dt, p in FWD_TILES
+                            for x in _PUSH for o in (True, False) for ml in (False, True)]
          + [_fwd_config(dt, p, x, False, small=True) for dt, p in FWD_TILES for x in _PUSH]
          + [_aux_config(dt, st) for dt in TRITON_DTYPE
             for st in (STAGE_ROWS, STAGE_FINISH, STAGE_MERGE)])
-register(_conr_bwd_kernel, [_bwd_config(dt, p, x, oc, oo) for dt, p in BWD_TILES
-                            for x in _PUSH for oc, oo in ((True, True), (False, False))]
+register(_conr_bwd_kernel, [_bwd_config(dt, p, x, oc, oo, multi=ml) for dt, p in BWD_TILES
+                            for x in _PUSH for oc, oo in ((True, True), (False, False))
+                            for ml in (False, True)]
          + [_bwd_config(dt, p, x, False, False, small=True) for dt, p in BWD_TILES for x in _PUSH])
 register(_conr_bwd_reduce_kernel, [_reduce_config(dt) for dt in TRITON_DTYPE])
 # the held backward tile covers every D ≤ the streamed tile's BLOCK_DO (so a (False, True) config
@@ -988,16 +1055,26 @@ def _names(z, precision: str):
     return dt, (precision if dt == "float32" else "ieee")
 
 
-def _launch_fwd(cfg, grid, z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts, nsplit, scalars,
-                keep_self, flags):
+def _launch_fwd(cfg, grid, z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts, nsplit, lab,
+                scalars, keep_self, flags):
     _conr_fwd_kernel[grid](z, y, yh, wt, stats, out, part, nv, rs, m, d, z.stride(0), nparts,
-                           nsplit, *scalars, keep_self, flags,
+                           nsplit, *lab, *scalars, keep_self, flags,
                            num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
+
+
+def _labels(y, norm: str):
+    """``(multi, (dl, l2))``: ``[M, dl]`` labels take the multi-dimensional configs (``dl`` run-time,
+    ``l2`` the 0/1 norm flag); ``[M]`` the 1-D fast path (``dl = 1``)."""
+    if norm not in ("l1", "l2"):
+        raise ValueError(f"norm must be 'l1' or 'l2', got {norm!r}")
+    multi = y.dim() == 2
+    return multi, (int(y.shape[1]) if multi else 1, int(norm == "l2"))
 
 
 def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: bool,
              keep_self: bool, phantom: bool, official: bool, weight_final: bool, reduction: str,
-             precision: str = "ieee", split: Optional[int] = None, small: Optional[bool] = None):
+             precision: str = "ieee", norm: str = "l1", split: Optional[int] = None,
+             small: Optional[bool] = None):
     """The whole forward in three launches of ``_conr_fwd_kernel`` — the row prologue (norms,
     inverse norms, ``log a``), the main pass (online log-sum-exp over column tiles and the row
     epilogue: row losses, saved statistics, per-program partials) and the one-program finish
@@ -1010,8 +1087,11 @@ def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: 
 
     Args:
         z: ``[M, D]`` fp16/bf16/fp32/fp64, unit stride along D (the raw features, not normalised).
-        y, yh, wt: ``[M]`` contiguous (fp32; fp64 for fp64 ``z``): labels, detached predictions,
-            weights ≥ 0 (``None``: all 1).
+        y, yh: ``[M]`` or ``[M, dl]`` contiguous (fp32; fp64 for fp64 ``z``): labels and detached
+            predictions; ``[M, dl]`` (``dl ≥ 1``) run the configs with a per-tile loop over the
+            components (:func:`_label_dist`), ``[M]`` the 1-D fast path.
+        wt: ``[M]`` contiguous, same dtype: weights ≥ 0 (``None``: all 1).
+        norm: ``"l1"`` (``Σ_k |Δy_k|``) or ``"l2"`` (``sqrt(Σ_k Δy_k²)``) for ``[M, dl]`` labels.
         precision: fp32 ``input_precision`` of the similarity dots (``"ieee"``, ``"tf32"``,
             ``"tf32x3"``); ignored for other dtypes.
         split, small: force the column split / the small-M tiles (tests); ``None``: the policy.
@@ -1029,7 +1109,8 @@ def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: 
              | (RED_CODES[reduction] << RED_SHIFT))
     wt = y if wt is None else wt
     sc, ks = _scalars(dt, w, temperature, e), int(keep_self)
-    plan = conr_split(m, d, dt, prec, "fwd", split=split, small=small)
+    multi, lab = _labels(y, norm)
+    plan = conr_split(m, d, dt, prec, "fwd", split=split, small=small, multi=multi)
     nsplit = plan.split
     # chunks' row statistics (split only; else a placeholder never accessed)
     rs = torch.empty(5 * nsplit * m, dtype=acc, device=dev) if nsplit > 1 else stats
@@ -1037,31 +1118,30 @@ def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: 
     with device_guard(z):
         if m:
             cfg = pick(_conr_fwd_kernel, (dt, "rows"))
-            _launch_fwd(cfg, (triton.cdiv(m, cfg.constexprs["BLOCK_M"]),), z, y, yh, wt, stats, out,
-                        stats, nv, rs, m, d, 0, nsplit, sc, ks, flags)
+            _launch_fwd(cfg, (_cdiv(m, cfg.constexprs["BLOCK_M"]),), z, y, yh, wt, stats, out,
+                        stats, nv, rs, m, d, 0, nsplit, lab, sc, ks, flags)
         one_chunk = d <= FWD_HELD[dt, prec][2] and not plan.small
-        cfg = pick(_conr_fwd_kernel,
-                   (dt, prec, push_exp, one_chunk) + (("small",) if plan.small else ()))
-        nparts = triton.cdiv(m, cfg.constexprs["BLOCK_M"])
+        cfg = pick(_conr_fwd_kernel, _key((dt, prec, push_exp, one_chunk), plan.small, multi))
+        nparts = _cdiv(m, cfg.constexprs["BLOCK_M"])
         if nsplit > 1:
-            nparts = triton.cdiv(m, MERGE_BLOCK)
+            nparts = _cdiv(m, MERGE_BLOCK)
         part = torch.empty(2 * nparts, dtype=acc, device=dev)
         if m:
             _launch_fwd(cfg, (plan.programs,), z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts,
-                        nsplit, sc, ks, flags)
+                        nsplit, lab, sc, ks, flags)
         if m and nsplit > 1:
             cfg = pick(_conr_fwd_kernel, (dt, "merge"))
             _launch_fwd(cfg, (nparts,), z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts, nsplit,
-                        sc, ks, flags)
+                        lab, sc, ks, flags)
         cfg = pick(_conr_fwd_kernel, (dt, "finish"))
-        _launch_fwd(cfg, (1,), z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts, nsplit, sc, ks,
-                    flags)
+        _launch_fwd(cfg, (1,), z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts, nsplit, lab, sc,
+                    ks, flags)
     return out, nv, stats
 
 
 def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: float,
-             push_exp: bool, keep_self: bool, precision: str = "ieee", split: Optional[int] = None,
-             small: Optional[bool] = None):
+             push_exp: bool, keep_self: bool, precision: str = "ieee", norm: str = "l1",
+             split: Optional[int] = None, small: Optional[bool] = None):
     """``dL/dz [M, D]`` in ``z``'s dtype: the symmetric ``H`` from the saved statistics
     (:func:`conr_fwd`), ``dU = H·U/τ`` and the backward through the L2 normalisation — one launch,
     or, when the policy splits the column range (:func:`conr_split`), one launch writing per-chunk
@@ -1075,7 +1155,8 @@ def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: floa
     dz = torch.empty((m, d), dtype=z.dtype, device=z.device)
     if m == 0:
         return dz
-    plan = conr_split(m, d, dt, prec, "bwd", split=split, small=small)
+    multi, lab = _labels(y, norm)
+    plan = conr_split(m, d, dt, prec, "bwd", split=split, small=small, multi=multi)
     nsplit = plan.split
     held = one_out = d <= BWD_HELD[dt, prec][2] and not plan.small
     if nsplit > 1:
@@ -1087,18 +1168,17 @@ def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: floa
     # fp16 with a split: the chunks' row scales; else a placeholder never accessed
     hs = torch.empty((nsplit, m), dtype=stats.dtype, device=z.device) \
         if (nsplit > 1 and dt == "float16") else stats
-    cfg = pick(_conr_bwd_kernel,
-               (dt, prec, push_exp, held, one_out) + (("small",) if plan.small else ()))
+    cfg = pick(_conr_bwd_kernel, _key((dt, prec, push_exp, held, one_out), plan.small, multi))
     go_stride = grad_out.stride(0) if grad_out.dim() else 0
     sc = _scalars(dt, w, temperature, e)
     with device_guard(z):
         _conr_bwd_kernel[(plan.programs,)](z, y, yh, stats, grad_out, du, dz, hs, m, d, z.stride(0),
-                                           go_stride, nsplit, *sc, int(keep_self),
+                                           go_stride, nsplit, *lab, *sc, int(keep_self),
                                            num_warps=cfg.num_warps, num_stages=cfg.num_stages,
                                            **cfg.constexprs)
         if nsplit > 1:
             cfg = pick(_conr_bwd_reduce_kernel, (dt, "reduce"))
-            _conr_bwd_reduce_kernel[(triton.cdiv(m, cfg.constexprs["BLOCK_M"]),)](
+            _conr_bwd_reduce_kernel[(_cdiv(m, cfg.constexprs["BLOCK_M"]),)](
                 z, stats, du, hs, dz, m, d, z.stride(0), nsplit, sc[1],
                 num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
     return dz

@@ -212,8 +212,8 @@ def _conr_fwd_dense(features, labels, preds, weights, w, temperature, e, pushing
 
 def _triton_inputs(features, labels, preds):
     """The raw features with unit stride along D, and the labels and detached predictions as the
-    kernels take them (``[M]`` contiguous, fp32; fp64 for fp64 features): no copy when they are
-    already so."""
+    kernels take them (``[M]`` or ``[M, d]`` contiguous, fp32; fp64 for fp64 features): no copy
+    when they are already so."""
     z = features if features.stride(1) == 1 else features.contiguous()
     dt = _acc_dtype(features.dtype)
     return dt, z, labels.to(dt).contiguous(), preds.detach().to(dt).contiguous()
@@ -222,7 +222,8 @@ def _triton_inputs(features, labels, preds):
 def _conr_fwd_triton(features, labels, preds, weights, w, temperature, e, pushing,
                      denominator_self, weight_final, phantom, reduction, norm, variant,
                      precision="ieee"):
-    """Flash-style Triton forward (1-D labels, fp16/bf16/fp32/fp64), the whole forward in the
+    """Flash-style Triton forward (``[M]`` labels, or ``[M, d]`` with the ``norm`` distance computed
+    per tile; fp16/bf16/fp32/fp64), the whole forward in the
     kernels (:func:`dirfast.kernels.conr.conr_fwd`: row prologue, main pass with the row epilogue,
     finish): the same arithmetic as :func:`_fwd_epilogue`. The saved ``stats`` are the kernels'
     flat ``[6·M + 1]`` buffer (row norms and ``log a`` included, so the backward recomputes no
@@ -233,7 +234,7 @@ def _conr_fwd_triton(features, labels, preds, weights, w, temperature, e, pushin
     wt = None if weights is None else weights.to(dt).contiguous()
     return conr_fwd(z, y, yh, wt, w=w, temperature=temperature, e=e, push_exp=pushing == "exp",
                     keep_self=denominator_self, phantom=phantom, official=variant == "official",
-                    weight_final=weight_final, reduction=reduction, precision=precision)
+                    weight_final=weight_final, reduction=reduction, precision=precision, norm=norm)
 
 
 def _conr_bwd_triton(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
@@ -246,7 +247,8 @@ def _conr_bwd_triton(grad_out, features, labels, preds, weights, stats, w, tempe
 
     dt, z, y, yh = _triton_inputs(features, labels, preds)
     return _kbwd(z, y, yh, stats, grad_out.to(features.dtype), w=w, temperature=temperature, e=e,
-                 push_exp=pushing == "exp", keep_self=denominator_self, precision=precision)
+                 push_exp=pushing == "exp", keep_self=denominator_self, precision=precision,
+                 norm=norm)
 
 
 def _with_precision(fn, precision):

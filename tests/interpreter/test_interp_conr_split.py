@@ -40,8 +40,8 @@ def force(monkeypatch, split, small=None):
     real = POLICY
     plans = []
 
-    def forced(m, d, dtype, precision="ieee", kernel="fwd", **_):
-        plan = real(m, d, dtype, precision, kernel, split=split, small=small)
+    def forced(m, d, dtype, precision="ieee", kernel="fwd", multi=False, **_):
+        plan = real(m, d, dtype, precision, kernel, split=split, small=small, multi=multi)
         plans.append((kernel, plan))
         return plan
 
@@ -195,8 +195,10 @@ def test_fp16_split_large_gradients(monkeypatch, small):
 
 
 def test_policy_split_reaches_the_merge_and_reduce(monkeypatch):
-    """Without forcing: at M = 100, D = 70 (fp32, streamed) the policy itself splits both launches
-    (the small-M tiles, 7 row blocks × 3 chunks); the results match the reference."""
+    """Without forcing the plan: at M = 100, D = 70 (fp32, streamed), with the no-split threshold
+    ``SPLIT_MIN_MD`` lowered to 0 (a GPU-size batch is too slow here), the policy itself splits both
+    launches (the small-M tiles, 7 row blocks × 3 chunks); the results match the reference."""
+    monkeypatch.setattr(k, "SPLIT_MIN_MD", 0)
     calls = []
     real = k.conr_split
     monkeypatch.setattr(k, "conr_split", lambda *a, **kw: calls.append(real(*a, **kw)) or calls[-1])
