@@ -16,6 +16,16 @@ from typing import Any, Dict, List, Optional, Tuple
 TRITON_DTYPE = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32", "float64": "fp64"}
 
 
+def _dtype_names():
+    import torch
+
+    return {getattr(torch, name): name for name in TRITON_DTYPE}
+
+
+#: torch dtype -> the name config keys use (``str(dtype).split(".")[-1]`` without the string work)
+DTYPE_NAME = _dtype_names()
+
+
 @dataclass(frozen=True)
 class KernelConfig:
     """One compilation of a kernel: argument types, constexpr values and launch options.
@@ -56,6 +66,8 @@ class KernelSpec:
 
 
 REGISTRY: Dict[str, KernelSpec] = {}
+#: kernel object -> its spec (``pick`` runs per launch: no qualified-name string per call)
+_SPEC_OF: Dict[Any, KernelSpec] = {}
 
 
 def _qualname(fn) -> str:
@@ -70,7 +82,11 @@ def register(fn, configs: List[KernelConfig]) -> None:
 
 def pick(fn, key: Tuple[Any, ...]) -> KernelConfig:
     """The registered config of ``fn`` for ``key``; raises if the launcher asks for anything else."""
-    spec = REGISTRY.get(_qualname(fn))
+    spec = _SPEC_OF.get(fn)
+    if spec is None:
+        spec = REGISTRY.get(_qualname(fn))
+        if spec is not None:
+            _SPEC_OF[fn] = spec
     if spec is None or key not in spec.configs:
         raise RuntimeError(
             f"internal error: {_qualname(fn)} launched with unregistered config {key}; add it to "

@@ -26,7 +26,7 @@ import triton.language as tl
 
 from ._launch import cdiv, device_guard, fp64_bits
 from ._device import f64 as _f64
-from ._registry import TRITON_DTYPE, KernelConfig, pick, register
+from ._registry import DTYPE_NAME, TRITON_DTYPE, KernelConfig, pick, register
 
 LOSS_MSE, LOSS_L1, LOSS_HUBER = 0, 1, 2
 NUM_WARPS = 8
@@ -206,7 +206,7 @@ def weighted_loss_fwd(pred, target, weight, *, scale: float, beta: float, k: flo
         False).
     """
     n = pred.numel()
-    dtype = str(pred.dtype).split(".")[-1]
+    dtype = DTYPE_NAME[pred.dtype]
     has_weight = weight is not None
     cfg = pick(_weighted_loss_fwd_kernel, (dtype, loss, focal, reduce, need_grad, has_weight))
     grid = (max(cdiv(n, cfg.constexprs["BLOCK"]), 1),)

@@ -139,15 +139,21 @@ def _loss_grad_triton(pred, target, weight, loss, beta, gamma, activate, reducti
     base, focal = LOSS_CODES[loss]
     reduce = reduction != "none"
     out, grad = kernels("weighted_loss").weighted_loss_fwd(
-        pred.contiguous(), target.contiguous(), None if weight is None else weight.contiguous(),
+        _contig(pred), _contig(target), None if weight is None else _contig(weight),
         scale=scale, beta=hb, k=k, gamma=float(gamma), loss=base, focal=focal, reduce=reduce,
         need_grad=need_grad,
     )
     if reduce:
         # one program (N <= BLOCK: every batch of a usual size): its partial is the sum, no
         # reduction launch (the same value: a sum of one term)
-        out = (out.reshape(()) if out.numel() == 1 else out.sum()).to(pred.dtype)
+        out = out.reshape(()) if out.numel() == 1 else out.sum()
+        if out.dtype != pred.dtype:
+            out = out.to(pred.dtype)
     return out, grad
+
+
+def _contig(t: Tensor) -> Tensor:
+    return t if t.is_contiguous() else t.contiguous()
 
 
 _PATHS = {"cpu": _loss_grad_cpu, "cpu_torch": _loss_grad_torch, "triton": _loss_grad_triton}
