@@ -97,8 +97,9 @@ BUDGETS = {
     "shot_metrics": (None, 73, 0, 1),
     # nn.FDS training forward + backward, accumulate_in_forward=True: <= 8, its sort included
     "fds_module": (8, None, 1, 0),
-    # ConR: <= 8
+    # ConR: <= 8 (4 at B = 256, D = 64; 6 where the launch plan splits the column range: M = 512)
     "conr": (8, None, 0, 0),
+    "conr_split": (8, None, 0, 0),
     # RankSim: <= 6 + sorts; today 10 (8 Triton + 2 GEMMs) + 3 sorts (a regression guard; was 87 + 4)
     "ranksim": (6, 10, 3, 0),
     # Balanced MSE: <= 4
@@ -407,6 +408,11 @@ def _cases(torch, dirfast, dev, module_to_fake):
         return (leaf(B, D), t(B), t(B), t(B).abs()), \
             lambda f, y, p, w: dirfast.conr_loss(f, y, p, w, validate=False)
     cases["conr"] = conr
+
+    def conr_split():
+        return (leaf(512, 512), t(512), t(512), t(512).abs()), \
+            lambda f, y, p, w: dirfast.conr_loss(f, y, p, w, validate=False)
+    cases["conr_split"] = conr_split
 
     def ranksim():
         return (leaf(B, D), (t(B).abs() * 10).round()), \
