@@ -99,8 +99,8 @@ def conr_loss(
             custom backward recomputing chunks from O(M) row statistics, memory
             ``O(M·D + CHUNK_ROWS·M)``); ``"auto"`` on CUDA / ``"triton"`` (CPU tensors only under
             ``TRITON_INTERPRET=1``) → the flash-style kernels of :mod:`dirfast.kernels.conr`
-            (fp16/bf16/fp32/fp64; ``[M, d]`` labels with ``d > 1`` fall back from ``"triton"`` to
-            the streaming PyTorch path on the same device); ``"reference"`` → the dense
+            (fp16/bf16/fp32/fp64; ``[M, d]`` labels too: the per-tile distance is ``Σ_k |Δy_k|``
+            or ``sqrt(Σ_k Δy_k²)``); ``"reference"`` → the dense
             :func:`dirfast.reference.conr_loss_ref`.
         input_precision: precision of the fp32 similarity dots in the Triton kernels: ``"ieee"``
             (default: exact fp32 FMA), or the opt-ins ``"tf32"`` (tensor cores, 10-bit mantissa
@@ -218,10 +218,6 @@ def conr_loss(
     amp = torch.amp.is_autocast_available(dev_type) and torch.is_autocast_enabled(dev_type)
     if amp and features.dtype == torch.float32:
         features = features.to(torch.get_autocast_dtype(dev_type))
-    if path == "triton" and labels.dim() != 1:
-        # documented fallback: the kernels take 1-D labels; [M, d] labels run the streaming
-        # PyTorch path (any device, same algorithm and stats)
-        path = "cpu_torch"
     if path == "triton" and input_precision != "ieee" and features.dtype == torch.float32:
         path = f"triton_{input_precision}"
     if path.startswith("triton"):

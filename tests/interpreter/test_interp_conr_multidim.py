@@ -2,9 +2,9 @@
 the ``"l1"`` (``Σ_k |Δy_k|``) and ``"l2"`` (``sqrt(Σ_k Δy_k²)``) label distances, computed per tile
 in the kernels (``dirfast.kernels.conr._label_dist``: a loop over the components).
 
-The public ``dirfast.conr_loss`` still routes ``[M, d]`` labels to the streaming PyTorch path, so
-these tests call the registered op's eager twin (``dirfast.ops.conr.ConRFunction``) with
-``backend="triton"`` — the kernels' entry point — and compare with the fp64 dense reference
+Most tests call the registered op's eager twin (``dirfast.ops.conr.ConRFunction``) with
+``backend="triton"`` — the kernels' entry point — one goes through the public ``dirfast.conr_loss``
+(which sends ``[M, d]`` labels to the kernels too); all compare with the fp64 dense reference
 (``dirfast.reference.conr_loss_ref``): fp64 1e-10, fp32 1e-5 (gradients scaled by the largest), with
 and without the column split, both variants, weighted, the held and the streamed-D configs."""
 
@@ -124,3 +124,29 @@ def test_multidim_policy_uses_the_default_tiles():
         assert not plan.small and plan.split > 1
     with pytest.raises(ValueError, match="1-D labels"):
         POLICY(512, 512, "float32", "ieee", "fwd", small=True, multi=True)
+
+
+@pytest.mark.parametrize("norm", ["l1", "l2"])
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_public_conr_loss_runs_the_kernels_on_multidim_labels(monkeypatch, norm, dtype):
+    """``dirfast.conr_loss(..., backend="triton")`` with ``[M, 3]`` labels launches the kernels (no
+    fallback to the streaming path) and matches the reference, loss and gradient."""
+    import dirfast
+
+    calls = []
+    fwd = k.conr_fwd
+    monkeypatch.setattr(k, "conr_fwd", lambda *a, **kw: calls.append(1) or fwd(*a, **kw))
+    z, y, yh, a = batch(37, 20, 3, seed=5)
+    x = z.to(dtype).requires_grad_()
+    out = dirfast.conr_loss(x, y.to(dtype), yh.to(dtype), a.to(dtype), norm=norm,
+                            variant="official", backend="triton")
+    (g,) = torch.autograd.grad(out, x)
+    assert calls == [1]
+    xr = z.clone().requires_grad_()
+    want = conr_loss_ref(xr, y, yh, a, norm=norm, variant="official")
+    (gr,) = torch.autograd.grad(want, xr)
+    tol = 1e-10 if dtype == F64 else 1e-5
+    assert_close_verbose(out.double(), want, rtol=tol, atol=tol, tag=f"loss {norm} {dtype}")
+    scale = gr.abs().max()
+    assert_close_verbose(g.double() / scale, gr / scale, rtol=tol, atol=tol,
+                         tag=f"grad {norm} {dtype}")
