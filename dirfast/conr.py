@@ -244,12 +244,13 @@ def conr_loss(
                                         weight_final=weight_final, phantom=phantom,
                                         return_valid=True)
         else:
-            args = (features, labels, preds.detach(), weights, w, temperature, e, pushing,
-                    denominator_self, weight_final, phantom, red, norm, variant, path)
+            tensors = (features, labels, preds.detach(), weights)
+            cfg = (w, temperature, e, pushing, denominator_self, weight_final, phantom, red, norm,
+                   variant, path)
             if torch.compiler.is_compiling():
-                out, nvalid, _ = conr_op(*args)
+                out, nvalid, _ = conr_op(*tensors, *cfg)
             else:
-                out, nvalid = ConRFunction.apply(*args)
+                out, nvalid = ConRFunction.apply(*tensors, cfg)
         if gather:
             out = _reduce_local(out, nvalid, offset, m_local, m, reduction)
     if amp and out.dtype in (torch.float16, torch.bfloat16):

@@ -560,7 +560,7 @@ def test_eager_function_matches_registered_op():
         args = (y, yh, a, 1.0, 0.07, 0.01, "exp", False, True, True, red, "l1", "official", "cpu_torch")
         za, zb = z.clone().requires_grad_(), z.clone().requires_grad_()
         la = conr_op(za, *args)[0]
-        lb = ConRFunction.apply(zb, *args)[0]
+        lb = ConRFunction.apply(zb, *args[:3], args[3:])[0]
         assert torch.equal(la, lb)
         go = torch.rand_like(la) + 0.5
         assert torch.equal(_grad(la, za, go), _grad(lb, zb, go))
@@ -780,8 +780,8 @@ def _count_conr_cuda(monkeypatch, dtype=F32, d=24, ldtype=None, weighted=True, *
     args = {}
 
     def capture(*a):  # the arguments conr_loss hands to the autograd function (the forward runs below)
-        args["a"] = a
-        return conr_ops._PATHS[a[-1]][0](*a[:-1])[:2]
+        args["a"] = a  # (features, labels, preds, weights, (..., backend))
+        return conr_ops._PATHS[a[-1][-1]][0](*a[:-1], *a[-1][:-1])[:2]
 
     with fake_cuda():
         m, dev = 70, "cuda:1"

@@ -169,3 +169,18 @@ def test_autocast_compile_fullgraph():
         assert p.dtype == F32
         assert_close_verbose(p, b, tag="compiled autocast conr grad", rtol=1e-5, scale="max")
     torch._dynamo.reset()
+
+
+def test_backward_inside_autocast_equals_backward_outside():
+    """A ``backward()`` called inside the autocast region (against the AMP recipe, but common) gives
+    the gradient of the backward outside it: the op's backward runs with autocast off, so its
+    recomputed similarities are not re-cast."""
+    z, y, yh, a = low_tau_batch(40, 24, seed=3)
+    z, a, y, yh = z.float(), a.float(), y.float(), yh.float()
+    kw = dict(variant="official", backend="cpu", temperature=0.1)
+    _, want = _loss_grad(z, y, yh, a, amp=True, **kw)
+    x = z.clone().requires_grad_()
+    with torch.autocast(**AMP):
+        out = dirfast.conr_loss(x, y, yh, a, **kw)
+        g, = torch.autograd.grad(out, x)
+    assert torch.equal(g, want)

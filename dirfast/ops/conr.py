@@ -47,13 +47,12 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from ._common import acc_dtype
+from ._factory import register_op
+
 #: rows per chunk of the streaming CPU path: temporaries are O(CHUNK_ROWS · M) (≈ 10 fp32/bool
 #: blocks of CHUNK_ROWS × M live at once; 5 MB each at M = 4096).
 CHUNK_ROWS = 256
-
-def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
-
 
 def _dist(a: Tensor, b: Tensor, norm: str) -> Tensor:
     """``[m, n]`` label distances (``a``, ``b`` are ``[m]``/``[n]`` or ``[m, d]``/``[n, d]``)."""
@@ -66,7 +65,7 @@ def _dist(a: Tensor, b: Tensor, norm: str) -> Tensor:
 
 
 def _prepare(features, labels, preds, weights):
-    dt = _acc_dtype(features.dtype)
+    dt = acc_dtype(features.dtype)
     z = features.to(dt)
     norms = z.norm(dim=1)
     inv = 1.0 / norms.clamp_min(1e-12)
@@ -215,7 +214,7 @@ def _triton_inputs(features, labels, preds):
     kernels take them (``[M]`` or ``[M, d]`` contiguous, fp32; fp64 for fp64 features): no copy
     when they are already so."""
     z = features if features.stride(1) == 1 else features.contiguous()
-    dt = _acc_dtype(features.dtype)
+    dt = acc_dtype(features.dtype)
     return dt, z, labels.to(dt).contiguous(), preds.detach().to(dt).contiguous()
 
 
@@ -264,8 +263,7 @@ for _p in ("tf32", "tf32x3"):
                               _with_precision(_conr_bwd_triton, _p))
 
 
-@torch.library.custom_op("dirfast::conr", mutates_args=())
-def conr_op(
+def _conr(
     features: Tensor,
     labels: Tensor,
     preds: Tensor,
@@ -288,19 +286,17 @@ def conr_op(
                               denominator_self, weight_final, phantom, reduction, norm, variant)
 
 
-@conr_op.register_fake
-def _(features, labels, preds, weights, w, temperature, e, pushing, denominator_self, weight_final,
-      phantom, reduction, norm, variant, backend):
+def _conr_fake(features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
+               weight_final, phantom, reduction, norm, variant, backend):
     m = features.shape[0]
     out = features.new_empty((m,) if reduction == "none" else ())
     # the streaming path saves [3, M]; the Triton path the kernels' flat [6·M + 1] buffer
     shape = (6 * m + 1,) if backend.startswith("triton") else (3, m)
-    stats = features.new_empty(shape, dtype=_acc_dtype(features.dtype))
+    stats = features.new_empty(shape, dtype=acc_dtype(features.dtype))
     return out, features.new_empty((), dtype=torch.int64), stats
 
 
-@torch.library.custom_op("dirfast::conr_bwd", mutates_args=())
-def conr_bwd(
+def _conr_bwd(
     grad_out: Tensor,
     features: Tensor,
     labels: Tensor,
@@ -320,29 +316,22 @@ def conr_bwd(
                               pushing, denominator_self, norm)
 
 
-@conr_bwd.register_fake
-def _(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
-      denominator_self, norm, backend):
+def _conr_bwd_fake(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
+                   denominator_self, norm, backend):
     return torch.empty_like(features)
 
 
-def _save(ctx, w, temperature, e, pushing, denominator_self, weight_final, phantom, reduction, norm,
-          variant, backend):
-    ctx.set_materialize_grads(False)
+def _save(ctx, inputs, outputs, eager):
+    (features, labels, preds, weights, w, temperature, e, pushing, denominator_self, weight_final,
+     phantom, reduction, norm, variant, backend) = inputs
+    # the valid count (returned by both front doors) and the statistics carry no gradient
+    ctx.mark_non_differentiable(*outputs[1:])
+    ctx.save_for_backward(features, labels, preds, weights, outputs[2])
     ctx.args = (w, temperature, e, pushing, denominator_self, norm)
     ctx.ref_kw = dict(w=w, temperature=temperature, e=e, pushing=pushing,
                       denominator_self=denominator_self, weight_final=weight_final, phantom=phantom,
                       reduction=reduction, norm=norm, variant=variant)
     ctx.backend = backend
-
-
-def _setup_context(ctx, inputs, output):
-    (features, labels, preds, weights, w, temperature, e, pushing, denominator_self, weight_final,
-     phantom, reduction, norm, variant, backend) = inputs
-    ctx.mark_non_differentiable(output[1], output[2])
-    ctx.save_for_backward(features, labels, preds, weights, output[2])
-    _save(ctx, w, temperature, e, pushing, denominator_self, weight_final, phantom, reduction, norm,
-          variant, backend)
 
 
 def _grad_differentiable(grad_out, features, labels, preds, weights, ref_kw):
@@ -358,47 +347,30 @@ def _grad_differentiable(grad_out, features, labels, preds, weights, ref_kw):
     return grad
 
 
-def _grad(ctx, grad_out, bwd):
+def _grads(ctx, grad_outputs, bwd, eager):
+    # labels/preds enter only masks; weights are treated as constants (documented)
+    grad_out = grad_outputs[0]
     features, labels, preds, weights, stats = ctx.saved_tensors
     if grad_out is None or not ctx.needs_input_grad[0]:
-        return None
+        return ()
     if torch.is_grad_enabled():
         # backward with create_graph=True: the streaming/kernel backward builds no graph, so the
         # returned gradient would silently be a constant; take the differentiable route instead
-        return _grad_differentiable(grad_out, features, labels, preds, weights, ctx.ref_kw)
-    return bwd(grad_out, features, labels, preds, weights, stats, *ctx.args, ctx.backend)
+        return (_grad_differentiable(grad_out, features, labels, preds, weights, ctx.ref_kw),)
+    args = (grad_out, features, labels, preds, weights, stats, *ctx.args, ctx.backend)
+    dev = features.device.type
+    if torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev):
+        # a backward run inside an autocast region: the recomputed similarities stay in the
+        # features' dtype (the forward ran with autocast off too)
+        with torch.autocast(dev, enabled=False):
+            return (bwd(*args),)
+    return (bwd(*args),)
 
 
-def _backward(ctx, grad_out, _g_nvalid, _g_stats):
-    # labels/preds enter only masks; weights are treated as constants (documented)
-    return (_grad(ctx, grad_out, conr_bwd),) + (None,) * 14
-
-
-conr_op.register_autograd(_backward, setup_context=_setup_context)
-
-
-def _bwd_direct(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
-                denominator_self, norm, backend):
-    return _PATHS[backend][1](grad_out, features, labels, preds, weights, stats, w, temperature, e,
-                              pushing, denominator_self, norm)
-
-
-class ConRFunction(torch.autograd.Function):
-    """Eager twin of ``dirfast::conr`` (same paths and backward, without the op's dispatch cost).
-    Returns ``(loss, num_valid_anchors)``."""
-
-    @staticmethod
-    def forward(ctx, features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
-                weight_final, phantom, reduction, norm, variant, backend):
-        out, nvalid, stats = _PATHS[backend][0](features, labels, preds, weights, w, temperature, e,
-                                                pushing, denominator_self, weight_final, phantom,
-                                                reduction, norm, variant)
-        ctx.mark_non_differentiable(nvalid)
-        ctx.save_for_backward(features, labels, preds, weights, stats)
-        _save(ctx, w, temperature, e, pushing, denominator_self, weight_final, phantom, reduction,
-              norm, variant, backend)
-        return out, nvalid
-
-    @staticmethod
-    def backward(ctx, grad_out, _g_nvalid):
-        return (_grad(ctx, grad_out, _bwd_direct),) + (None,) * 14
+conr_op, conr_bwd, ConRFunction = register_op(
+    "conr", _conr, _conr_fake, save=_save, grads=_grads, bwd=_conr_bwd, bwd_fake=_conr_bwd_fake,
+    n_tensors=4, eager_outputs=2,
+    doc="""Eager twin of ``dirfast::conr`` (:func:`dirfast.ops._factory.register_op`):
+    ``apply(features, labels, preds, weights, (w, temperature, e, pushing, denominator_self,
+    weight_final, phantom, reduction, norm, variant, backend))``; returns ``(loss,
+    num_valid_anchors)``.""")

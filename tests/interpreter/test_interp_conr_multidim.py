@@ -36,9 +36,9 @@ def batch(m, d, dl, seed=0):
 def kernel(z, y, yh, a, dtype, norm, variant, reduction="none", go=None):
     x = z.to(dtype).requires_grad_()
     acc = F64 if dtype == F64 else torch.float32
-    out, _ = ConRFunction.apply(x, y.to(acc), yh.to(acc), a.to(acc), 1.0, 0.07, 0.01, "exp", False,
+    out, _ = ConRFunction.apply(x, y.to(acc), yh.to(acc), a.to(acc), (1.0, 0.07, 0.01, "exp", False,
                                 variant == "official", variant == "official", reduction, norm,
-                                variant, "triton")
+                                variant, "triton"))
     g, = torch.autograd.grad(out, x, go if go is not None else torch.ones_like(out))
     return out.detach(), g
 
