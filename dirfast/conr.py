@@ -163,9 +163,9 @@ def conr_loss(
     Autocast is disabled inside the op, so its fp32 statistics are not re-cast. The loss (rows for
     ``"none"``) is returned in **fp32** for fp16/bf16 features under autocast (as autocast's
     fp32-output losses; it is the fp32 statistic rounded once to the compute dtype by the op), and
-    in fp64 for fp64 features. Labels, predictions and weights are never cast down. Call
-    ``backward()`` outside the autocast region (PyTorch's AMP recipe): a backward run under an
-    enabled autocast would recompute the similarities with autocast on. The same holds under
+    in fp64 for fp64 features. Labels, predictions and weights are never cast down. The op's backward
+    also runs with autocast off, so a ``backward()`` inside the autocast region gives the same
+    gradient as one outside it (PyTorch's AMP recipe puts it outside). The same holds under
     ``torch.compile`` (the cast and the disabled region are traced).
     """
     fn = "dirfast.conr_loss"
