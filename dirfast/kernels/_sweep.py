@@ -107,6 +107,8 @@ F16_BWD_OPS = 3
 EXPS = {"fwd": 1, "bwd": 2}
 FP64_EXP_OPS = 20
 OCC_WARPS = 16
+#: estimates within this fraction of the best count as ties when the table is proposed
+TIE = 0.05
 #: L1 bytes per SM left for re-read rows (the rest of the 192/256 KB L1/shared array: shared memory)
 L1_BYTES = 96 * 1024
 
@@ -481,10 +483,10 @@ def read_csv(path: str) -> List[Dict[str, object]]:
 
 def propose(rows) -> Dict[Tuple, T.ConrTiles]:
     """The table: for every key, the spill-free tiles (compiled with both ``PUSH_EXP`` variants, one
-    stage) with the lowest estimate (ties: the narrower ``BLOCK_D + BLOCK_DO``) at the bucket's
-    representative size (``M``: 512 for the small
-    bucket, 8192 above; ``D``: the bucket's upper bound, 2048 for the open one); held tiles only
-    where the bucket's ``D`` fits, the sm80 family within 99 KB (sm_86/sm_89)."""
+    stage) with the lowest estimate (within ``TIE`` of it: the least padded dot widths) at the
+    bucket's representative size (``M``: 512 for the small bucket, 8192 above; ``D``: the bucket's
+    upper bound, 2048 for the open one); held tiles only where the bucket's ``D`` fits, the sm80
+    family within 99 KB (sm_86/sm_89)."""
     ok: Dict[Tuple, Dict[str, object]] = {}
     push_ok = set()
     for r in rows:
@@ -495,7 +497,7 @@ def propose(rows) -> Dict[Tuple, T.ConrTiles]:
             ok[k] = r
         else:
             push_ok.add(k)
-    table = {}
+    cands: Dict[Tuple, List] = {}
     for (arch, dt, prec, role, tiles), r in ok.items():
         if (arch, dt, prec, role, tiles) not in push_ok:
             continue
@@ -509,13 +511,17 @@ def propose(rows) -> Dict[Tuple, T.ConrTiles]:
                     continue
                 e = estimate(cc, dt, prec, kern, tiles, m, d, "" if r["mma"] == "none" else r["mma"],
                              int(r["warps_per_sm"]), int(r["blocks_per_sm"]))
-                key = (arch, dt, prec, kern, mb, db)
-                cur = table.get(key)
-                # ties (an ALU-bound bucket): the narrower dots (less padding of a small D)
-                rank = (round(e["clk"], 4), tiles.block_d + tiles.block_do)
-                if cur is None or rank < (round(cur[0]["clk"], 4), cur[1].block_d + cur[1].block_do):
-                    table[key] = (e, tiles._replace(blocks_per_sm=int(r["blocks_per_sm"])), r,
-                                  (m, d))
+                pad = -(-d // tiles.block_d) * tiles.block_d + (
+                    -(-d // tiles.block_do) * tiles.block_do if tiles.block_do else 0)
+                cands.setdefault((arch, dt, prec, kern, mb, db), []).append(
+                    (e, tiles._replace(blocks_per_sm=int(r["blocks_per_sm"])), r, (m, d), pad))
+    table = {}
+    for key, cs in cands.items():
+        # within TIE of the best estimate: the least padded dot width (a small D in a wide tile
+        # wastes tensor-core issue the model counts as hidden behind the elementwise work)
+        best = min(c[0]["clk"] for c in cs)
+        near = [c for c in cs if c[0]["clk"] <= best * (1 + TIE)]
+        table[key] = min(near, key=lambda c: (c[4], c[0]["clk"]))[:4]
     return dict(sorted(table.items(), key=lambda kv: str(kv[0])))
 
 
