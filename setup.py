@@ -61,6 +61,7 @@ _SOURCES = [
     f"{_CSRC}/sort_pav.cpp",
     f"{_CSRC}/ranksim.cpp",
     f"{_CSRC}/balanced_mse.cpp",
+    f"{_CSRC}/conr.cpp",
 ]
 _DEPENDS = [
     f"{_CSRC}/fds_stats.h",
@@ -71,6 +72,7 @@ _DEPENDS = [
     f"{_CSRC}/pav.h",
     f"{_CSRC}/sort_pav.h",
     f"{_CSRC}/pav/pav_core.h",
+    f"{_CSRC}/conr.h",
 ]
 
 

@@ -23,6 +23,7 @@
 #include "dist_loss.h"
 #include "ranksim.h"
 #include "balanced_mse.h"
+#include "conr.h"
 
 namespace py = pybind11;
 
@@ -249,6 +250,43 @@ void bmse_bwd(const std::string& dtype, int kind, int reduction, bool is_sigma,
   bm::BwdArgs a{bm::parse_dtype(dtype, "bmse_bwd"), kind, reduction, is_sigma, grad_out, pred,
                 target, noise, stats, dvtot, b, gp, gt, gv};
   bm::bwd(a);
+}
+
+// ConR streaming row passes, 1-D labels (csrc/conr.h); the GIL is released only for large tiles.
+void conr_rows_fwd(const std::string& dtype, std::uintptr_t s, std::int64_t ld_s, std::uintptr_t y,
+                   std::uintptr_t yh, std::uintptr_t loga, std::int64_t row0, std::int64_t rows,
+                   std::int64_t m, double w, double e, bool push_exp, bool keep_self,
+                   std::uintptr_t lse, std::uintptr_t sps, std::uintptr_t npos, std::uintptr_t nneg) {
+  namespace cr = dirfast::conr;
+  cr::FwdArgs a{{cr::parse_dtype(dtype, "conr_rows_fwd"), s, ld_s, y, yh, loga, row0, rows, w, e,
+                 push_exp, keep_self},
+                m, lse, sps, npos, nneg};
+  if (rows * m < 16384) return cr::rows_fwd(a);
+  py::gil_scoped_release release;
+  cr::rows_fwd(a);
+}
+
+void conr_rows_bwd(const std::string& dtype, std::uintptr_t s, std::int64_t ld_s, std::uintptr_t y,
+                   std::uintptr_t yh, std::uintptr_t loga, std::uintptr_t logd, std::uintptr_t q,
+                   std::uintptr_t g, std::int64_t row0, std::int64_t rows, std::int64_t col0,
+                   std::int64_t ncols, double w, double e, bool push_exp, bool keep_self) {
+  namespace cr = dirfast::conr;
+  cr::BwdArgs a{{cr::parse_dtype(dtype, "conr_rows_bwd"), s, ld_s, y, yh, loga, row0, rows, w, e,
+                 push_exp, keep_self},
+                logd, q, g, col0, ncols};
+  if (rows * ncols < 16384) return cr::rows_bwd(a);
+  py::gil_scoped_release release;
+  cr::rows_bwd(a);
+}
+
+void conr_epilogue(const std::string& dtype, std::uintptr_t lse, std::uintptr_t sps,
+                   std::uintptr_t npos, std::uintptr_t nneg, std::uintptr_t loga, std::int64_t m,
+                   bool phantom, bool official, bool weight_final, int reduction,
+                   std::uintptr_t out, std::uintptr_t nvalid, std::uintptr_t stats) {
+  namespace cr = dirfast::conr;
+  cr::EpiArgs a{cr::parse_dtype(dtype, "conr_epilogue"), lse, sps, npos, nneg, loga, m, phantom,
+                official, weight_final, reduction, out, nvalid, stats};
+  cr::epilogue(a);
 }
 
 int num_threads() {
@@ -479,6 +517,22 @@ float64 in element order. Returns ``(dist_sum, samp_sum, hit)``. Raises ValueErr
         py::arg("noise"), py::arg("stats"), py::arg("dvtot"), py::arg("b"), py::arg("gp"),
         py::arg("gt"), py::arg("gv"),
         "Balanced MSE 1-D backward from the forward's statistics (csrc/balanced_mse.h).");
+  m.def("conr_rows_fwd", &conr_rows_fwd, py::arg("dtype"), py::arg("s"), py::arg("ldS"),
+        py::arg("y"), py::arg("yh"), py::arg("loga"), py::arg("row0"), py::arg("rows"), py::arg("m"),
+        py::arg("w"), py::arg("e"), py::arg("push_exp"), py::arg("keep_self"), py::arg("lse"),
+        py::arg("sps"), py::arg("npos"), py::arg("nneg"),
+        "ConR forward row statistics (lse, sum of positive s, |P|, |N|) of similarity rows, 1-D "
+        "labels (csrc/conr.h); raw pointers, loga may be 0.");
+  m.def("conr_rows_bwd", &conr_rows_bwd, py::arg("dtype"), py::arg("s"), py::arg("ldS"),
+        py::arg("y"), py::arg("yh"), py::arg("loga"), py::arg("logd"), py::arg("q"), py::arg("g"),
+        py::arg("row0"), py::arg("rows"), py::arg("col0"), py::arg("ncols"), py::arg("w"),
+        py::arg("e"), py::arg("push_exp"), py::arg("keep_self"),
+        "ConR backward: overwrite a similarity tile with H = G + G^T (csrc/conr.h).");
+  m.def("conr_epilogue", &conr_epilogue, py::arg("dtype"), py::arg("lse"), py::arg("sps"),
+        py::arg("npos"), py::arg("nneg"), py::arg("loga"), py::arg("m"), py::arg("phantom"),
+        py::arg("official"), py::arg("weight_final"), py::arg("reduction"), py::arg("out"),
+        py::arg("nvalid"), py::arg("stats"),
+        "ConR O(M) forward epilogue: loss, valid count, saved stats [3, M] (csrc/conr.h).");
   m.def("num_threads", &num_threads,
         "Maximum number of OpenMP threads used by dirfast._C (omp_get_max_threads()).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),

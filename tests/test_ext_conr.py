@@ -1,0 +1,291 @@
+"""C++ ConR row passes (``dirfast._C.conr_rows_fwd`` / ``conr_rows_bwd`` / ``conr_epilogue``,
+csrc/conr.h) against the PyTorch chunk code of ``dirfast/ops/conr.py`` (``_masks``, ``_exponent``,
+``_row_lse``, ``_fwd_epilogue`` and the tile formula of ``_conr_bwd_stream``), called on tensors'
+data pointers: fp32 (1e-5) and fp64 (1e-12), exp and linear pushing, keep_self, with and without
+weights, rows with no positives / no negatives / no terms, tied and NaN labels, tiles with a row
+stride, M not a multiple of the chunk, τ = 1e-3 (no overflow), both SIMD levels (bit-identical).
+Then the whole CPU path (``conr_loss`` on CPU with the extension vs with it hidden).
+
+Without the compiled extension these tests skip (with the reason), unless ``DIRFAST_REQUIRE_EXT=1``
+is set, in which case every test fails.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import dirfast
+from dirfast import _ext
+from dirfast.ops import conr as ops_conr
+from dirfast.ops.conr import _exponent, _fwd_epilogue, _masks, _row_lse
+
+from _paths import require_ext
+
+DT = {torch.float32: "float32", torch.float64: "float64"}
+TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
+
+
+@pytest.fixture(autouse=True)
+def _require_extension():
+    require_ext()
+
+
+def _C():
+    return _ext.get()
+
+
+def _p(t):
+    return 0 if t is None else t.data_ptr()
+
+
+def _data(m, d, dtype, seed, *, nan=False, spread=False, tau=0.07):
+    """Two-view-like batch: tied integer labels, predictions near them, unit rows, ``s = UUᵀ/τ``.
+    ``spread``: labels 0, 10, 20, ... (no positive but self) with far predictions (no negative)
+    on the first quarter of the rows."""
+    g = torch.Generator().manual_seed(seed)
+    u = torch.nn.functional.normalize(torch.randn(m, d, generator=g, dtype=torch.float64), dim=1)
+    y = torch.randint(0, 12, (m,), generator=g).to(torch.float64)
+    yh = y + 2.0 * torch.randn(m, generator=g, dtype=torch.float64)
+    if spread:
+        k = max(m // 4, 1)
+        y[:k] = 100.0 + 10.0 * torch.arange(k, dtype=torch.float64)
+        yh[:k] = -1000.0 - 100.0 * torch.arange(k, dtype=torch.float64)
+    if nan:
+        y[1] = math.nan
+        yh[2] = math.nan
+    a = torch.rand(m, generator=g, dtype=torch.float64) + 0.5
+    s = (u @ u.t()) / tau
+    return s.to(dtype), y.to(dtype), yh.to(dtype), a.log().to(dtype)
+
+
+def _torch_fwd(s, y, yh, loga, row0, w, e, pushing, keep_self):
+    """The forward chunk body of the torch path for rows ``row0 .. row0 + len(s)``."""
+    r1 = row0 + s.shape[0]
+    dy, pos, neg = _masks(y[row0:r1], y, yh[row0:r1], yh, w, "l1", row0, keep_self)
+    npos, nneg = pos.sum(1).to(s.dtype), neg.sum(1).to(s.dtype)
+    sps = torch.where(pos, s, 0.0).sum(1)
+    a = _exponent(s.clone(), dy, pos, neg, e, pushing)
+    if loga is not None:
+        a = torch.where(neg, a + loga[row0:r1, None], a)
+    return _row_lse(a), sps, npos, nneg
+
+
+def _torch_bwd(s, y, yh, loga, logd, q, g, row0, col0, w, e, pushing, keep_self):
+    """``H = G + Gᵀ`` on the tile (rows ``row0 + r``, columns ``col0 + c``), as _conr_bwd_stream."""
+    r1, c1 = row0 + s.shape[0], col0 + s.shape[1]
+    dy, pos, neg = _masks(y[row0:r1], y[col0:c1], yh[row0:r1], yh[col0:c1], w, "l1", row0 - col0,
+                          keep_self)
+    a = _exponent(s.clone(), dy, pos, neg, e, pushing)
+    ar = a - logd[row0:r1, None]
+    ac = a.sub_(logd[None, col0:c1])
+    if loga is not None:
+        ar = torch.where(neg, ar + loga[row0:r1, None], ar)
+        ac = torch.where(neg, ac + loga[None, col0:c1], ac)
+    posf = pos.to(s.dtype)
+    h = ar.exp_().sub_(posf * q[row0:r1, None]).mul_(g[row0:r1, None])
+    return h.add_(ac.exp_().sub_(posf.mul_(q[None, col0:c1])).mul_(g[None, col0:c1]))
+
+
+def _ext_fwd(s, y, yh, loga, row0, w, e, pushing, keep_self, ld_pad=0):
+    m = y.shape[0]
+    rows = s.shape[0]
+    buf = torch.full((rows, m + ld_pad), 7.0, dtype=s.dtype)
+    buf[:, :m] = s
+    out = [torch.full((m,), -3.0, dtype=s.dtype) for _ in range(4)]
+    _C().conr_rows_fwd(DT[s.dtype], buf.data_ptr(), m + ld_pad, y.data_ptr(), yh.data_ptr(),
+                       _p(loga), row0, rows, m, w, e, pushing == "exp", keep_self,
+                       *[o.data_ptr() for o in out])
+    assert torch.equal(buf[:, :m], s)  # the forward does not write its input
+    return [o[row0:row0 + rows] for o in out], out
+
+
+def _ext_bwd(s, y, yh, loga, logd, q, g, row0, col0, w, e, pushing, keep_self, ld_pad=0):
+    rows, ncols = s.shape
+    buf = torch.full((rows, ncols + ld_pad), 7.0, dtype=s.dtype)
+    buf[:, :ncols] = s
+    _C().conr_rows_bwd(DT[s.dtype], buf.data_ptr(), ncols + ld_pad, y.data_ptr(), yh.data_ptr(),
+                       _p(loga), logd.data_ptr(), q.data_ptr(), g.data_ptr(), row0, rows, col0,
+                       ncols, w, e, pushing == "exp", keep_self)
+    assert (buf[:, ncols:] == 7.0).all()  # nothing written past the tile's columns
+    return buf[:, :ncols]
+
+
+def _close(got, want, dtype, *, scale=None):
+    tol = TOL[dtype]
+    if scale is None:
+        torch.testing.assert_close(got, want, rtol=tol, atol=tol, equal_nan=True)
+    else:
+        fin = torch.isfinite(want)
+        assert torch.equal(torch.isfinite(got), fin)
+        assert torch.equal(got.isnan(), want.isnan())
+        torch.testing.assert_close(got[fin], want[fin], rtol=tol, atol=tol * scale)
+
+
+CASES = [  # (pushing, keep_self, weights)
+    ("exp", False, False), ("exp", False, True), ("exp", True, True), ("linear", False, True),
+    ("linear", True, False),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("pushing,keep_self,weighted", CASES)
+@pytest.mark.parametrize("nan,spread", [(False, False), (True, True)])
+def test_rows_fwd_matches_torch(dtype, pushing, keep_self, weighted, nan, spread):
+    m, chunk = 45, 16  # chunks 16, 16, 13: M not a multiple of the chunk
+    s, y, yh, loga = _data(m, 8, dtype, 1, nan=nan, spread=spread)
+    loga = loga if weighted else None
+    w, e = 1.0, 0.3
+    full = [torch.empty(m, dtype=dtype) for _ in range(4)]
+    for row0 in range(0, m, chunk):
+        tile = s[row0:row0 + chunk]
+        want = _torch_fwd(tile, y, yh, loga, row0, w, e, pushing, keep_self)
+        got, whole = _ext_fwd(tile, y, yh, loga, row0, w, e, pushing, keep_self, ld_pad=3)
+        outside = torch.ones(m, dtype=torch.bool)
+        outside[row0:row0 + tile.shape[0]] = False
+        for o in whole:
+            assert (o[outside] == -3.0).all()  # only the tile's rows are written
+        for gt, wt in zip(got, want):
+            _close(gt, wt, dtype)
+        for f, gt in zip(full, got):
+            f[row0:row0 + tile.shape[0]] = gt
+    lse, sps, npos, nneg = full
+    if spread:
+        # rows 0..m/4: no positive (self excluded) and no negative: lse = -inf, never NaN
+        k = m // 4
+        assert (npos[3:k] == (1 if keep_self else 0)).all() and (nneg[3:k] == 0).all()
+        if not keep_self:
+            assert (lse[3:k] == -math.inf).all()
+    if nan:
+        assert npos[1] == 0 and nneg[1] == 0 and nneg[2] == 0  # NaN label: no term
+        assert lse[1] == -math.inf
+    assert torch.isfinite(lse[npos + nneg > 0]).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("pushing,keep_self,weighted", CASES)
+@pytest.mark.parametrize("nan,spread", [(False, False), (True, True)])
+def test_rows_bwd_matches_torch(dtype, pushing, keep_self, weighted, nan, spread):
+    m, chunk = 45, 16
+    s, y, yh, loga = _data(m, 8, dtype, 2, nan=nan, spread=spread)
+    loga = loga if weighted else None
+    w, e = 1.0, 0.3
+    # row statistics from a forward, through the torch epilogue (inactive rows: logd = +inf, q = 0)
+    lse, sps, npos, nneg = _torch_fwd(s, y, yh, loga, 0, w, e, pushing, keep_self)
+    _, _, stats = _fwd_epilogue(lse, sps, npos, nneg, loga, m, dtype, dtype, True, True, "none",
+                                "paper")
+    g = torch.linspace(0.5, 1.5, m, dtype=dtype)
+    logd, q, g = stats[0].contiguous(), stats[1].contiguous(), (stats[2] * g).contiguous()
+    for row0 in range(0, m, chunk):
+        r1 = min(row0 + chunk, m)
+        for col0 in (row0, 0, min(row0 + 5, m - 1)):  # upper triangle, full rows, shifted diagonal
+            tile = s[row0:r1, col0:]
+            want = _torch_bwd(tile, y, yh, loga, logd, q, g, row0, col0, w, e, pushing, keep_self)
+            got = _ext_bwd(tile, y, yh, loga, logd, q, g, row0, col0, w, e, pushing, keep_self,
+                           ld_pad=2)
+            _close(got, want, dtype, scale=want[torch.isfinite(want)].abs().max().item())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_small_temperature_no_overflow(dtype):
+    """τ = 1e-3 (s up to ±1000) with a steep exp pushing: every lse and h finite, equal to torch."""
+    m = 40
+    s, y, yh, loga = _data(m, 4, dtype, 3, tau=1e-3)
+    y = y * 30.0  # e·Δy up to ~100: e^{e Δy} alone would overflow fp32
+    yh = torch.zeros_like(y)  # every far pair a negative
+    w, e = 1.0, 0.3
+    want = _torch_fwd(s, y, yh, loga, 0, w, e, "exp", False)
+    got, _ = _ext_fwd(s, y, yh, loga, 0, w, e, "exp", False)
+    for gt, wt in zip(got, want):
+        _close(gt, wt, dtype)
+    lse, _, npos, nneg = got
+    has = npos + nneg > 0
+    assert has.sum() > m // 2 and (nneg > 0).any()
+    assert torch.isfinite(lse[has]).all() and (lse[~has] == -math.inf).all()
+    _, _, stats = _fwd_epilogue(*want, loga, m, dtype, dtype, False, False, "mean", "paper")
+    logd, q = stats[0].contiguous(), stats[1].contiguous()
+    g = stats[2].contiguous()
+    h = _ext_bwd(s.clone(), y, yh, loga, logd, q, g, 0, 0, w, e, "exp", False)
+    hw = _torch_bwd(s, y, yh, loga, logd, q, g, 0, 0, w, e, "exp", False)
+    assert torch.isfinite(h).all()
+    _close(h, hw, dtype, scale=hw.abs().max().item())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_infinite_logit_gives_inf_lse(dtype):
+    """An infinite label difference on a negative (e·∞): lse = +inf as torch's (never NaN)."""
+    m = 6
+    s, y, yh, loga = _data(m, 4, dtype, 4)
+    y[0] = math.inf
+    yh[:] = 0.0  # every pair a negative candidate
+    want = _torch_fwd(s, y, yh, None, 0, 1.0, 0.5, "exp", False)
+    got, _ = _ext_fwd(s, y, yh, None, 0, 1.0, 0.5, "exp", False)
+    for gt, wt in zip(got, want):
+        _close(gt, wt, dtype)
+    assert got[0][0] == math.inf
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "valid_anchors"])
+@pytest.mark.parametrize("variant", ["paper", "official"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_epilogue_matches_torch(dtype, reduction, variant, weighted):
+    m = 37
+    s, y, yh, loga = _data(m, 8, dtype, 5, spread=True)
+    loga = loga if weighted else None
+    phantom = weight_final = variant == "official"
+    lse, sps, npos, nneg = _torch_fwd(s, y, yh, loga, 0, 1.0, 0.2, "exp", False)
+    want = _fwd_epilogue(lse, sps, npos, nneg, loga, m, dtype, dtype, weight_final, phantom,
+                         reduction, variant)
+    out = torch.empty(m if reduction == "none" else 1, dtype=dtype)
+    nvalid = torch.empty(1, dtype=torch.int64)
+    stats = torch.empty(3, m, dtype=dtype)
+    red = {"mean": 0, "sum": 1, "none": 2, "valid_anchors": 3}[reduction]
+    _C().conr_epilogue(DT[dtype], lse.data_ptr(), sps.data_ptr(), npos.data_ptr(),
+                       nneg.data_ptr(), _p(loga), m, phantom, variant == "official",
+                       weight_final, red, out.data_ptr(), nvalid.data_ptr(), stats.data_ptr())
+    _close(out.reshape(want[0].shape), want[0], dtype)
+    assert nvalid.item() == want[1].item()
+    _close(stats, want[2], dtype)
+    if variant == "official":
+        assert out.isnan().any()  # rows without a positive: NaN, as the official code
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_simd_levels_bit_identical(dtype):
+    C = _C()
+    if C.simd_level_max() < 1:
+        pytest.skip("no AVX2 on this CPU: one SIMD level only")
+    m = 67
+    s, y, yh, loga = _data(m, 8, dtype, 6, nan=True)
+    lse, sps, npos, nneg = _torch_fwd(s, y, yh, loga, 0, 1.0, 0.3, "linear", False)
+    _, _, stats = _fwd_epilogue(lse, sps, npos, nneg, loga, m, dtype, dtype, False, False, "mean",
+                                "paper")
+    logd, q, g = (stats[k].contiguous() for k in range(3))
+    res = []
+    try:
+        for level in (0, 1):
+            C._set_simd_level(level)
+            f, _ = _ext_fwd(s, y, yh, loga, 0, 1.0, 0.3, "linear", False)
+            b = _ext_bwd(s, y, yh, loga, logd, q, g, 0, 0, 1.0, 0.3, "linear", False)
+            res.append((f, b))
+    finally:
+        C._set_simd_level(-1)
+    for x, z in zip(res[0][0] + [res[0][1]], res[1][0] + [res[1][1]]):
+        assert torch.equal(x.nan_to_num(), z.nan_to_num()) and torch.equal(x.isnan(), z.isnan())
+
+
+def test_bad_arguments_raise():
+    C = _C()
+    t = torch.zeros(4, 4)
+    with pytest.raises(ValueError, match="dtype"):
+        C.conr_rows_fwd("float16", t.data_ptr(), 4, t.data_ptr(), t.data_ptr(), 0, 0, 4, 4, 1.0,
+                        0.1, True, False, t.data_ptr(), t.data_ptr(), t.data_ptr(), t.data_ptr())
+    with pytest.raises(ValueError, match="ldS"):
+        C.conr_rows_bwd("float32", t.data_ptr(), 2, t.data_ptr(), t.data_ptr(), 0, t.data_ptr(),
+                        t.data_ptr(), t.data_ptr(), 0, 4, 0, 4, 1.0, 0.1, True, False)
+    with pytest.raises(ValueError, match="reduction"):
+        C.conr_epilogue("float32", t.data_ptr(), t.data_ptr(), t.data_ptr(), t.data_ptr(), 0, 4,
+                        False, False, False, 7, t.data_ptr(), t.data_ptr(), t.data_ptr())
