@@ -200,3 +200,28 @@ def test_registered_signatures_match_the_kernel():
         ref = conr._bwd_config(*cfg.key[:5])
         assert cfg.signature == ref.signature and set(cfg.constexprs) == set(ref.constexprs)
         assert cfg.ieee == ref.ieee
+
+
+def test_table_configs_extra_variants():
+    """A builder keyword (e.g. ``multi=True``) gives one more config per entry, under the kernel
+    module's own key for that variant; the default variants are ``VARIANTS``."""
+    fwd_b, bwd_b = _fake_bases()
+
+    def fwd_ml(dtype, precision, push_exp, one_chunk, multi=False):
+        c = fwd_b(dtype, precision, push_exp, one_chunk)
+        return KernelConfig(key=c.key + (("ml",) if multi else ()), signature=c.signature,
+                            constexprs={**c.constexprs, "MULTI": multi})
+
+    def bwd_ml(dtype, precision, push_exp, one_chunk, one_out, multi=False):
+        c = bwd_b(dtype, precision, push_exp, one_chunk, one_out)
+        return KernelConfig(key=c.key + (("ml",) if multi else ()), signature=c.signature,
+                            constexprs={**c.constexprs, "MULTI": multi})
+
+    assert T.VARIANTS == ({},)
+    one = T.table_configs(fwd_ml, bwd_ml)
+    two = T.table_configs(fwd_ml, bwd_ml, extras=({}, {"multi": True}))
+    for a, b in zip(one, two):
+        assert len(b) == 2 * len(a)
+        ml = [c for c in b if "ml" in c.key]
+        assert len(ml) == len(a) and all(c.constexprs["MULTI"] for c in ml)
+        assert all(c.key[-7] in T.FAMILIES for c in b)

@@ -63,6 +63,11 @@ PRECISIONS = {"float16": ("ieee",), "bfloat16": ("ieee",), "float32": ("ieee", "
 ROLES = ("fwd", "bwd")
 M_BUCKETS = (1024, None)
 D_BUCKETS = (64, 128, 256, 512, None)
+#: the kernel variants (keyword arguments of the kernel module's config builders) the table was
+#: swept for; the launcher takes the table's tiles only for these. The ``[M, dl]``-labels variant
+#: (``multi=True``, 113ba65) is not among them: compiled with the table's tiles, 38 of its 154
+#: configs spill (its per-tile label distances add registers); it needs its own sweep.
+VARIANTS: Tuple[Dict[str, object], ...] = ({},)
 #: (dtype, precision) whose entries must have tensor-core instructions in their PTX
 TENSOR_CORE = {("float16", "ieee"), ("bfloat16", "ieee"), ("float32", "tf32"), ("float32", "tf32x3")}
 
@@ -624,14 +629,15 @@ def table_key(base_key: Tuple, family: str, tiles: ConrTiles) -> Tuple:
 
 
 def with_tiles(base: Callable[..., KernelConfig], family: str, dtype: str, precision: str,
-               role: str, push_exp: bool, tiles: ConrTiles) -> KernelConfig:
+               role: str, push_exp: bool, tiles: ConrTiles, **extra) -> KernelConfig:
     """The config ``base`` (the kernel module's builder: ``_fwd_config(dtype, precision, push_exp,
     one_chunk)`` or ``_bwd_config(..., one_chunk, one_out)``) builds for the variant, with the
     table's tiles, warps and stages, the family's architectures and the tensor-core promise.
     Raises if the kernel's constexprs no longer have the tiles' names (the table and the kernel
-    disagree: re-run the sweep)."""
-    cfg = base(dtype, precision, push_exp, tiles.one_chunk) if role == "fwd" else \
-        base(dtype, precision, push_exp, tiles.one_chunk, tiles.one_out)
+    disagree: re-run the sweep). ``extra``: further keyword arguments of ``base`` (a kernel
+    variant the key records, e.g. ``multi=True``)."""
+    cfg = base(dtype, precision, push_exp, tiles.one_chunk, **extra) if role == "fwd" else \
+        base(dtype, precision, push_exp, tiles.one_chunk, tiles.one_out, **extra)
     names = {"BLOCK_M": tiles.block_m, "BLOCK_N": tiles.block_n, "BLOCK_D": tiles.block_d}
     if role == "bwd":
         names["BLOCK_DO"] = tiles.block_do
@@ -650,14 +656,17 @@ def entries() -> Iterator[Tuple[Tuple, ConrTiles]]:
 
 
 def table_configs(fwd_base: Callable[..., KernelConfig], bwd_base: Callable[..., KernelConfig],
-                  push_exp=(True, False)) -> Tuple[List[KernelConfig], List[KernelConfig]]:
+                  push_exp=(True, False),
+                  extras=VARIANTS) -> Tuple[List[KernelConfig], List[KernelConfig]]:
     """Every table entry as registry configs ``(forward, backward)``, once per distinct (family,
-    variant, tiles) and per ``PUSH_EXP`` value; the kernel module registers them
+    variant, tiles), per ``PUSH_EXP`` value and per dict of ``extras`` (keyword arguments of the
+    builders, e.g. ``({}, {"multi": True})``); the kernel module registers them
     (``register(_conr_fwd_kernel, fwd)``, ``register(_conr_bwd_kernel, bwd)``)."""
     out: Dict[str, Dict[Tuple, KernelConfig]] = {"fwd": {}, "bwd": {}}
     for (family, dtype, precision, role, _, _), tiles in entries():
         for px in push_exp:
-            cfg = with_tiles(fwd_base if role == "fwd" else bwd_base, family, dtype, precision,
-                             role, px, tiles)
-            out[role][cfg.key] = cfg
+            for extra in extras:
+                cfg = with_tiles(fwd_base if role == "fwd" else bwd_base, family, dtype, precision,
+                                 role, px, tiles, **extra)
+                out[role][cfg.key] = cfg
     return list(out["fwd"].values()), list(out["bwd"].values())

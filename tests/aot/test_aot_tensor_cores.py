@@ -22,7 +22,9 @@ from dirfast.kernels._aot import (compile_kernel, compile_targets, inspect_kerne
 
 pytestmark = pytest.mark.aot
 
-FWD, BWD = T.table_configs(conr._fwd_config, conr._bwd_config)
+# the kernel variants the table was swept for (conr_table.VARIANTS): the launcher takes the table's
+# tiles only for those
+FWD, BWD = T.table_configs(conr._fwd_config, conr._bwd_config, extras=T.VARIANTS)
 CASES = [pytest.param(fn, cfg, cc, id=f"{fn.__name__}-{'-'.join(map(str, cfg.key))}-sm{cc}")
          for fn, cfgs in ((conr._conr_fwd_kernel, FWD), (conr._conr_bwd_kernel, BWD))
          for cfg in cfgs for cc in compile_targets(cfg)]
