@@ -289,3 +289,62 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="reduction"):
         C.conr_epilogue("float32", t.data_ptr(), t.data_ptr(), t.data_ptr(), t.data_ptr(), 0, 4,
                         False, False, False, 7, t.data_ptr(), t.data_ptr(), t.data_ptr())
+
+
+class _Counting:
+    """Proxy of dirfast._C counting the ConR calls made through it."""
+
+    def __init__(self, mod):
+        self.mod, self.calls = mod, {}
+
+    def __getattr__(self, name):
+        fn = getattr(self.mod, name)
+        if not name.startswith("conr_"):
+            return fn
+
+        def wrapped(*a):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return fn(*a)
+        return wrapped
+
+
+def _loss_and_grad(z, y, yh, a, **kw):
+    zz = z.clone().requires_grad_(True)
+    out = dirfast.conr_loss(zz, y, yh, a, backend="cpu", **kw)
+    (out.sum() if out.dim() else out).backward()
+    return out.detach(), zz.grad
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("variant,reduction,weighted,pushing,keep_self", [
+    ("paper", "mean", False, "exp", False), ("paper", "none", True, "linear", True),
+    ("official", "mean", True, "exp", False), ("official", "valid_anchors", True, "exp", True),
+    ("paper", "sum", True, "exp", False)])
+def test_cpu_path_with_and_without_ext(monkeypatch, dtype, variant, reduction, weighted, pushing,
+                                       keep_self):
+    """conr_loss on CPU with 1-D labels: the C++ row passes (ops_conr.CHUNK_ROWS-row chunks, M not
+    a multiple) give the torch chunk code's loss and gradient; one fwd call per chunk, one bwd
+    call per chunk, one epilogue."""
+    m = 2 * ops_conr.CHUNK_ROWS + 37
+    g = torch.Generator().manual_seed(7)
+    ldt = torch.float64 if dtype == torch.float64 else torch.float32
+    z = torch.randn(m, 24, generator=g).relu().to(dtype)
+    y = torch.randint(0, 40, (m,), generator=g).to(ldt)
+    yh = y + 3.0 * torch.randn(m, generator=g).to(ldt)
+    a = torch.rand(m, generator=g).to(ldt) + 0.5 if weighted else None
+    kw = dict(variant=variant, reduction=reduction, pushing=pushing, denominator_self=keep_self)
+    proxy = _Counting(_ext.get())
+    with monkeypatch.context() as mp:
+        mp.setattr(_ext, "get", lambda: proxy)
+        got = _loss_and_grad(z, y, yh, a, **kw)
+    nchunks = 3
+    assert proxy.calls == {"conr_rows_fwd": nchunks, "conr_epilogue": 1, "conr_rows_bwd": nchunks}
+    with monkeypatch.context() as mp:
+        mp.setattr(_ext, "available", lambda: False)
+        want = _loss_and_grad(z, y, yh, a, **kw)
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    if dtype == torch.bfloat16:  # both computed in fp32, rounded to bf16 once
+        tol = 1e-2
+    torch.testing.assert_close(got[0].double(), want[0].double(), rtol=tol, atol=tol, equal_nan=True)
+    gs = want[1].double().abs().max().item()
+    torch.testing.assert_close(got[1].double(), want[1].double(), rtol=tol, atol=tol * gs)

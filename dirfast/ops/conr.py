@@ -47,7 +47,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from ._common import acc_dtype
+from .. import _ext
+from ._common import EXT_DTYPE_NAME, acc_dtype
 from ._factory import register_op
 
 #: rows per chunk of the streaming CPU path: temporaries are O(CHUNK_ROWS · M) (≈ 10 fp32/bool
@@ -102,8 +103,57 @@ def _row_lse(a: Tensor) -> Tensor:
     return a.sub_(mx[:, None]).exp_().sum(1).log_().add_(mx)
 
 
+def _ext_rows(features, labels):
+    """``dirfast._C`` when its ConR row passes apply (CPU tensors, 1-D labels), else None."""
+    if features.device.type != "cpu" or labels.dim() != 1 or not _ext.available():
+        return None
+    return _ext.get()
+
+
+#: reduction codes of dirfast._C.conr_epilogue (csrc/conr.h)
+_EXT_RED = {"mean": 0, "sum": 1, "none": 2, "valid_anchors": 3}
+
+
+def _ptr(t):
+    return 0 if t is None else t.data_ptr()
+
+
+def _conr_fwd_ext(C, features, labels, preds, weights, w, temperature, e, pushing,
+                  denominator_self, weight_final, phantom, reduction, variant, chunk):
+    """The streaming forward with the C++ row passes (1-D labels, CPU): per chunk ``torch.mm``
+    then one ``conr_rows_fwd`` (masks, logits, row log-sum-exp, ``Σ P s``, ``|P|``, ``|N|`` in one
+    pass over the ``[chunk, M]`` tile, no other temporaries), then one ``conr_epilogue`` (the
+    O(M) tail of :func:`_fwd_epilogue`). Same formulas as the torch chunk code (csrc/conr.h)."""
+    dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
+    y, yh = y.contiguous(), yh.contiguous()
+    m = z.shape[0]
+    name = EXT_DTYPE_NAME[dt]
+    rows = torch.empty(4, m, dtype=dt)  # lse, Σ P s, |P|, |N|
+    lse, sps, npos, nneg = (rows[k].data_ptr() for k in range(4))
+    buf = torch.empty(min(chunk, m) * m, dtype=dt)
+    ut = u.t()
+    push_exp = pushing == "exp"
+    for s0 in range(0, m, chunk):
+        s1 = min(s0 + chunk, m)
+        s = buf[: (s1 - s0) * m].view(s1 - s0, m)
+        torch.mm(u[s0:s1], ut, out=s).mul_(1.0 / temperature)
+        C.conr_rows_fwd(name, s.data_ptr(), m, y.data_ptr(), yh.data_ptr(), _ptr(loga), s0,
+                        s1 - s0, m, w, e, push_exp, denominator_self, lse, sps, npos, nneg)
+    out = torch.empty(m if reduction == "none" else (), dtype=dt)
+    nvalid = torch.empty((), dtype=torch.int64)
+    stats = torch.empty(3, m, dtype=dt)
+    C.conr_epilogue(name, lse, sps, npos, nneg, _ptr(loga), m, phantom, variant == "official",
+                    weight_final, _EXT_RED[reduction], out.data_ptr(), nvalid.data_ptr(),
+                    stats.data_ptr())
+    return out.to(features.dtype), nvalid, stats
+
+
 def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
                      weight_final, phantom, reduction, norm, variant, chunk=CHUNK_ROWS):
+    C = _ext_rows(features, labels)
+    if C is not None:
+        return _conr_fwd_ext(C, features, labels, preds, weights, w, temperature, e, pushing,
+                             denominator_self, weight_final, phantom, reduction, variant, chunk)
     dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
     m = z.shape[0]
     dev = z.device
@@ -165,8 +215,43 @@ def _fwd_epilogue(lse, sps, npos, nneg, loga, m, dt, out_dtype, weight_final, ph
     return out.to(out_dtype), nvalid, stats
 
 
+def _conr_bwd_ext(C, grad_out, features, labels, preds, weights, stats, w, temperature, e,
+                  pushing, denominator_self, chunk):
+    """The streaming backward with the C++ tile pass (1-D labels, CPU): per chunk of the upper
+    block-triangle ``torch.mm`` for ``s``, one ``conr_rows_bwd`` overwriting it with
+    ``H = G + Gᵀ`` (csrc/conr.h), and the two ``dU`` products accumulated in place."""
+    dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
+    y, yh = y.contiguous(), yh.contiguous()
+    m = z.shape[0]
+    name = EXT_DTYPE_NAME[dt]
+    logd, q = stats[0].to(dt).contiguous(), stats[1].to(dt).contiguous()
+    # 0-d (mean/sum/valid_anchors) or [M] (none) incoming gradient -> [M] row factors
+    g = (stats[2].to(dt) * grad_out.to(dt)).contiguous()
+    du = torch.zeros_like(u)
+    buf = torch.empty(min(chunk, m) * m, dtype=dt)
+    push_exp = pushing == "exp"
+    for s0 in range(0, m, chunk):
+        s1 = min(s0 + chunk, m)
+        n = m - s0
+        uj = u[s0:]
+        h = buf[: (s1 - s0) * n].view(s1 - s0, n)
+        torch.mm(u[s0:s1], uj.t(), out=h).mul_(1.0 / temperature)
+        C.conr_rows_bwd(name, h.data_ptr(), n, y.data_ptr(), yh.data_ptr(), _ptr(loga),
+                        logd.data_ptr(), q.data_ptr(), g.data_ptr(), s0, s1 - s0, s0, n, w, e,
+                        push_exp, denominator_self)
+        du[s0:s1].addmm_(h, uj)
+        if s1 < m:
+            du[s1:].addmm_(h[:, s1 - s0:].t(), u[s0:s1])
+    du.mul_(1.0 / temperature)
+    return _norm_bwd(du, u, norms, inv, features.dtype)
+
+
 def _conr_bwd_stream(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
                      denominator_self, norm, chunk=CHUNK_ROWS):
+    C = _ext_rows(features, labels)
+    if C is not None:
+        return _conr_bwd_ext(C, grad_out, features, labels, preds, weights, stats, w, temperature,
+                             e, pushing, denominator_self, chunk)
     dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
     m = z.shape[0]
     logd, q = stats[0].to(dt), stats[1].to(dt)
