@@ -31,7 +31,7 @@ def test_entry_well_formed(key):
     for v in (t.block_m, t.block_n, t.block_d):
         assert _pow2(v) and 16 <= v <= 512, t
     assert t.num_warps in (4, 8) and t.num_stages >= 1 and t.blocks_per_sm >= 1, t
-    if role == "fwd":
+    if role.startswith("fwd"):
         assert t.block_do == 0 and not t.one_out, t
     else:
         assert _pow2(t.block_do) and 16 <= t.block_do <= 512, t
@@ -40,7 +40,7 @@ def test_entry_well_formed(key):
         assert db is not None and t.block_d >= db, (key, t)
     if t.one_out:
         assert db is not None and t.block_do >= db, (key, t)
-    if role == "bwd" and t.one_chunk:
+    if role.startswith("bwd") and t.one_chunk:
         # the held backward reuses the anchor tile as u_i: one width for both
         assert t.one_out and t.block_d == t.block_do, t
 
@@ -131,48 +131,57 @@ def test_split_examples():
 
 
 def _fake_bases():
-    def fwd(dtype, precision, push_exp, one_chunk):
-        return KernelConfig(key=(dtype, precision, push_exp, one_chunk), signature={"z_ptr": "*fp32"},
-                            constexprs={"PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk, "BLOCK_M": 0,
-                                        "BLOCK_N": 0, "BLOCK_D": 0}, num_warps=8, num_stages=1,
-                            ieee=precision == "ieee")
+    """Builders shaped like the kernel module's: key ``(dtype, precision, PUSH_EXP, ONE_CHUNK[,
+    ONE_OUT])`` + ``"ml"`` for the ``[M, dl]``-labels variant."""
+    def fwd(dtype, precision, push_exp, one_chunk, multi=False):
+        return KernelConfig(key=(dtype, precision, push_exp, one_chunk) + (("ml",) if multi else ()),
+                            signature={"z_ptr": "*fp32"},
+                            constexprs={"MULTI": multi, "PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk,
+                                        "BLOCK_M": 0, "BLOCK_N": 0, "BLOCK_D": 0}, num_warps=8,
+                            num_stages=1, ieee=precision == "ieee")
 
-    def bwd(dtype, precision, push_exp, one_chunk, one_out):
+    def bwd(dtype, precision, push_exp, one_chunk, one_out, multi=False):
         c = fwd(dtype, precision, push_exp, one_chunk)
-        return KernelConfig(key=c.key + (one_out,), signature=c.signature,
-                            constexprs={**c.constexprs, "ONE_OUT": one_out, "BLOCK_DO": 0},
-                            num_warps=8, num_stages=1, ieee=c.ieee)
+        return KernelConfig(key=c.key + (one_out,) + (("ml",) if multi else ()), signature=c.signature,
+                            constexprs={**c.constexprs, "MULTI": multi, "ONE_OUT": one_out,
+                                        "BLOCK_DO": 0}, num_warps=8, num_stages=1, ieee=c.ieee)
 
     return fwd, bwd
 
 
 def test_table_configs():
     fwd, bwd = T.table_configs(*_fake_bases())
-    for role, cfgs in (("fwd", fwd), ("bwd", bwd)):
+    for kern, cfgs in (("fwd", fwd), ("bwd", bwd)):
         assert len({c.key for c in cfgs}) == len(cfgs)
-        used = {(k[0], k[1], k[2], t) for k, t in T.CONFIGS.items() if k[3] == role}
+        used = {(k[0], k[1], k[2], k[3].endswith("_ml"), t[:6]) for k, t in T.CONFIGS.items()
+                if k[3].split("_")[0] == kern}
         assert len(cfgs) == 2 * len(used)  # both PUSH_EXP values
         for c in cfgs:
             dtype, precision, push, one_chunk = c.key[:4]
-            family = c.key[5 if role == "bwd" else 4]
-            tiles = c.key[-6:]
+            family, tiles = c.key[-7], c.key[-6:]
+            ml = c.key[-8] == "ml"
+            assert c.constexprs["MULTI"] == ml
             assert c.archs == T.FAMILY_ARCHS[family]
             assert c.tensor_cores == ((dtype, precision) in T.TENSOR_CORE)
             assert (c.constexprs["BLOCK_M"], c.constexprs["BLOCK_N"], c.constexprs["BLOCK_D"]) == \
                 tiles[:3]
             assert (c.num_warps, c.num_stages) == tiles[4:6]
             assert c.constexprs["ONE_CHUNK"] == one_chunk and c.constexprs["PUSH_EXP"] == push
-            if role == "bwd":
+            if kern == "bwd":
                 assert c.constexprs["BLOCK_DO"] == tiles[3]
+    # a roles filter: only those entries
+    f1, b1 = T.table_configs(*_fake_bases(), roles=("fwd", "bwd"))
+    assert f1 and b1 and not any("ml" in c.key for c in f1 + b1)
+    assert {c.key for c in f1} < {c.key for c in fwd} and {c.key for c in b1} < {c.key for c in bwd}
 
 
 def test_table_key_matches_lookup():
     """The launcher's key (its own variant key + table_key) is the key table_configs registers."""
-    fwd_b, bwd_b = _fake_bases()
-    fwd, bwd = T.table_configs(fwd_b, bwd_b)
+    fwd, bwd = T.table_configs(*_fake_bases())
     keys = {c.key for c in fwd + bwd}
     for (family, dtype, precision, role, mb, db), t in T.CONFIGS.items():
-        base = (dtype, precision, True, t.one_chunk) + ((t.one_out,) if role == "bwd" else ())
+        base = (dtype, precision, True, t.one_chunk) + ((t.one_out,) if role.startswith("bwd") else ()) \
+            + (("ml",) if role.endswith("_ml") else ())
         assert T.table_key(base, family, t) in keys
 
 
@@ -193,35 +202,12 @@ def test_registered_signatures_match_the_kernel():
 
     fwd, bwd = T.table_configs(conr._fwd_config, conr._bwd_config)
     for cfg in fwd:
-        ref = conr._fwd_config(*cfg.key[:4])
+        ref = conr._fwd_config(*cfg.key[:4], **({"multi": True} if cfg.key[-8] == "ml" else {}))
+        assert ref.key == cfg.key[:-7]
         assert cfg.signature == ref.signature and set(cfg.constexprs) == set(ref.constexprs)
         assert cfg.ieee == ref.ieee
     for cfg in bwd:
-        ref = conr._bwd_config(*cfg.key[:5])
+        ref = conr._bwd_config(*cfg.key[:5], **({"multi": True} if cfg.key[-8] == "ml" else {}))
+        assert ref.key == cfg.key[:-7]
         assert cfg.signature == ref.signature and set(cfg.constexprs) == set(ref.constexprs)
         assert cfg.ieee == ref.ieee
-
-
-def test_table_configs_extra_variants():
-    """A builder keyword (e.g. ``multi=True``) gives one more config per entry, under the kernel
-    module's own key for that variant; the default variants are ``VARIANTS``."""
-    fwd_b, bwd_b = _fake_bases()
-
-    def fwd_ml(dtype, precision, push_exp, one_chunk, multi=False):
-        c = fwd_b(dtype, precision, push_exp, one_chunk)
-        return KernelConfig(key=c.key + (("ml",) if multi else ()), signature=c.signature,
-                            constexprs={**c.constexprs, "MULTI": multi})
-
-    def bwd_ml(dtype, precision, push_exp, one_chunk, one_out, multi=False):
-        c = bwd_b(dtype, precision, push_exp, one_chunk, one_out)
-        return KernelConfig(key=c.key + (("ml",) if multi else ()), signature=c.signature,
-                            constexprs={**c.constexprs, "MULTI": multi})
-
-    assert T.VARIANTS == ({},)
-    one = T.table_configs(fwd_ml, bwd_ml)
-    two = T.table_configs(fwd_ml, bwd_ml, extras=({}, {"multi": True}))
-    for a, b in zip(one, two):
-        assert len(b) == 2 * len(a)
-        ml = [c for c in b if "ml" in c.key]
-        assert len(ml) == len(a) and all(c.constexprs["MULTI"] for c in ml)
-        assert all(c.key[-7] in T.FAMILIES for c in b)

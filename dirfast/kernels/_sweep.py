@@ -3,7 +3,7 @@ what the cubin and PTX say, ranks the spill-free ones by a roofline estimate, an
 table of ``dirfast/kernels/conr_table.py``.
 
     python -m dirfast.kernels._sweep conr [--quick] [--budget SECONDS] [--out DIR]
-                                         [--only DTYPE/PRECISION ...] [--from-csv] [--rev REV]
+                                         [--only DTYPE/PRECISION ...] [--ml] [--from-csv] [--rev REV]
     python -m dirfast.kernels._sweep conr --check-table [--rev REV]
 
 writes ``DIR/sweep.csv`` (one row per compiled candidate) and ``DIR/proposed_table.py`` (the
@@ -25,7 +25,9 @@ TF32, fp32 TF32x3, fp64}, role), with ``BLOCK_*`` powers of two and ``num_warps 
 * ``bwd_held`` (``ONE_CHUNK`` and ``ONE_OUT``, ``BLOCK_D = BLOCK_DO``), one group per
   ``BLOCK_D ∈ {64, 128}``; ``bwd_streamed`` (neither: ``dU`` read-modify-written per column
   tile); ``bwd_out`` (``ONE_OUT`` only: streamed similarity, ``dU`` held in registers, one group
-  per ``BLOCK_DO ∈ {256, 512}``; the kernel supports it, today's launcher never picks it).
+  per ``BLOCK_DO ∈ {256, 512}``; the kernel supports it, today's launcher never picks it);
+* ``--ml``: the same roles (``…+ml``) for the ``[M, dl]``-labels variant (``multi=True``: per-tile
+  label distances, more registers), table roles ``fwd_ml`` / ``bwd_ml``.
 
 ``BLOCK_M, BLOCK_N ∈ {16 … 256}`` with at most 16 fp32 tile elements per thread (8 for fp64: the
 tile math keeps several ``[BLOCK_M, BLOCK_N]`` tiles live; at 32 every bf16 candidate spilled on
@@ -208,6 +210,15 @@ class Group:
         return self.role.split("_")[0]
 
     @property
+    def base_role(self) -> str:
+        """The role without the ``+ml`` suffix (``[M, dl]``-labels variant, ``multi=True``)."""
+        return self.role.split("+")[0]
+
+    @property
+    def extra(self) -> Dict[str, object]:
+        return {"multi": True} if self.role.endswith("+ml") else {}
+
+    @property
     def d_eval(self) -> int:
         """The ``D`` the group's candidates are ranked at: the widest they take, else 512."""
         return self.width or 512
@@ -225,29 +236,32 @@ def candidates(g: Group) -> Iterator[T.ConrTiles]:
             for w in WARPS:
                 if not _tile_ok(g.dtype, bm, bn, w):
                     continue
-                if g.role == "fwd_held":
+                if g.base_role == "fwd_held":
                     if bm * g.width * b <= 64 * 1024:
                         yield T.ConrTiles(bm, bn, g.width, 0, w, 1, True, False)
-                elif g.role == "fwd_streamed":
+                elif g.base_role == "fwd_streamed":
                     for bd in STREAM_D:
                         if max(bm, bn) * bd * b <= 64 * 1024:
                             yield T.ConrTiles(bm, bn, bd, 0, w, 1, False, False)
-                elif g.role == "bwd_held":
+                elif g.base_role == "bwd_held":
                     # anchor tile (input dtype) and dU accumulator (fp32/fp64) held
                     if bm * g.width * (b + (8 if g.dtype == "float64" else 4)) <= 96 * 1024:
                         yield T.ConrTiles(bm, bn, g.width, g.width, w, 1, True, True)
-                elif g.role == "bwd_streamed":
+                elif g.base_role == "bwd_streamed":
                     for bd in STREAM_D:
                         for bdo in STREAM_D[1:]:
                             if max(bm, bn) * max(bd, bdo) * b <= 64 * 1024:
                                 yield T.ConrTiles(bm, bn, bd, bdo, w, 1, False, False)
-                elif g.role == "bwd_out":
+                elif g.base_role == "bwd_out":
                     if bm * g.width * (8 if g.dtype == "float64" else 4) <= 96 * 1024:
                         for bd in STREAM_D:
                             yield T.ConrTiles(bm, bn, bd, g.width, w, 1, False, True)
 
 
-def groups(quick: bool, only=None) -> List[Group]:
+def groups(quick: bool, only=None, ml: bool = False) -> List[Group]:
+    """The groups in sweep order; ``ml``: the ``[M, dl]``-labels variant's (roles ``…+ml``)."""
+    if ml:
+        return [dataclasses.replace(g, role=g.role + "+ml") for g in groups(quick, only)]
     out = []
     archs = ("sm90",) if quick else ("sm90", "sm80")
     dtypes = DTYPES[:1] if quick else [dp for dp in DTYPES if not only or dp in only]
@@ -318,7 +332,7 @@ def compile_one(g: Group, tiles: T.ConrTiles, push_exp: bool, stages: int = 1) -
     cc = ARCH_CC[g.arch]
     tiles = tiles._replace(num_stages=stages)
     cfg = T.with_tiles(fwd_base if g.kernel == "fwd" else bwd_base, g.arch, g.dtype, g.precision,
-                       g.kernel, push_exp, tiles)
+                       g.kernel, push_exp, tiles, **g.extra)
     fn = conr._conr_fwd_kernel if g.kernel == "fwd" else conr._conr_bwd_kernel
     row = {"arch": g.arch, "dtype": g.dtype, "precision": g.precision, "role": g.role,
            "block_m": tiles.block_m, "block_n": tiles.block_n, "block_d": tiles.block_d,
@@ -371,28 +385,32 @@ SEED = {("float16", "ieee"): ("bfloat16", "ieee"), ("float32", "tf32x3"): ("floa
 
 def _seeded(g: Group, ranked: List[T.ConrTiles], rows) -> List[T.ConrTiles]:
     seed = SEED.get((g.dtype, g.precision))
+    role = g.role
+    if g.extra:  # the [M, dl]-labels variant: the single-label tiles of the same dtype first
+        seed, role = (g.dtype, g.precision), g.base_role
     if seed is None:
         return ranked
     first = [_tiles_of(r) for r in sorted(
         (r for r in rows if (r["arch"], r["dtype"], r["precision"], r["role"]) ==
-         (g.arch,) + seed + (g.role,) and r["status"] == "ok" and int(r["num_stages"]) == 1
+         (g.arch,) + seed + (role,) and r["status"] == "ok" and int(r["num_stages"]) == 1
          and str(r["push_exp"]) == "True" and _width(r) == g.width),
         key=lambda r: float(r["clk_m4096"]))]
     return first + [t for t in ranked if t not in first]
 
 
 def _width(r) -> int:
-    return int(r["block_d"]) if r["role"] in ("fwd_held", "bwd_held") else (
-        int(r["block_do"]) if r["role"] == "bwd_out" else 0)
+    role = r["role"].split("+")[0]
+    return int(r["block_d"]) if role in ("fwd_held", "bwd_held") else (
+        int(r["block_do"]) if role == "bwd_out" else 0)
 
 
 def sweep(quick: bool, budget: float, only=None, log=sys.stderr,
-          prior_rows=()) -> List[Dict[str, object]]:
+          prior_rows=(), ml: bool = False) -> List[Dict[str, object]]:
     """Compile the candidates of every group (see the module docstring); one row per compile."""
     rows: List[Dict[str, object]] = []
     t_end = time.monotonic() + budget
     keep, tries = (1, 2) if quick else (KEEP, TRIES)
-    for g in groups(quick, only):
+    for g in groups(quick, only, ml):
         if time.monotonic() > t_end:
             print(f"budget spent: skipping {g}", file=log)
             continue
@@ -463,9 +481,10 @@ def _same(r, g: Group) -> bool:
 
 
 def _tiles_of(r) -> T.ConrTiles:
+    role = r["role"].split("+")[0]
     return T.ConrTiles(int(r["block_m"]), int(r["block_n"]), int(r["block_d"]), int(r["block_do"]),
-                       int(r["num_warps"]), int(r["num_stages"]), r["role"] in ("fwd_held", "bwd_held"),
-                       r["role"] in ("bwd_held", "bwd_out"))
+                       int(r["num_warps"]), int(r["num_stages"]), role in ("fwd_held", "bwd_held"),
+                       role in ("bwd_held", "bwd_out"))
 
 
 def write_csv(rows, path: str) -> None:
@@ -503,6 +522,7 @@ def propose(rows) -> Dict[Tuple, T.ConrTiles]:
             continue
         cc = ARCH_CC[arch]
         kern = role.split("_")[0]
+        table_role = kern + ("_ml" if role.endswith("+ml") else "")
         for mb in T.M_BUCKETS:
             m = 512 if mb is not None else 8192
             for db in T.D_BUCKETS:
@@ -513,7 +533,7 @@ def propose(rows) -> Dict[Tuple, T.ConrTiles]:
                              int(r["warps_per_sm"]), int(r["blocks_per_sm"]))
                 pad = -(-d // tiles.block_d) * tiles.block_d + (
                     -(-d // tiles.block_do) * tiles.block_do if tiles.block_do else 0)
-                cands.setdefault((arch, dt, prec, kern, mb, db), []).append(
+                cands.setdefault((arch, dt, prec, table_role, mb, db), []).append(
                     (e, tiles._replace(blocks_per_sm=int(r["blocks_per_sm"])), r, (m, d), pad))
     table = {}
     for key, cs in cands.items():
@@ -559,14 +579,16 @@ def check_table(log=sys.stderr) -> List[Dict[str, object]]:
     conr, fwd_base, bwd_base = _bases()
     out = []
     for (family, dtype, precision, role, mb, db), tiles in T.entries():
-        base = fwd_base if role == "fwd" else bwd_base
-        fn = conr._conr_fwd_kernel if role == "fwd" else conr._conr_bwd_kernel
+        kern = role.split("_")[0]
+        base = fwd_base if kern == "fwd" else bwd_base
+        fn = conr._conr_fwd_kernel if kern == "fwd" else conr._conr_bwd_kernel
         m, d = (512 if mb is not None else 8192), (db if db is not None else 2048)
-        cfgs = [T.with_tiles(base, family, dtype, precision, role, px, tiles) for px in (True, False)]
+        cfgs = [T.with_tiles(base, family, dtype, precision, role, px, tiles, **T.ROLE_EXTRAS[role])
+                for px in (True, False)]
         for cc in compile_targets(cfgs[0]):
             cs = [inspect_kernel(compile_kernel(fn, c, cc), str(c.key), c.num_warps, cc) for c in cfgs]
             c = cs[0]
-            e = estimate(cc, dtype, precision, role, tiles, m, d, c.mma, c.warps_per_sm,
+            e = estimate(cc, dtype, precision, kern, tiles, m, d, c.mma, c.warps_per_sm,
                          c.blocks_per_sm)
             variant = ("held" if tiles.one_chunk else "streamed") + (
                 "+dU-held" if tiles.one_out and not tiles.one_chunk else "")
@@ -597,6 +619,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                          "working tree)")
     ap.add_argument("--check-table", action="store_true",
                     help="compile every conr_table entry instead; write DIR/table_check.csv")
+    ap.add_argument("--ml", action="store_true",
+                    help="sweep the [M, dl]-labels variant (multi=True; roles fwd_ml/bwd_ml) and "
+                         "merge it into DIR/sweep.csv")
     args = ap.parse_args(argv)
     only = [tuple(o.split("/")) for o in args.only]
     if os.environ.get("TRITON_INTERPRET", "0") == "1":
@@ -620,9 +645,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.from_csv:
         rows = read_csv(csv_path)
     else:
-        kept = [r for r in read_csv(csv_path) if (r["dtype"], r["precision"]) not in only] \
-            if only and os.path.exists(csv_path) else []
-        rows = kept + sweep(args.quick, args.budget, only, prior_rows=kept)
+        merge = (only or args.ml) and os.path.exists(csv_path)
+        kept = [r for r in read_csv(csv_path)
+                if (only and (r["dtype"], r["precision"]) not in only)
+                or (args.ml and not r["role"].endswith("+ml"))] if merge else []
+        rows = kept + sweep(args.quick, args.budget, only, prior_rows=kept, ml=args.ml)
         write_csv(rows, csv_path)
     write_table(propose(rows), os.path.join(args.out, "proposed_table.py"),
                 " ".join(sys.argv[1:] if argv is None else argv))

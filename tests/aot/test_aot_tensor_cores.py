@@ -1,11 +1,11 @@
 """Ahead-of-time tier, the ConR launch table (``dirfast/kernels/conr_table.py``): every entry, built
 through ``table_configs`` from the kernel module's own builders (the configs the kernel module
-registers), compiles for its family's architectures (sm80 family: sm_80, its 99 KB sm_86/sm_89
-limit; sm90: sm_90, 227 KB) with no spills, shared memory within the limit, tensor-core instructions
-in the PTX of fp16/bf16/TF32 entries (``mma.sync`` on sm_80; ``wgmma.mma_async`` or ``mma.sync`` on
-sm_90), no TF32 in IEEE entries, and at least one resident block per SM. Also a smoke run of the
-offline sweep (``python -m dirfast.kernels._sweep conr --quick``). Needs no GPU; not under the
-interpreter.
+registers; both label variants, ``ROLE_EXTRAS``), compiles for its family's architectures (sm80
+family: sm_80, its 99 KB sm_86/sm_89 limit; sm90: sm_90, 227 KB) with no spills, shared memory
+within the limit, tensor-core instructions in the PTX of fp16/bf16/TF32 entries (``mma.sync`` on
+sm_80; ``wgmma.mma_async`` or ``mma.sync`` on sm_90), no TF32 in IEEE entries, and at least one
+resident block per SM. Also a smoke run of the offline sweep (``python -m dirfast.kernels._sweep
+conr --quick``). Needs no GPU; not under the interpreter.
 """
 
 import csv
@@ -22,9 +22,7 @@ from dirfast.kernels._aot import (compile_kernel, compile_targets, inspect_kerne
 
 pytestmark = pytest.mark.aot
 
-# the kernel variants the table was swept for (conr_table.VARIANTS): the launcher takes the table's
-# tiles only for those
-FWD, BWD = T.table_configs(conr._fwd_config, conr._bwd_config, extras=T.VARIANTS)
+FWD, BWD = T.table_configs(conr._fwd_config, conr._bwd_config)
 CASES = [pytest.param(fn, cfg, cc, id=f"{fn.__name__}-{'-'.join(map(str, cfg.key))}-sm{cc}")
          for fn, cfgs in ((conr._conr_fwd_kernel, FWD), (conr._conr_bwd_kernel, BWD))
          for cfg in cfgs for cc in compile_targets(cfg)]
