@@ -66,26 +66,27 @@ DIRFAST_VINLINE T logit(T s, T dy, bool p, bool n, T e) {
   return p ? s : a;
 }
 
+// buf: 2*M scratch (logits, then s on positives / 0).
 template <typename T, bool EXP, bool LOGA>
 DIRFAST_VINLINE void fwd_impl(const Prm<T> q, std::int64_t r0, std::int64_t r1, T* __restrict__ buf) {
   const std::int64_t M = q.m;
   const T* __restrict__ y = q.y;
   const T* __restrict__ yh = q.yh;
+  T* __restrict__ pbuf = buf + M;
   const T w = q.w, e = q.e;
   const T ninf = -std::numeric_limits<T>::infinity();
+  auto tree = [](const double* v) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+  };
   for (std::int64_t r = r0; r < r1; ++r) {
     const std::int64_t i = q.row0 + r;
     const T* __restrict__ s = q.s + r * q.ld;
     const T yi = y[i], yhi = yh[i];
     const T lai = LOGA ? q.loga[i] : T(0);
     const std::int64_t self = q.keep_self ? -1 : i;
-    T mxl[kLanes];
-    double sp[kLanes], np[kLanes], nn[kLanes];
-    for (int l = 0; l < kLanes; ++l) {
-      mxl[l] = ninf;
-      sp[l] = np[l] = nn[l] = 0.0;
-    }
-    auto body = [&](std::int64_t j, int l) {
+    // pass 1 (a plain loop: vectorised): logits, s on positives, counts
+    std::int32_t np = 0, nn = 0;  // M < 2^31 (checked)
+    for (std::int64_t j = 0; j < M; ++j) {
       const T sj = s[j];
       const T dy = absv(yi - y[j]);
       const bool p = (dy <= w) & (j != self);
@@ -93,30 +94,40 @@ DIRFAST_VINLINE void fwd_impl(const Prm<T> q, std::int64_t r0, std::int64_t r1, 
       T a = logit<T, EXP>(sj, dy, p, n, e);
       if (LOGA) a = n ? a + lai : a;
       buf[j] = a;
-      mxl[l] = a > mxl[l] ? a : mxl[l];
-      sp[l] += p ? double(sj) : 0.0;
-      np[l] += p ? 1.0 : 0.0;
-      nn[l] += n ? 1.0 : 0.0;
-    };
+      pbuf[j] = p ? sj : T(0);
+      np += p ? 1 : 0;
+      nn += n ? 1 : 0;
+    }
+    // pass 2: row max of the logits and sum of s over positives (lanes, fixed order)
+    T mxl[kLanes];
+    double sp[kLanes];
+    for (int l = 0; l < kLanes; ++l) {
+      mxl[l] = ninf;
+      sp[l] = 0.0;
+    }
     std::int64_t j = 0;
     for (; j + kLanes <= M; j += kLanes)
-      for (int l = 0; l < kLanes; ++l) body(j + l, l);
-    for (int l = 0; j < M; ++j, ++l) body(j, l);
+      for (int l = 0; l < kLanes; ++l) {
+        mxl[l] = buf[j + l] > mxl[l] ? buf[j + l] : mxl[l];
+        sp[l] += double(pbuf[j + l]);
+      }
+    for (int l = 0; j < M; ++j, ++l) {
+      mxl[l] = buf[j] > mxl[l] ? buf[j] : mxl[l];
+      sp[l] += double(pbuf[j]);
+    }
     T mx = mxl[0];
     for (int l = 1; l < kLanes; ++l) mx = mxl[l] > mx ? mxl[l] : mx;
     if (!std::isfinite(mx)) mx = T(0);
+    // pass 3: sum of exp(A - mx) (excluded entries: exp(-inf) = 0)
     double z[kLanes];
     for (int l = 0; l < kLanes; ++l) z[l] = 0.0;
     for (j = 0; j + kLanes <= M; j += kLanes)
       for (int l = 0; l < kLanes; ++l) z[l] += double(vm::exp(buf[j + l] - mx));
     for (int l = 0; j < M; ++j, ++l) z[l] += double(vm::exp(buf[j] - mx));
-    auto tree = [](const double* v) {
-      return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
-    };
     q.lse[i] = T(std::log(T(tree(z)))) + mx;
     q.sps[i] = T(tree(sp));
-    q.npos[i] = T(tree(np));
-    q.nneg[i] = T(tree(nn));
+    q.npos[i] = T(np);
+    q.nneg[i] = T(nn);
   }
 }
 
@@ -238,7 +249,7 @@ void fwd_t(const FwdArgs& a) {
   q.sps = reinterpret_cast<T*>(a.sps);
   q.npos = reinterpret_cast<T*>(a.npos);
   q.nneg = reinterpret_cast<T*>(a.nneg);
-  run_rows<T>(pick<T, true>(a.c.push_exp, a.c.loga != 0), q, a.c.rows, a.m, a.m);
+  run_rows<T>(pick<T, true>(a.c.push_exp, a.c.loga != 0), q, a.c.rows, a.m, 2 * a.m);
 }
 
 template <typename T>
@@ -313,6 +324,48 @@ void epilogue_t(const EpiArgs& a) {
   *reinterpret_cast<std::int64_t*>(a.nvalid) = nvalid;
 }
 
+template <typename T>
+void normalize_t(const T* z, std::int64_t ld, std::int64_t M, std::int64_t D, T* u, T* norms,
+                 T* inv) {
+#pragma omp parallel for schedule(static) if (M * D >= (1 << 16))
+  for (std::int64_t i = 0; i < M; ++i) {
+    const T* zi = z + i * ld;
+    double acc[kLanes] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    std::int64_t k = 0;
+    for (; k + kLanes <= D; k += kLanes)
+      for (int l = 0; l < kLanes; ++l) acc[l] += double(zi[k + l]) * double(zi[k + l]);
+    for (int l = 0; k < D; ++k, ++l) acc[l] += double(zi[k]) * double(zi[k]);
+    const double ss = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    const T nrm = T(std::sqrt(ss));
+    const T iv = T(1) / std::max(nrm, T(1e-12));
+    norms[i] = nrm;
+    inv[i] = iv;
+    T* ui = u + i * D;
+    for (k = 0; k < D; ++k) ui[k] = zi[k] * iv;
+  }
+}
+
+template <typename T>
+void norm_bwd_t(const T* du, const T* u, const T* norms, const T* inv, std::int64_t M,
+                std::int64_t D, T* dz) {
+#pragma omp parallel for schedule(static) if (M * D >= (1 << 16))
+  for (std::int64_t i = 0; i < M; ++i) {
+    const T* dui = du + i * D;
+    const T* ui = u + i * D;
+    double acc[kLanes] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    std::int64_t k = 0;
+    for (; k + kLanes <= D; k += kLanes)
+      for (int l = 0; l < kLanes; ++l) acc[l] += double(ui[k + l] * dui[k + l]);
+    for (int l = 0; k < D; ++k, ++l) acc[l] += double(ui[k] * dui[k]);
+    const T proj =
+        T(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+    const bool big = norms[i] > T(1e-12);
+    const T iv = inv[i];
+    T* dzi = dz + i * D;
+    for (k = 0; k < D; ++k) dzi[k] = (big ? dui[k] - ui[k] * proj : dui[k]) * iv;
+  }
+}
+
 void check_common(const Common& c, const char* fn) {
   if (c.s == 0 || c.y == 0 || c.yh == 0)
     throw std::invalid_argument(std::string(fn) + ": s, y and yh must be non-null");
@@ -324,8 +377,8 @@ void check_common(const Common& c, const char* fn) {
 
 void rows_fwd(const FwdArgs& a) {
   check_common(a.c, "conr_rows_fwd");
-  if (a.m < 0 || a.c.ld_s < a.m)
-    throw std::invalid_argument("conr_rows_fwd: need m >= 0 and ldS >= m");
+  if (a.m < 0 || a.m >= (std::int64_t(1) << 31) || a.c.ld_s < a.m)
+    throw std::invalid_argument("conr_rows_fwd: need 0 <= m < 2^31 and ldS >= m");
   if (a.lse == 0 || a.sps == 0 || a.npos == 0 || a.nneg == 0)
     throw std::invalid_argument("conr_rows_fwd: lse, sps, npos and nneg must be non-null");
   if (a.c.dtype == DType::kFloat32)
@@ -355,6 +408,32 @@ void epilogue(const EpiArgs& a) {
     epilogue_t<float>(a);
   else
     epilogue_t<double>(a);
+}
+
+void normalize(DType dtype, std::uintptr_t z, std::int64_t ld_z, std::int64_t m, std::int64_t d,
+               std::uintptr_t u, std::uintptr_t norms, std::uintptr_t inv) {
+  if (m < 0 || d < 1 || ld_z < d)
+    throw std::invalid_argument("conr_normalize: need m >= 0, d >= 1 and ldz >= d");
+  if (dtype == DType::kFloat32)
+    normalize_t<float>(reinterpret_cast<const float*>(z), ld_z, m, d, reinterpret_cast<float*>(u),
+                       reinterpret_cast<float*>(norms), reinterpret_cast<float*>(inv));
+  else
+    normalize_t<double>(reinterpret_cast<const double*>(z), ld_z, m, d,
+                        reinterpret_cast<double*>(u), reinterpret_cast<double*>(norms),
+                        reinterpret_cast<double*>(inv));
+}
+
+void norm_bwd(DType dtype, std::uintptr_t du, std::uintptr_t u, std::uintptr_t norms,
+              std::uintptr_t inv, std::int64_t m, std::int64_t d, std::uintptr_t dz) {
+  if (m < 0 || d < 1) throw std::invalid_argument("conr_norm_bwd: need m >= 0 and d >= 1");
+  if (dtype == DType::kFloat32)
+    norm_bwd_t<float>(reinterpret_cast<const float*>(du), reinterpret_cast<const float*>(u),
+                      reinterpret_cast<const float*>(norms), reinterpret_cast<const float*>(inv),
+                      m, d, reinterpret_cast<float*>(dz));
+  else
+    norm_bwd_t<double>(reinterpret_cast<const double*>(du), reinterpret_cast<const double*>(u),
+                       reinterpret_cast<const double*>(norms),
+                       reinterpret_cast<const double*>(inv), m, d, reinterpret_cast<double*>(dz));
 }
 
 }  // namespace conr

@@ -15,8 +15,10 @@
 //   mx = max_j A_ij (0 when not finite),  lse_i = mx + log sum_j exp(A_ij - mx)
 //   (-inf for a row without a term; +inf when a logit is +inf; NaN when one is NaN),
 //   sps_i = sum_{j in P_i} s_ij,  npos_i = |P_i|,  nneg_i = |N_i|.
-//   Sums in double (8 lanes, fixed order: deterministic for any thread count), rounded to T once.
-//   O(m) scratch per thread; nothing else is allocated.
+//   Three passes over the row: (1) logits and s on positives into a 2*m per-thread scratch,
+//   counts in int32 (one plain loop, vectorised); (2) max and sum of s over P; (3) sum of
+//   exp(A - mx). Sums in double (8 lanes, fixed order: deterministic for any thread count),
+//   rounded to T once. Needs m < 2^31.
 //
 // bwd (tile rows i = row0 + r, columns j = col0 + c, c < ncols; s overwritten in place):
 //   ar = (A_ij - logd_i) [+ log a_i on N],  ac = (A_ij - logd_j) [+ log a_j on N]   (A without log a)
@@ -30,6 +32,10 @@
 //   3 valid_anchors (/max(#valid, 1));  stats [3, M] = (active ? logd : +inf, active ? 1/npos : 0,
 //   active * scale [* a]);  out: [1] (reductions, sum in double in row order) or [M] (none);
 //   nvalid: one int64.
+// normalize (O(M*D), _prepare): norms_i = sqrt(sum_k z_ik^2) (sum in double), inv_i =
+//   1/max(norms_i, 1e-12), u_ik = z_ik * inv_i;  z row stride ld_z, u [M, D] contiguous.
+// norm_bwd (O(M*D), _norm_bwd): proj_i = sum_k u_ik du_ik (double);
+//   dz_ik = (norms_i > 1e-12 ? du_ik - u_ik*proj_i : du_ik) * inv_i   (dz may alias du).
 // exp/log are vmath::exp/log of weighted_loss.h (<= 1.1 ulp, vectorised: baseline SSE2 and an
 // AVX2 copy). OpenMP over rows.
 #pragma once
@@ -78,6 +84,11 @@ struct EpiArgs {
   std::uintptr_t stats;        // [3, M] T
 };
 void epilogue(const EpiArgs& a);
+
+void normalize(DType dtype, std::uintptr_t z, std::int64_t ld_z, std::int64_t m, std::int64_t d,
+               std::uintptr_t u, std::uintptr_t norms, std::uintptr_t inv);
+void norm_bwd(DType dtype, std::uintptr_t du, std::uintptr_t u, std::uintptr_t norms,
+              std::uintptr_t inv, std::int64_t m, std::int64_t d, std::uintptr_t dz);
 
 }  // namespace conr
 }  // namespace dirfast

@@ -289,6 +289,25 @@ void conr_epilogue(const std::string& dtype, std::uintptr_t lse, std::uintptr_t 
   cr::epilogue(a);
 }
 
+void conr_normalize(const std::string& dtype, std::uintptr_t z, std::int64_t ld_z, std::int64_t m,
+                    std::int64_t d, std::uintptr_t u, std::uintptr_t norms, std::uintptr_t inv) {
+  namespace cr = dirfast::conr;
+  const cr::DType dt = cr::parse_dtype(dtype, "conr_normalize");
+  if (m * d < 65536) return cr::normalize(dt, z, ld_z, m, d, u, norms, inv);
+  py::gil_scoped_release release;
+  cr::normalize(dt, z, ld_z, m, d, u, norms, inv);
+}
+
+void conr_norm_bwd(const std::string& dtype, std::uintptr_t du, std::uintptr_t u,
+                   std::uintptr_t norms, std::uintptr_t inv, std::int64_t m, std::int64_t d,
+                   std::uintptr_t dz) {
+  namespace cr = dirfast::conr;
+  const cr::DType dt = cr::parse_dtype(dtype, "conr_norm_bwd");
+  if (m * d < 65536) return cr::norm_bwd(dt, du, u, norms, inv, m, d, dz);
+  py::gil_scoped_release release;
+  cr::norm_bwd(dt, du, u, norms, inv, m, d, dz);
+}
+
 int num_threads() {
 #ifdef _OPENMP
   return omp_get_max_threads();
@@ -533,6 +552,12 @@ float64 in element order. Returns ``(dist_sum, samp_sum, hit)``. Raises ValueErr
         py::arg("official"), py::arg("weight_final"), py::arg("reduction"), py::arg("out"),
         py::arg("nvalid"), py::arg("stats"),
         "ConR O(M) forward epilogue: loss, valid count, saved stats [3, M] (csrc/conr.h).");
+  m.def("conr_normalize", &conr_normalize, py::arg("dtype"), py::arg("z"), py::arg("ldz"),
+        py::arg("m"), py::arg("d"), py::arg("u"), py::arg("norms"), py::arg("inv"),
+        "ConR row L2 normalisation u = z / max(|z|, 1e-12) with norms and inverses (csrc/conr.h).");
+  m.def("conr_norm_bwd", &conr_norm_bwd, py::arg("dtype"), py::arg("du"), py::arg("u"),
+        py::arg("norms"), py::arg("inv"), py::arg("m"), py::arg("d"), py::arg("dz"),
+        "ConR backward through the row L2 normalisation (csrc/conr.h); dz may alias du.");
   m.def("num_threads", &num_threads,
         "Maximum number of OpenMP threads used by dirfast._C (omp_get_max_threads()).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),

@@ -324,7 +324,7 @@ def test_cpu_path_with_and_without_ext(monkeypatch, dtype, variant, reduction, w
                                        keep_self):
     """conr_loss on CPU with 1-D labels: the C++ row passes (ops_conr.CHUNK_ROWS-row chunks, M not
     a multiple) give the torch chunk code's loss and gradient; one fwd call per chunk, one bwd
-    call per chunk, one epilogue."""
+    call per chunk, one epilogue, the row normalisation (forward and backward) and its backward."""
     m = 2 * ops_conr.CHUNK_ROWS + 37
     g = torch.Generator().manual_seed(7)
     ldt = torch.float64 if dtype == torch.float64 else torch.float32
@@ -338,7 +338,8 @@ def test_cpu_path_with_and_without_ext(monkeypatch, dtype, variant, reduction, w
         mp.setattr(_ext, "get", lambda: proxy)
         got = _loss_and_grad(z, y, yh, a, **kw)
     nchunks = 3
-    assert proxy.calls == {"conr_rows_fwd": nchunks, "conr_epilogue": 1, "conr_rows_bwd": nchunks}
+    assert proxy.calls == {"conr_normalize": 2, "conr_rows_fwd": nchunks, "conr_epilogue": 1,
+                           "conr_rows_bwd": nchunks, "conr_norm_bwd": 1}
     with monkeypatch.context() as mp:
         mp.setattr(_ext, "available", lambda: False)
         want = _loss_and_grad(z, y, yh, a, **kw)
@@ -348,3 +349,56 @@ def test_cpu_path_with_and_without_ext(monkeypatch, dtype, variant, reduction, w
     torch.testing.assert_close(got[0].double(), want[0].double(), rtol=tol, atol=tol, equal_nan=True)
     gs = want[1].double().abs().max().item()
     torch.testing.assert_close(got[1].double(), want[1].double(), rtol=tol, atol=tol * gs)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_normalize_and_norm_bwd_match_torch(dtype):
+    """conr_normalize / conr_norm_bwd vs _prepare / _norm_bwd: a zero row (norm 0 < 1e-12), a
+    strided input (row stride > D), D not a multiple of the lanes."""
+    m, d = 19, 13
+    g = torch.Generator().manual_seed(8)
+    big = torch.randn(m, d + 4, generator=g, dtype=dtype)
+    big[3] = 0.0
+    z = big[:, :d]
+    _, _, u_w, n_w, i_w, _, _, _ = ops_conr._prepare(z, torch.zeros(m), torch.zeros(m), None)
+    u = torch.empty(m, d, dtype=dtype)
+    ni = torch.empty(2, m, dtype=dtype)
+    _C().conr_normalize(DT[dtype], z.data_ptr(), d + 4, m, d, u.data_ptr(), ni[0].data_ptr(),
+                        ni[1].data_ptr())
+    for got, want in ((u, u_w), (ni[0], n_w), (ni[1], i_w)):
+        _close(got, want, dtype)
+    assert ni[0][3] == 0 and ni[1][3] == 1e12 and (u[3] == 0).all()
+    du = torch.randn(m, d, generator=g, dtype=dtype)
+    want = ops_conr._norm_bwd(du, u_w, n_w, i_w, dtype)
+    dz = torch.empty_like(du)
+    _C().conr_norm_bwd(DT[dtype], du.data_ptr(), u.data_ptr(), ni[0].data_ptr(), ni[1].data_ptr(),
+                       m, d, dz.data_ptr())
+    _close(dz, want, dtype, scale=want.abs().max().item())
+    du2 = du.clone()  # in place (dz aliasing du)
+    _C().conr_norm_bwd(DT[dtype], du2.data_ptr(), u.data_ptr(), ni[0].data_ptr(),
+                       ni[1].data_ptr(), m, d, du2.data_ptr())
+    assert torch.equal(du2, dz)
+
+
+@pytest.mark.parametrize("layout", ["col", "expand_cols", "expand_rows", "step", "transposed",
+                                    "one_row"])
+def test_cpu_path_feature_layouts(monkeypatch, layout):
+    """Non-contiguous / expanded / single-row features reach conr_normalize with the right row
+    stride: the same loss and gradient as the torch path."""
+    g = torch.Generator().manual_seed(9)
+    z = {"col": lambda: torch.randn(1, 5, generator=g).t(),
+         "expand_cols": lambda: torch.randn(5, 1, generator=g).expand(5, 3),
+         "expand_rows": lambda: torch.randn(1, 4, generator=g).expand(6, 4),
+         "step": lambda: torch.randn(6, 8, generator=g)[:, ::2],
+         "transposed": lambda: torch.randn(8, 6, generator=g).t(),
+         "one_row": lambda: torch.randn(1, 3, generator=g)}[layout]()
+    y = (torch.arange(z.shape[0]) % 3 * 2).float()
+    yh = torch.zeros_like(y)
+    got = _loss_and_grad(z, y, yh, None)
+    with monkeypatch.context() as mp:
+        mp.setattr(_ext, "available", lambda: False)
+        want = _loss_and_grad(z, y, yh, None)
+    torch.testing.assert_close(got[0], want[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got[1], want[1], rtol=1e-5, atol=1e-6)
+    if z.shape[0] > 1 and layout != "expand_rows":
+        assert got[0] > 0  # rows with positives and negatives: a real loss, not a trivial 0

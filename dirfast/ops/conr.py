@@ -118,14 +118,36 @@ def _ptr(t):
     return 0 if t is None else t.data_ptr()
 
 
+def _prepare_ext(C, features, labels, preds, weights):
+    """:func:`_prepare` with the row normalisation in one C++ pass (``conr_normalize``): the
+    same outputs, labels and predictions contiguous."""
+    dt = acc_dtype(features.dtype)
+    z = features.to(dt)
+    m, d = z.shape
+    # element (i, k) at i*ld + k; a unit dimension may carry any stride (contiguous() keeps it)
+    if d > 1 and z.stride(1) != 1:
+        z = z.contiguous()
+    ld = z.stride(0) if m > 1 else d
+    if ld < d:  # overlapping rows (expanded): copy
+        z = z.contiguous()
+        ld = z.stride(0) if m > 1 else d
+    u = torch.empty(m, d, dtype=dt)
+    ni = torch.empty(2, m, dtype=dt)  # norms, 1 / max(norms, 1e-12)
+    norms, inv = ni[0], ni[1]
+    C.conr_normalize(EXT_DTYPE_NAME[dt], z.data_ptr(), ld, m, d, u.data_ptr(),
+                     norms.data_ptr(), inv.data_ptr())
+    y, yh = labels.to(dt).contiguous(), preds.detach().to(dt).contiguous()
+    loga = None if weights is None else torch.log(weights.to(dt))
+    return dt, z, u, norms, inv, y, yh, loga
+
+
 def _conr_fwd_ext(C, features, labels, preds, weights, w, temperature, e, pushing,
                   denominator_self, weight_final, phantom, reduction, variant, chunk):
     """The streaming forward with the C++ row passes (1-D labels, CPU): per chunk ``torch.mm``
     then one ``conr_rows_fwd`` (masks, logits, row log-sum-exp, ``Σ P s``, ``|P|``, ``|N|`` in one
     pass over the ``[chunk, M]`` tile, no other temporaries), then one ``conr_epilogue`` (the
     O(M) tail of :func:`_fwd_epilogue`). Same formulas as the torch chunk code (csrc/conr.h)."""
-    dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
-    y, yh = y.contiguous(), yh.contiguous()
+    dt, z, u, norms, inv, y, yh, loga = _prepare_ext(C, features, labels, preds, weights)
     m = z.shape[0]
     name = EXT_DTYPE_NAME[dt]
     rows = torch.empty(4, m, dtype=dt)  # lse, Σ P s, |P|, |N|
@@ -220,8 +242,7 @@ def _conr_bwd_ext(C, grad_out, features, labels, preds, weights, stats, w, tempe
     """The streaming backward with the C++ tile pass (1-D labels, CPU): per chunk of the upper
     block-triangle ``torch.mm`` for ``s``, one ``conr_rows_bwd`` overwriting it with
     ``H = G + Gᵀ`` (csrc/conr.h), and the two ``dU`` products accumulated in place."""
-    dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
-    y, yh = y.contiguous(), yh.contiguous()
+    dt, z, u, norms, inv, y, yh, loga = _prepare_ext(C, features, labels, preds, weights)
     m = z.shape[0]
     name = EXT_DTYPE_NAME[dt]
     logd, q = stats[0].to(dt).contiguous(), stats[1].to(dt).contiguous()
@@ -243,7 +264,9 @@ def _conr_bwd_ext(C, grad_out, features, labels, preds, weights, stats, w, tempe
         if s1 < m:
             du[s1:].addmm_(h[:, s1 - s0:].t(), u[s0:s1])
     du.mul_(1.0 / temperature)
-    return _norm_bwd(du, u, norms, inv, features.dtype)
+    C.conr_norm_bwd(name, du.data_ptr(), u.data_ptr(), norms.data_ptr(), inv.data_ptr(), m,
+                    u.shape[1], du.data_ptr())  # in place: du becomes dz
+    return du.to(features.dtype)
 
 
 def _conr_bwd_stream(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
