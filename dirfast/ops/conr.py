@@ -119,8 +119,11 @@ def _ptr(t):
 
 
 def _prepare_ext(C, features, labels, preds, weights):
-    """:func:`_prepare` with the row normalisation in one C++ pass (``conr_normalize``): the
-    same outputs, labels and predictions contiguous."""
+    """:func:`_prepare` with the row normalisation in one C++ pass (``conr_normalize``:
+    ``‖z_i‖`` summed in double, ``inv_i = 1/max(‖z_i‖, 1e-12)``, ``u = z·inv``). Returns the same
+    tuple: ``dt`` (fp32; fp64 for fp64 features), ``z [M, D]`` (the features in ``dt``, no copy when
+    they already are, unit stride along D), ``u [M, D]`` contiguous, ``norms``/``inv [M]``,
+    ``y``/``yh [M]`` contiguous and ``log a [M]`` (or None), all ``dt``."""
     dt = acc_dtype(features.dtype)
     z = features.to(dt)
     m, d = z.shape
@@ -143,10 +146,13 @@ def _prepare_ext(C, features, labels, preds, weights):
 
 def _conr_fwd_ext(C, features, labels, preds, weights, w, temperature, e, pushing,
                   denominator_self, weight_final, phantom, reduction, variant, chunk):
-    """The streaming forward with the C++ row passes (1-D labels, CPU): per chunk ``torch.mm``
-    then one ``conr_rows_fwd`` (masks, logits, row log-sum-exp, ``Σ P s``, ``|P|``, ``|N|`` in one
-    pass over the ``[chunk, M]`` tile, no other temporaries), then one ``conr_epilogue`` (the
-    O(M) tail of :func:`_fwd_epilogue`). Same formulas as the torch chunk code (csrc/conr.h)."""
+    """The streaming forward with the C++ row passes (``[M]`` labels, CPU; ``dt`` = fp32, fp64 for
+    fp64 features): per chunk ``s = U_I·Uᵀ/τ`` (``torch.mm`` into one reused ``[chunk, M]``
+    buffer) then one ``conr_rows_fwd`` (masks, logits ``A``, ``L_i = log Σ_j e^{A_ij}`` shifted by
+    the row's largest included logit, ``Σ_j P_ij s_ij``, ``|P_i|``, ``|N_i|``: three passes over
+    the row in cache, no ``[chunk, M]`` temporary), then one ``conr_epilogue`` (the O(M) tail of
+    :func:`_fwd_epilogue`: loss, valid count, ``stats [3, M]`` ``dt``). Same formulas as the torch
+    chunk code (csrc/conr.h); returns ``(loss, nvalid, stats)`` as :func:`_conr_fwd_stream`."""
     dt, z, u, norms, inv, y, yh, loga = _prepare_ext(C, features, labels, preds, weights)
     m = z.shape[0]
     name = EXT_DTYPE_NAME[dt]
@@ -239,9 +245,12 @@ def _fwd_epilogue(lse, sps, npos, nneg, loga, m, dt, out_dtype, weight_final, ph
 
 def _conr_bwd_ext(C, grad_out, features, labels, preds, weights, stats, w, temperature, e,
                   pushing, denominator_self, chunk):
-    """The streaming backward with the C++ tile pass (1-D labels, CPU): per chunk of the upper
-    block-triangle ``torch.mm`` for ``s``, one ``conr_rows_bwd`` overwriting it with
-    ``H = G + Gᵀ`` (csrc/conr.h), and the two ``dU`` products accumulated in place."""
+    """The streaming backward with the C++ tile pass (``[M]`` labels, CPU): per chunk of the upper
+    block-triangle ``s_{I, J≥I}`` (``torch.mm`` into one reused ``[chunk, M]`` buffer, ``dt``),
+    one ``conr_rows_bwd`` overwriting it with ``H_ij = G_ij + G_ji``, ``G_ij = g_i·[(P_ij +
+    N_ij S_ij)·e^{s_ij}/D_i − P_ij/|P_i|]`` from ``stats [3, M]`` (csrc/conr.h), the two ``dU``
+    products accumulated in place (``addmm_``), and ``conr_norm_bwd`` in place. Returns ``dz
+    [M, D]`` in the features' dtype."""
     dt, z, u, norms, inv, y, yh, loga = _prepare_ext(C, features, labels, preds, weights)
     m = z.shape[0]
     name = EXT_DTYPE_NAME[dt]
