@@ -402,3 +402,27 @@ def test_cpu_path_feature_layouts(monkeypatch, layout):
     torch.testing.assert_close(got[1], want[1], rtol=1e-5, atol=1e-6)
     if z.shape[0] > 1 and layout != "expand_rows":
         assert got[0] > 0  # rows with positives and negatives: a real loss, not a trivial 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_thread_count_bit_identical(dtype):
+    """Tiles above the OpenMP threshold (rows·M ≥ 2^15): 1 and 2 threads give the same bits."""
+    C = _C()
+    m = 600
+    s, y, yh, loga = _data(m, 8, dtype, 10)
+    s = s[:64].contiguous()
+    logd = torch.full((m,), 3.0, dtype=dtype)
+    q = torch.full((m,), 0.25, dtype=dtype)
+    g = torch.full((m,), 1e-2, dtype=dtype)
+    old = C.num_threads()
+    res = []
+    try:
+        for n in (1, 2):
+            C.set_num_threads(n)
+            f, _ = _ext_fwd(s, y, yh, loga, 100, 1.0, 0.3, "exp", False)
+            b = _ext_bwd(s, y, yh, loga, logd, q, g, 100, 0, 1.0, 0.3, "exp", False)
+            res.append(f + [b])
+    finally:
+        C.set_num_threads(old)
+    for x, z in zip(*res):
+        assert torch.equal(x, z)
