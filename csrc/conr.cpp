@@ -68,7 +68,8 @@ DIRFAST_VINLINE T logit(T s, T dy, bool p, bool n, T e) {
 
 // buf: 2*M scratch (logits, then s on positives / 0).
 template <typename T, bool EXP, bool LOGA>
-DIRFAST_VINLINE void fwd_impl(const Prm<T> q, std::int64_t r0, std::int64_t r1, T* __restrict__ buf) {
+DIRFAST_VINLINE void fwd_impl(const Prm<T> q, std::int64_t r0, std::int64_t r1,
+                              T* __restrict__ buf) {
   const std::int64_t M = q.m;
   const T* __restrict__ y = q.y;
   const T* __restrict__ yh = q.yh;
@@ -263,7 +264,8 @@ void bwd_t(const BwdArgs& a) {
   run_rows<T>(pick<T, false>(a.c.push_exp, a.c.loga != 0), q, a.c.rows, a.ncols, 0);
 }
 
-// torch.logaddexp(a, b) of ATen's CPU kernel: equal infinities give a, else max + log1p(exp(-|a-b|)).
+// torch.logaddexp(a, b) of ATen's CPU kernel: equal infinities give a, else
+// max + log1p(exp(-|a-b|)).
 template <typename T>
 T logaddexp(T a, T b) {
   if (std::isinf(a) && a == b) return a;
@@ -335,7 +337,8 @@ void normalize_t(const T* z, std::int64_t ld, std::int64_t M, std::int64_t D, T*
     for (; k + kLanes <= D; k += kLanes)
       for (int l = 0; l < kLanes; ++l) acc[l] += double(zi[k + l]) * double(zi[k + l]);
     for (int l = 0; k < D; ++k, ++l) acc[l] += double(zi[k]) * double(zi[k]);
-    const double ss = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    const double ss =
+        ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     const T nrm = T(std::sqrt(ss));
     const T iv = T(1) / std::max(nrm, T(1e-12));
     norms[i] = nrm;

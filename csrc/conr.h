@@ -21,7 +21,8 @@
 //   rounded to T once. Needs m < 2^31.
 //
 // bwd (tile rows i = row0 + r, columns j = col0 + c, c < ncols; s overwritten in place):
-//   ar = (A_ij - logd_i) [+ log a_i on N],  ac = (A_ij - logd_j) [+ log a_j on N]   (A without log a)
+//   ar = (A_ij - logd_i) [+ log a_i on N],  ac = (A_ij - logd_j) [+ log a_j on N]
+//   (A without log a)
 //   h_ij = (exp(ar) - P_ij*q_i)*g_i + (exp(ac) - P_ij*q_j)*g_j        (= G_ij + G_ji, §1.3)
 //
 // epilogue (O(M), _fwd_epilogue): from lse, sps, npos, nneg (and loga when weight_final):

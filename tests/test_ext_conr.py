@@ -346,7 +346,8 @@ def test_cpu_path_with_and_without_ext(monkeypatch, dtype, variant, reduction, w
     tol = 1e-10 if dtype == torch.float64 else 1e-5
     if dtype == torch.bfloat16:  # both computed in fp32, rounded to bf16 once
         tol = 1e-2
-    torch.testing.assert_close(got[0].double(), want[0].double(), rtol=tol, atol=tol, equal_nan=True)
+    torch.testing.assert_close(got[0].double(), want[0].double(), rtol=tol, atol=tol,
+                               equal_nan=True)
     gs = want[1].double().abs().max().item()
     torch.testing.assert_close(got[1].double(), want[1].double(), rtol=tol, atol=tol * gs)
 
