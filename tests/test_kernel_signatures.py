@@ -105,6 +105,42 @@ def check_launch(launch):
     assert not bad, f"{where}: the registry does not say what the JIT compiles:\n  " + "\n  ".join(bad)
 
 
+#: a feature width inside each D bucket of the ConR launch table
+_D_OF_BUCKET = {64: 40, 128: 100, 256: 200, 512: 400, None: 600}
+
+
+def drive_conr_table(monkeypatch, device="cuda:1"):
+    """Every entry of ConR's launch table (:mod:`dirfast.kernels.conr_table`) through the real
+    launchers: the GPU family forced (``arch_family``), ``[M, D]`` inside the entry's buckets, the
+    table's tiles forced over the small-M plan (``small=False``), both pushing kinds."""
+    import dirfast.kernels.conr as k
+    from dirfast.kernels.conr_table import CONFIGS
+
+    kw = dict(w=0.7, temperature=0.07, e=0.01, keep_self=False)
+    done, family_of = set(), k.arch_family
+    for family, dt, prec, role, mb, db in CONFIGS:
+        key = (family, dt, prec, role.endswith("_ml"), mb, db)
+        if key in done:  # one launch pair serves the fwd and bwd entries of a bucket
+            continue
+        done.add(key)
+        monkeypatch.setattr(k, "arch_family", lambda dev, f=family: f)
+        dtype = getattr(torch, dt)
+        acc = torch.float64 if dtype == torch.float64 else torch.float32
+        m, d = (50 if mb is not None else 1100), _D_OF_BUCKET[db]
+        shape = (m, 3) if role.endswith("_ml") else (m,)
+        y = torch.randn(*shape, dtype=acc, device=device)
+        yh = torch.randn(*shape, dtype=acc, device=device)
+        z = torch.randn(m, d, dtype=dtype, device=device)
+        go = torch.ones((), dtype=dtype, device=device)
+        for push in (True, False):
+            _, _, st = k.conr_fwd(z, y, yh, None, push_exp=push, phantom=False, official=False,
+                                  weight_final=False, reduction="mean", precision=prec, norm="l1",
+                                  small=False, **kw)
+            k.conr_bwd(z, y, yh, st, go, push_exp=push, precision=prec, norm="l1", small=False,
+                       **kw)
+    monkeypatch.setattr(k, "arch_family", family_of)
+
+
 def drive_conr_plans(device="cuda:1"):
     """ConR's launch plans beyond what the shared driver's M = 50 reaches: the launchers driven
     directly with the column split forced off (``split=1``) and on (``split=3``: the merge stage and
@@ -148,6 +184,7 @@ def test_registered_signature_is_what_the_jit_compiles(monkeypatch, module):
         DRIVERS[module]()
         if module == "conr":
             drive_conr_plans()
+            drive_conr_table(monkeypatch)
     prefix = f"dirfast.kernels.{module}."
     launches = [ln for ln in stubs.launches if ln.qualname.startswith(prefix)]
     assert launches, f"the {module} driver launched nothing"

@@ -120,6 +120,7 @@ import triton.language as tl
 from ._launch import device_guard, fp64_bits
 from ._device import div_rn as _div, f64 as _f64, sqrt_rn as _sqrt
 from ._registry import TRITON_DTYPE, KernelConfig, pick, register
+from .conr_table import ConrTiles, arch_family, conr_tiles, table_configs, table_key
 
 NUM_WARPS = 8
 NUM_STAGES = 1
@@ -856,9 +857,12 @@ class Split(NamedTuple):
     split: int
     programs: int
     scratch_bytes: int
+    #: the launch table's entry (:mod:`dirfast.kernels.conr_table`) the tile comes from; None for
+    #: the small-M tiles
+    tiles: Optional[ConrTiles] = None
 
 
-def _split_of(m, d, dt, kernel, small, bm, bn, split=None) -> Split:
+def _split_of(m, d, dt, kernel, small, bm, bn, split=None, tiles=None) -> Split:
     rb, nt = _cdiv(m, bm), _cdiv(m, bn)
     if split is None:
         split = min(_cdiv(TARGET_PROGRAMS, max(rb, 1)), nt // MIN_CHUNK_TILES)
@@ -874,15 +878,17 @@ def _split_of(m, d, dt, kernel, small, bm, bn, split=None) -> Split:
         scratch = 5 * split * m * es
     else:
         scratch = split * m * d * es + (split * m * 4 if dt == "float16" else 0)
-    return Split(small, bm, bn, split, rb * split, scratch)
+    return Split(small, bm, bn, split, rb * split, scratch, tiles)
 
 
 def conr_split(m: int, d: int, dtype, precision: str = "ieee", kernel: str = "fwd", *,
                split: Optional[int] = None, small: Optional[bool] = None,
-               multi: bool = False) -> Split:
+               multi: bool = False, family: str = "sm80") -> Split:
     """The column-split policy of the O(M²) launches (the launchers call it; the tests and the
-    report read it). For ``kernel`` ``"fwd"`` (main pass) or ``"bwd"``: with the default tile
-    ``(BLOCK_M, BLOCK_N)`` (held or streamed by D, as today), ``rb = ⌈M/BLOCK_M⌉`` row blocks and
+    report read it). For ``kernel`` ``"fwd"`` (main pass) or ``"bwd"``: with the launch table's tile
+    ``(BLOCK_M, BLOCK_N)`` for the GPU ``family`` (:func:`dirfast.kernels.conr_table.conr_tiles`:
+    per dtype, precision, M and D bucket; held or streamed D, and for the backward ``dU`` held or
+    streamed, as the entry says), ``rb = ⌈M/BLOCK_M⌉`` row blocks and
     ``nt = ⌈M/BLOCK_N⌉`` column tiles,
 
         SPLIT = min(⌈TARGET_PROGRAMS / rb⌉, ⌊nt / MIN_CHUNK_TILES⌋[, backward scratch cap]) ≥ 1,
@@ -896,19 +902,17 @@ def conr_split(m: int, d: int, dtype, precision: str = "ieee", kernel: str = "fw
     """
     dt = _dtname(dtype)
     prec = _prec(dt, precision)
-    if kernel == "fwd":
-        held_tiles, tiles, small_tiles = FWD_HELD, FWD_TILES, FWD_SMALL
-    else:
-        held_tiles, tiles, small_tiles = BWD_HELD, BWD_TILES, BWD_SMALL
-    held = d <= held_tiles[dt, prec][2]
-    bm, bn = (held_tiles if held else tiles)[dt, prec][:2]
+    small_tiles = FWD_SMALL if kernel == "fwd" else BWD_SMALL
+    t = conr_tiles(family, dt, prec, kernel + ("_ml" if multi else ""), m, d)
+    held = t.one_chunk
+    bm, bn = t.block_m, t.block_n
     sbm, sbn = small_tiles[dt, prec][:2]
     if small is not None:
-        if small and (held or multi):
-            raise ValueError("the small-M tiles serve streamed D and 1-D labels only")
+        if small and multi:
+            raise ValueError("the small-M tiles serve 1-D labels only")
         return (_split_of(m, d, dt, kernel, True, sbm, sbn, split) if small
-                else _split_of(m, d, dt, kernel, False, bm, bn, split))
-    plan = _split_of(m, d, dt, kernel, False, bm, bn, split)
+                else _split_of(m, d, dt, kernel, False, bm, bn, split, t))
+    plan = _split_of(m, d, dt, kernel, False, bm, bn, split, t)
     if plan.programs < TARGET_PROGRAMS and not held and not multi and split is None:
         alt = _split_of(m, d, dt, kernel, True, sbm, sbn)
         if alt.programs > plan.programs:
@@ -917,13 +921,13 @@ def conr_split(m: int, d: int, dtype, precision: str = "ieee", kernel: str = "fw
 
 
 def conr_launch_plan(m: int, d: int, dtype, precision: str = "ieee",
-                     multi: bool = False) -> List[Tuple[str, int]]:
+                     multi: bool = False, family: str = "sm80") -> List[Tuple[str, int]]:
     """Every launch of a forward + backward in order, as ``(name, programs)``: ``fwd.rows``,
     ``fwd.main``, ``fwd.merge`` (split only), ``fwd.finish``, ``bwd.main``, ``bwd.reduce`` (split
     only) — from the same policy the launchers use (:func:`conr_split`)."""
     dt = _dtname(dtype)
-    f = conr_split(m, d, dt, precision, "fwd", multi=multi)
-    b = conr_split(m, d, dt, precision, "bwd", multi=multi)
+    f = conr_split(m, d, dt, precision, "fwd", multi=multi, family=family)
+    b = conr_split(m, d, dt, precision, "bwd", multi=multi, family=family)
     plan = [("fwd.rows", _cdiv(m, ROWS_TILE[dt][0])), ("fwd.main", f.programs)]
     if f.split > 1:
         plan.append(("fwd.merge", _cdiv(m, MERGE_BLOCK)))
@@ -1031,16 +1035,19 @@ PRECISIONS = ("ieee", "tf32", "tf32x3")
 
 
 _PUSH = (True, False)
-register(_conr_fwd_kernel, [_fwd_config(dt, p, x, o, multi=ml) for dt, p in FWD_TILES
-                            for x in _PUSH for o in (True, False) for ml in (False, True)]
-         + [_fwd_config(dt, p, x, False, small=True) for dt, p in FWD_TILES for x in _PUSH]
+# the similarity kernels' tiles come from the launch table (below) but for the small-M plan
+register(_conr_fwd_kernel, [_fwd_config(dt, p, x, False, small=True) for dt, p in FWD_TILES
+                            for x in _PUSH]
          + [_aux_config(dt, st) for dt in TRITON_DTYPE
             for st in (STAGE_ROWS, STAGE_FINISH, STAGE_MERGE)])
-register(_conr_bwd_kernel, [_bwd_config(dt, p, x, oc, oo, multi=ml) for dt, p in BWD_TILES
-                            for x in _PUSH for oc, oo in ((True, True), (False, False))
-                            for ml in (False, True)]
-         + [_bwd_config(dt, p, x, False, False, small=True) for dt, p in BWD_TILES for x in _PUSH])
+register(_conr_bwd_kernel, [_bwd_config(dt, p, x, False, False, small=True) for dt, p in BWD_TILES
+                            for x in _PUSH])
 register(_conr_bwd_reduce_kernel, [_reduce_config(dt) for dt in TRITON_DTYPE])
+# the launch table's configs (per GPU family, dtype, precision, M and D bucket): what the launchers
+# pick outside the small-M plan; compiled by the AOT tier for their family's architectures
+_TABLE_FWD, _TABLE_BWD = table_configs(_fwd_config, _bwd_config)
+register(_conr_fwd_kernel, _TABLE_FWD)
+register(_conr_bwd_kernel, _TABLE_BWD)
 # the held backward tile covers every D ≤ the streamed tile's BLOCK_DO (so a (False, True) config
 # would never launch and is not registered); the held epilogue reuses the anchor tile as u_i
 assert all(BWD_HELD[k][2] >= BWD_TILES[k][3] for k in BWD_TILES)
@@ -1110,7 +1117,8 @@ def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: 
     wt = y if wt is None else wt
     sc, ks = _scalars(dt, w, temperature, e), int(keep_self)
     multi, lab = _labels(y, norm)
-    plan = conr_split(m, d, dt, prec, "fwd", split=split, small=small, multi=multi)
+    fam = arch_family(dev)
+    plan = conr_split(m, d, dt, prec, "fwd", split=split, small=small, multi=multi, family=fam)
     nsplit = plan.split
     # chunks' row statistics (split only; else a placeholder never accessed)
     rs = torch.empty(5 * nsplit * m, dtype=acc, device=dev) if nsplit > 1 else stats
@@ -1120,8 +1128,12 @@ def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: 
             cfg = pick(_conr_fwd_kernel, (dt, "rows"))
             _launch_fwd(cfg, (_cdiv(m, cfg.constexprs["BLOCK_M"]),), z, y, yh, wt, stats, out,
                         stats, nv, rs, m, d, 0, nsplit, lab, sc, ks, flags)
-        one_chunk = d <= FWD_HELD[dt, prec][2] and not plan.small
-        cfg = pick(_conr_fwd_kernel, _key((dt, prec, push_exp, one_chunk), plan.small, multi))
+        if plan.small:
+            cfg = pick(_conr_fwd_kernel, _key((dt, prec, push_exp, False), True, multi))
+        else:
+            t = plan.tiles
+            cfg = pick(_conr_fwd_kernel,
+                       table_key(_key((dt, prec, push_exp, t.one_chunk), False, multi), fam, t))
         nparts = _cdiv(m, cfg.constexprs["BLOCK_M"])
         if nsplit > 1:
             nparts = _cdiv(m, MERGE_BLOCK)
@@ -1156,9 +1168,9 @@ def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: floa
     if m == 0:
         return dz
     multi, lab = _labels(y, norm)
-    plan = conr_split(m, d, dt, prec, "bwd", split=split, small=small, multi=multi)
+    fam = arch_family(z.device)
+    plan = conr_split(m, d, dt, prec, "bwd", split=split, small=small, multi=multi, family=fam)
     nsplit = plan.split
-    held = one_out = d <= BWD_HELD[dt, prec][2] and not plan.small
     if nsplit > 1:
         du = torch.empty((nsplit, m, d), dtype=stats.dtype, device=z.device)
     elif z.dtype == stats.dtype:
@@ -1168,7 +1180,12 @@ def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: floa
     # fp16 with a split: the chunks' row scales; else a placeholder never accessed
     hs = torch.empty((nsplit, m), dtype=stats.dtype, device=z.device) \
         if (nsplit > 1 and dt == "float16") else stats
-    cfg = pick(_conr_bwd_kernel, _key((dt, prec, push_exp, held, one_out), plan.small, multi))
+    if plan.small:
+        cfg = pick(_conr_bwd_kernel, _key((dt, prec, push_exp, False, False), True, multi))
+    else:
+        t = plan.tiles
+        cfg = pick(_conr_bwd_kernel, table_key(
+            _key((dt, prec, push_exp, t.one_chunk, t.one_out), False, multi), fam, t))
     go_stride = grad_out.stride(0) if grad_out.dim() else 0
     sc = _scalars(dt, w, temperature, e)
     with device_guard(z):

@@ -110,18 +110,19 @@ def test_one_column_labels_take_the_multidim_configs_and_agree_with_1d(monkeypat
     monkeypatch.setattr(k, "pick", lambda fn, key: keys.append(key) or real_pick(fn, key))
     z, y, yh, a = batch(30, 16, 1, seed=3)
     out2, g2 = kernel(z, y, yh, a, F64, "l2", "paper")
-    assert [key[-1] for key in keys if key[1] in k.PRECISIONS] == ["ml", "ml"]
+    assert ["ml" in key for key in keys if key[1] in k.PRECISIONS] == [True, True]
     keys.clear()
     out1, g1 = kernel(z, y[:, 0], yh[:, 0], a, F64, "l2", "paper")
-    assert all(key[-1] != "ml" for key in keys)
+    assert not any("ml" in key for key in keys)
     assert torch.equal(out1, out2) and torch.equal(g1, g2)
 
 
 def test_multidim_policy_uses_the_default_tiles():
     for kernel in ("fwd", "bwd"):
-        assert POLICY(512, 512, "float32", "ieee", kernel).small
+        assert POLICY(512, 512, "float32", "ieee", kernel).programs >= k.TARGET_PROGRAMS
         plan = POLICY(512, 512, "float32", "ieee", kernel, multi=True)
         assert not plan.small and plan.split > 1
+    assert POLICY(512, 512, "float32", "ieee", "fwd").small  # the fwd table tile is too wide there
     with pytest.raises(ValueError, match="1-D labels"):
         POLICY(512, 512, "float32", "ieee", "fwd", small=True, multi=True)
 
