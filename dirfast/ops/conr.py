@@ -26,10 +26,18 @@ column side (``G_ij = g_i·[(P_ij + N_ij S_ij) e^{s_ij}/D_i − P_ij/|P_i|]``, s
 the L2 normalisation. GEMM work: forward ``2·M²·D``, backward ``3·M²·D`` (``M²D`` recompute of the
 half triangle + ``2·M²·D``) FLOPs; the dense method needs ``4·M²·D``.
 
+On CPU tensors with 1-D labels and the compiled extension the per-chunk element-wise work of both
+directions is one C++ pass each (``dirfast._C.conr_rows_fwd`` / ``conr_rows_bwd``, csrc/conr.cpp: the
+same formulas, sums in double, OpenMP over rows), around the same ``torch.mm`` calls; the O(M)
+epilogue and the normalisation (and its backward) are C++ too. ``[M, d]`` labels and installs
+without the extension run the PyTorch chunk code above, which is the C++ passes' reference
+(``tests/test_ext_conr.py``).
+
 Memory: ``O(M·D)`` (U, dU) plus ``O(CHUNK_ROWS·M)`` per chunk temporaries; no host sync.
 
-Eager calls use ``ConRFunction`` (same paths, no op dispatch cost); ``torch.compile`` traces the
-registered ``dirfast::conr`` and ``dirfast::conr_bwd``.
+Eager calls use ``ConRFunction`` (same paths, no op dispatch cost; built with the registered ops by
+:func:`dirfast.ops._factory.register_op`); ``torch.compile`` traces the registered ``dirfast::conr``
+and ``dirfast::conr_bwd``.
 
 Double backward: a backward run with grad mode on (``create_graph=True``) returns instead the
 gradient of the dense reference recomputed from the saved inputs under autograd
