@@ -178,14 +178,16 @@ def test_fp16_split_large_gradients(monkeypatch, small):
     (``hs[c]``), the reduce kernel multiplies each by its scale before summing in fp32. Labels in the
     thousands (``e·Δy`` up to ~60: ``H`` far beyond fp16's range) and an incoming gradient of 1e3
     per row: finite, the loss within the 2× rule, the gradient within 2e-2 × max|grad| of fp64."""
-    z, y, yh, a = batch(70, 300, seed=2, weighted=True, scale=700.0)
+    m = 130  # ⌈M / BLOCK_N⌉ ≥ 3 column tiles for the table's fp16 tiles (64 × 64 forward)
+    z, y, yh, a = batch(m, 300, seed=2, weighted=True, scale=700.0)
     y = y + 1000.0
-    yh = y + torch.randn(70, dtype=F64) * 3000.0
-    go = torch.full((70,), 1e3)
+    yh = y + torch.randn(m, dtype=F64) * 3000.0
+    go = torch.full((m,), 1e3)
     kw = dict(w=500.0, e=0.01, reduction="none")
     plans = force(monkeypatch, 3, small)
     out, g = run(z, y, yh, a, torch.float16, go=go.half(), **kw)
-    assert all(p.split == 3 and p.small == small for _, p in plans)
+    assert {kern for kern, _ in plans} == {"fwd", "bwd"}
+    assert all(p.split == 3 and p.small == small for _, p in plans), plans
     want, gw = oracle(z, y, yh, a, torch.float16, go=go, **kw)
     base = dirfast.conr_loss(z.half(), y.half(), yh.half(), a.half(), backend="reference", **kw)
     assert torch.isfinite(out).all() and torch.isfinite(g).all()
