@@ -21,7 +21,7 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-__all__ = ["require_distributed", "gather_rows"]
+__all__ = ["require_distributed", "gather_rows", "all_reduce_sum"]
 
 
 def require_distributed(fn: str, group=None) -> Tuple[int, int]:
@@ -48,9 +48,14 @@ def _exchange_sizes(m: int, device: torch.device, group, world: int) -> List[int
     return torch.cat(sizes).tolist()  # the one host sync: the padded gather allocates max(sizes)
 
 
-def _gather_padded(t: Tensor, sizes: Sequence[int], group) -> Tensor:
-    """``[Σ n_r, ...]``: every rank's ``t [n_r, ...]`` in rank order (padded to ``max n_r`` for the
-    collective when the sizes differ)."""
+def _order(world: int, first: Optional[int]) -> List[int]:
+    """Rank order, or ``first`` then the others in rank order."""
+    return list(range(world)) if first is None else [first] + [r for r in range(world) if r != first]
+
+
+def _gather_padded(t: Tensor, sizes: Sequence[int], group, first: Optional[int] = None) -> Tensor:
+    """``[Σ n_r, ...]``: every rank's ``t [n_r, ...]`` in rank order, or with rank ``first``'s rows
+    first (padded to ``max n_r`` for the collective when the sizes differ)."""
     import torch.distributed as dist
 
     top = max(sizes)
@@ -61,9 +66,8 @@ def _gather_padded(t: Tensor, sizes: Sequence[int], group) -> Tensor:
         padded[: t.shape[0]] = t
     parts = [torch.empty_like(padded) for _ in sizes]
     dist.all_gather(parts, padded, group=group)
-    if all(s == top for s in sizes):
-        return torch.cat(parts)
-    return torch.cat([p[:s] for p, s in zip(parts, sizes)])
+    order = _order(len(sizes), first)
+    return torch.cat([parts[r] if sizes[r] == top else parts[r][:sizes[r]] for r in order])
 
 
 class _GatherRowsSumGrad(torch.autograd.Function):
@@ -71,9 +75,10 @@ class _GatherRowsSumGrad(torch.autograd.Function):
     the concatenation summed over ranks (all-reduce), this rank's slice returned."""
 
     @staticmethod
-    def forward(ctx, t: Tensor, sizes: Tuple[int, ...], offset: int, group):
-        ctx.offset, ctx.n, ctx.group = offset, t.shape[0], group
-        return _gather_padded(t, sizes, group)
+    def forward(ctx, t: Tensor, sizes: Tuple[int, ...], offset: int, group, first):
+        # offset: this rank's rows in *rank order* (the order the backward's all-reduce uses)
+        ctx.offset, ctx.n, ctx.group, ctx.sizes, ctx.first = offset, t.shape[0], group, sizes, first
+        return _gather_padded(t, sizes, group, first)
 
     @staticmethod
     def backward(ctx, g: Tensor):
@@ -81,13 +86,20 @@ class _GatherRowsSumGrad(torch.autograd.Function):
 
         # a fresh contiguous buffer: the collective writes in place, the incoming gradient may be
         # shared by autograd
-        g = g.clone(memory_format=torch.contiguous_format)
+        if ctx.first is None:
+            g = g.clone(memory_format=torch.contiguous_format)
+        else:  # back to rank order: every rank's gradient in the same row order for the sum
+            order = _order(len(ctx.sizes), ctx.first)
+            pieces = dict(zip(order, torch.split(g, [ctx.sizes[r] for r in order])))
+            g = torch.cat([pieces[r] for r in range(len(ctx.sizes))])
         dist.all_reduce(g, op=dist.ReduceOp.SUM, group=ctx.group)
-        return g[ctx.offset: ctx.offset + ctx.n], None, None, None
+        return g[ctx.offset: ctx.offset + ctx.n], None, None, None, None
 
 
-def gather_rows(features: Tensor, constants: Sequence[Optional[Tensor]], group=None):
-    """All-gather rows from every rank of ``group`` in rank order.
+def gather_rows(features: Tensor, constants: Sequence[Optional[Tensor]], group=None,
+                local_first: bool = False):
+    """All-gather rows from every rank of ``group`` in rank order (``local_first``: this rank's rows
+    first, then the others in rank order — the same gathered batch up to a permutation of rows).
 
     Args:
         features: ``[n_r, D]`` (any float dtype): gathered with autograd (see the module docstring:
@@ -98,22 +110,24 @@ def gather_rows(features: Tensor, constants: Sequence[Optional[Tensor]], group=N
 
     Returns:
         ``(features [M, D], constants (same order, [M] / [M, k] or None), offset, sizes)`` with
-        ``M = Σ_r n_r``, ``offset = Σ_{r < rank} n_r`` (this rank's rows are
-        ``[offset, offset + n_rank)``) and ``sizes`` the per-rank row counts (host ints).
+        ``M = Σ_r n_r``, ``offset = Σ_{r < rank} n_r`` (0 with ``local_first``: this rank's rows
+        are ``[offset, offset + n_rank)``) and ``sizes`` the per-rank row counts (host ints).
     """
     import torch.distributed as dist
 
     world, rank = dist.get_world_size(group), dist.get_rank(group)
     m = features.shape[0]
     sizes = _exchange_sizes(m, features.device, group, world)
-    offset = sum(sizes[:rank])
-    gf = _GatherRowsSumGrad.apply(features, tuple(sizes), offset, group)
+    first = rank if local_first else None
+    gf = _GatherRowsSumGrad.apply(features, tuple(sizes), sum(sizes[:rank]), group, first)
+    offset = 0 if local_first else sum(sizes[:rank])
     present = [c for c in constants if c is not None]
     out: List[Optional[Tensor]] = [None] * len(constants)
     if present:
         cols = [(c.reshape(m, 1) if c.dim() == 1 else c).detach().to(torch.float64)
                 for c in present]
-        packed = _gather_padded(torch.cat(cols, 1) if len(cols) > 1 else cols[0], sizes, group)
+        packed = _gather_padded(torch.cat(cols, 1) if len(cols) > 1 else cols[0], sizes, group,
+                                first)
         k, j = 0, 0
         for i, c in enumerate(constants):  # split back, in order, into each input's shape and dtype
             if c is None:
@@ -123,3 +137,13 @@ def gather_rows(features: Tensor, constants: Sequence[Optional[Tensor]], group=N
             out[i] = piece.reshape((piece.shape[0],) + tuple(c.shape[1:])).to(c.dtype)
             k, j = k + width, j + 1
     return gf, out, offset, sizes
+
+
+def all_reduce_sum(t: Tensor, group=None) -> Tensor:
+    """``Σ_r t_r`` over the ranks of ``group`` (a new tensor, no gradient; ``t`` is not modified):
+    e.g. the valid-anchor counts of the ranks' anchor windows."""
+    import torch.distributed as dist
+
+    out = t.detach().clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
+    return out

@@ -125,10 +125,18 @@ def conr_loss(
             single-process gradient of the global batch (a per-rank ``mean`` loss next to it, e.g.
             the regression loss on equal local batches, needs no factor: DDP's average is already
             its global mean). ``return_valid`` then returns the number of valid anchors of the
-            gathered batch. Cost (current implementation): one size exchange (a host sync) and two
-            all-gathers per forward, one all-reduce per backward; every rank runs the forward and
-            backward over **all** ``M_g`` rows (``O(M_g²·D)`` FLOPs per rank, memory
-            ``O(M_g·D)``) and keeps its rows. With ``gather=True`` the call graph-breaks under
+            gathered batch. Cost: one size exchange (a host sync), two all-gathers and one
+            all-reduce of the valid count per forward, one all-reduce of ``[M_g, D]`` per
+            backward. Each rank computes **its anchors only**: the gather puts its rows first
+            and the op takes them as its anchor window ``[0, m_r)`` — forward ``2·m_r·M_g·D``
+            FLOPs (its row blocks against every column); the backward (the gradient of its
+            loss with respect to every gathered row) on the CPU streaming path
+            ``4·(m_r·M_g + (M_g − m_r)·m_r)·D`` (row blocks without an anchor run the anchors'
+            columns only: ``H_ij`` vanishes unless ``i`` or ``j`` is an anchor), on the Triton
+            kernels ``4·M_g²·D`` (every row block, every column); memory ``O(M_g·D)``.
+            (``backend="reference"`` computes every row densely and keeps its own; the row
+            order of the gathered batch is then rank order.) With ``gather=True`` the call
+            graph-breaks under
             ``torch.compile`` (host sync, eager collectives). ``gather=False`` (default): the
             local batch only, no communication, whether or not a process group exists.
         group: the ``torch.distributed`` process group of ``gather`` (default: WORLD).
@@ -231,9 +239,14 @@ def conr_loss(
     if gather:
         from ._distributed import gather_rows
 
+        # this rank's rows first (ConR is equivariant under a permutation of the rows): the op's
+        # anchors are then the leading window (0, m_local), as the Triton kernels take it
         features, (labels, preds, weights), offset, _ = gather_rows(
-            features, (labels, preds, weights), group)
+            features, (labels, preds, weights), group, local_first=path != "reference")
         m = features.shape[0]
+    # the op's anchor window: this rank's rows of the gathered batch (without gather: every row,
+    # the op's defaults)
+    window = (offset, offset + m_local) if gather else ()
     red = "none" if gather else reduction
     with torch.autocast(dev_type, enabled=False) if amp else contextlib.nullcontext():
         if path == "reference":
@@ -246,12 +259,16 @@ def conr_loss(
         else:
             tensors = (features, labels, preds.detach(), weights)
             cfg = (w, temperature, e, pushing, denominator_self, weight_final, phantom, red, norm,
-                   variant, path)
+                   variant, path, *window)
             if torch.compiler.is_compiling():
                 out, nvalid, _ = conr_op(*tensors, *cfg)
             else:
                 out, nvalid = ConRFunction.apply(*tensors, cfg)
         if gather:
+            if path != "reference":  # the window's valid count → the gathered batch's
+                from ._distributed import all_reduce_sum
+
+                nvalid = all_reduce_sum(nvalid, group)
             out = _reduce_local(out, nvalid, offset, m_local, m, reduction)
     if amp and out.dtype in (torch.float16, torch.bfloat16):
         out = out.float()

@@ -34,6 +34,18 @@ is a run-time argument (``nsplit``, not specialised): one compiled variant serve
   fp32/fp64, scales by ``1/τ`` and runs the row-local epilogue (backward through the L2
   normalisation).
 
+**Leading anchors** (``anchors=na``, ConR across ranks: ``conr_loss(gather=True)`` puts the rank's
+rows first): only the rows ``[0, na)`` are anchors. The row prologue writes inactive statistics and
+a zero row loss for the rows ``≥ na``; the main pass and the merge run the anchors' ``⌈na/BLOCK_M⌉``
+row blocks (``2·na·M·D`` FLOPs). The backward is unchanged: the inactive statistics of the rows
+``≥ na`` make their ``G`` terms vanish, so it is the gradient of the anchors' loss with respect to
+every row, at ``4·M²·D`` FLOPs (restricting the row blocks without an anchor to the anchors'
+columns — ``H_ij = G_ij + G_ji`` vanishes unless ``i`` or ``j`` is one — needed a row-block offset and
+a column bound as run-time arguments, which spilled 14 of the register-limited configs; the CPU
+streaming path does restrict them). The window starts at row 0 so that every row offset stays a
+multiple of the tile (an unaligned start lost the compiler's alignment facts and spilled 30
+forward configs).
+
 Memory: ``O(M·D)`` — features, ``dz``, the statistics ``(6M + 1)``; fp16/bf16 without a split an
 fp32 ``dU [M, D]``; with a split the forward's ``5·SPLIT·M`` and the backward's ``SPLIT·M·D``
 (+ ``SPLIT·M`` fp16 scales) scratch elements, the latter ≤ ``max(8·M·D, 128 MiB / element
@@ -215,7 +227,7 @@ def _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CH
 #: values (no new variant per value; ``keep_self = 1`` stays the registered i32, not a constexpr)
 _SCALARS = ["w", "inv_tau", "e", "keep_self"]
 #: ... and the run-time integers that select behaviour inside one compiled variant
-_FWD_NOSPEC = _SCALARS + ["flags", "nparts", "nsplit", "dl", "l2"]
+_FWD_NOSPEC = _SCALARS + ["flags", "nparts", "nsplit", "dl", "l2", "na"]
 _BWD_NOSPEC = _SCALARS + ["go_stride", "nsplit", "dl", "l2"]
 
 #: ``flags`` of the forward kernel (run-time bits: one compiled variant serves every variant and
@@ -325,9 +337,10 @@ def _row_store(stats_ptr, out_ptr, part_ptr, pid, rows, row_in, ell, valid, logd
 
 @triton.jit
 def _chunk_cols(c, nsplit, m, BLOCK_N: tl.constexpr):
-    """Device helper: the column range ``[jlo, jhi)`` of chunk ``c`` of ``nsplit``: the
-    ``nt = ⌈M/BLOCK_N⌉`` column tiles dealt out in balanced runs (chunk ``c`` gets tiles
-    ``⌊c·nt/nsplit⌋ … ⌊(c+1)·nt/nsplit⌋ − 1``), so every chunk boundary is a tile boundary."""
+    """Device helper: the column range ``[jlo, jhi)`` of chunk ``c`` of ``nsplit`` over the first
+    ``m`` columns: the ``nt = ⌈m/BLOCK_N⌉`` column tiles dealt out in balanced runs (chunk ``c`` gets
+    tiles ``⌊c·nt/nsplit⌋ … ⌊(c+1)·nt/nsplit⌋ − 1``), so every chunk boundary is a tile boundary
+    (a chunk is empty when ``nt < nsplit`` leaves it none)."""
     nt = (m + BLOCK_N - 1) // BLOCK_N
     jlo = (c * nt // nsplit) * BLOCK_N
     jhi = tl.minimum(((c + 1) * nt // nsplit) * BLOCK_N, m)
@@ -337,7 +350,7 @@ def _chunk_cols(c, nsplit, m, BLOCK_N: tl.constexpr):
 @triton.jit(do_not_specialize=_FWD_NOSPEC)
 def _conr_fwd_kernel(
     z_ptr, y_ptr, yh_ptr, wt_ptr, stats_ptr, out_ptr, part_ptr, nv_ptr, rs_ptr,
-    m, d, stride_z, nparts, nsplit, dl, l2, w, inv_tau, e, keep_self, flags,
+    m, d, stride_z, nparts, nsplit, dl, l2, w, inv_tau, e, keep_self, flags, na,
     STAGE: tl.constexpr,
     MULTI: tl.constexpr,
     PUSH_EXP: tl.constexpr,
@@ -380,6 +393,16 @@ def _conr_fwd_kernel(
         tl.store(stats_ptr + 3 * m + rows, inv, mask=row_in)
         tl.store(stats_ptr + 4 * m + rows, nrm, mask=row_in)
         tl.store(stats_ptr + 5 * m + rows, tl.log(wt), mask=row_in)
+        # rows past the anchors (rows ≥ na: ConR across ranks) are no anchors: inactive
+        # statistics (log D = +inf, 1/|P| = 0, g = 0: their backward terms vanish) and a zero row
+        # loss ("none"); the main pass writes the anchors' rows
+        off = row_in & (rows >= na)
+        zero = tl.zeros_like(inv)
+        tl.store(stats_ptr + rows, zero + float("inf"), mask=off)
+        tl.store(stats_ptr + m + rows, zero, mask=off)
+        tl.store(stats_ptr + 2 * m + rows, zero, mask=off)
+        tl.store(out_ptr + rows, zero.to(out_ptr.dtype.element_ty),
+                 mask=off & (((flags >> 4) & 3) == 2))
     elif STAGE == 1:
         # main pass (grid: row blocks × nsplit column chunks, program = rb·nsplit + c): the online
         # log-sum-exp over the column tiles of chunk c; nsplit == 1: then the row epilogue and the
@@ -392,7 +415,7 @@ def _conr_fwd_kernel(
         li = tl.arange(0, BLOCK_M)
         lj = tl.arange(0, BLOCK_N)
         rows = i0 + li.to(tl.int64)
-        row_in = rows < m
+        row_in = rows < na  # the anchors: rows [0, na) (na = M but across ranks)
         dk = tl.arange(0, BLOCK_D).to(tl.int64)
         inv_i = tl.load(stats_ptr + 3 * m + rows, mask=row_in, other=0.0)
         loga_i = tl.load(stats_ptr + 5 * m + rows, mask=row_in, other=0.0)
@@ -460,7 +483,7 @@ def _conr_fwd_kernel(
         # epilogue and the per-program partials, as the fused main pass does
         pid = tl.program_id(0).to(tl.int64)
         rows = pid * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)
-        row_in = rows < m
+        row_in = rows < na
         loga_i = tl.load(stats_ptr + 5 * m + rows, mask=row_in, other=0.0)
         run_max = tl.full([BLOCK_M], float("-inf"), dtype=loga_i.dtype)
         run_sum = tl.zeros([BLOCK_M], dtype=loga_i.dtype)
@@ -862,8 +885,8 @@ class Split(NamedTuple):
     tiles: Optional[ConrTiles] = None
 
 
-def _split_of(m, d, dt, kernel, small, bm, bn, split=None, tiles=None) -> Split:
-    rb, nt = _cdiv(m, bm), _cdiv(m, bn)
+def _split_of(m, d, dt, kernel, small, bm, bn, split=None, tiles=None, rows=None) -> Split:
+    rb, nt = _cdiv(m if rows is None else rows, bm), _cdiv(m, bn)
     if split is None:
         split = min(_cdiv(TARGET_PROGRAMS, max(rb, 1)), nt // MIN_CHUNK_TILES)
         if m * d < SPLIT_MIN_MD:
@@ -883,7 +906,7 @@ def _split_of(m, d, dt, kernel, small, bm, bn, split=None, tiles=None) -> Split:
 
 def conr_split(m: int, d: int, dtype, precision: str = "ieee", kernel: str = "fwd", *,
                split: Optional[int] = None, small: Optional[bool] = None,
-               multi: bool = False, family: str = "sm80") -> Split:
+               multi: bool = False, family: str = "sm80", rows: Optional[int] = None) -> Split:
     """The column-split policy of the O(M²) launches (the launchers call it; the tests and the
     report read it). For ``kernel`` ``"fwd"`` (main pass) or ``"bwd"``: with the launch table's tile
     ``(BLOCK_M, BLOCK_N)`` for the GPU ``family`` (:func:`dirfast.kernels.conr_table.conr_tiles`:
@@ -898,7 +921,9 @@ def conr_split(m: int, d: int, dtype, precision: str = "ieee", kernel: str = "fw
     scratch stays within :func:`bwd_split_cap`. When that plan stays under the target and D is
     streamed, the 16 × 16 small-M tiles are planned the same way and the plan with more programs is
     taken (ties: the default tile). ``multi`` (``[M, dl]`` labels): the default tiles only.
-    ``split=`` / ``small=`` force the plan (tests; ``split`` clamped to ``[1, nt]``).
+    ``split=`` / ``small=`` force the plan (tests; ``split`` clamped to ``[1, nt]``). ``rows``:
+    the forward's anchor rows when they are the first ``rows`` of the ``M`` (ConR across ranks:
+    ``rb = ⌈rows/BLOCK_M⌉``; the tile is still the one of ``(M, D)``).
     """
     dt = _dtname(dtype)
     prec = _prec(dt, precision)
@@ -910,11 +935,11 @@ def conr_split(m: int, d: int, dtype, precision: str = "ieee", kernel: str = "fw
     if small is not None:
         if small and multi:
             raise ValueError("the small-M tiles serve 1-D labels only")
-        return (_split_of(m, d, dt, kernel, True, sbm, sbn, split) if small
-                else _split_of(m, d, dt, kernel, False, bm, bn, split, t))
-    plan = _split_of(m, d, dt, kernel, False, bm, bn, split, t)
+        return (_split_of(m, d, dt, kernel, True, sbm, sbn, split, rows=rows) if small
+                else _split_of(m, d, dt, kernel, False, bm, bn, split, t, rows=rows))
+    plan = _split_of(m, d, dt, kernel, False, bm, bn, split, t, rows=rows)
     if plan.programs < TARGET_PROGRAMS and not held and not multi and split is None:
-        alt = _split_of(m, d, dt, kernel, True, sbm, sbn)
+        alt = _split_of(m, d, dt, kernel, True, sbm, sbn, rows=rows)
         if alt.programs > plan.programs:
             plan = alt
     return plan
@@ -951,6 +976,7 @@ def _key(base, small: bool, multi: bool):
 
 def _fwd_sig(dtype):
     sig = _sig(dtype, _FWD_PTRS, ("m", "d", "stride_z", "nparts", "nsplit", "dl"), ("flags",))
+    sig["na"] = "i64"
     del sig["ONE_OUT"], sig["BLOCK_DO"]
     return sig
 
@@ -1063,9 +1089,9 @@ def _names(z, precision: str):
 
 
 def _launch_fwd(cfg, grid, z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts, nsplit, lab,
-                scalars, keep_self, flags):
+                scalars, keep_self, flags, na):
     _conr_fwd_kernel[grid](z, y, yh, wt, stats, out, part, nv, rs, m, d, z.stride(0), nparts,
-                           nsplit, *lab, *scalars, keep_self, flags,
+                           nsplit, *lab, *scalars, keep_self, flags, na,
                            num_warps=cfg.num_warps, num_stages=cfg.num_stages, **cfg.constexprs)
 
 
@@ -1081,7 +1107,7 @@ def _labels(y, norm: str):
 def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: bool,
              keep_self: bool, phantom: bool, official: bool, weight_final: bool, reduction: str,
              precision: str = "ieee", norm: str = "l1", split: Optional[int] = None,
-             small: Optional[bool] = None):
+             small: Optional[bool] = None, anchors: Optional[int] = None):
     """The whole forward in three launches of ``_conr_fwd_kernel`` — the row prologue (norms,
     inverse norms, ``log a``), the main pass (online log-sum-exp over column tiles and the row
     epilogue: row losses, saved statistics, per-program partials) and the one-program finish
@@ -1102,8 +1128,15 @@ def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: 
         precision: fp32 ``input_precision`` of the similarity dots (``"ieee"``, ``"tf32"``,
             ``"tf32x3"``); ignored for other dtypes.
         split, small: force the column split / the small-M tiles (tests); ``None``: the policy.
+        anchors: ``na`` (``0 ≤ na ≤ M``): only the first ``na`` rows are anchors (ConR across
+            ranks: this rank's rows, put first). The main pass runs ``⌈na/BLOCK_M⌉`` row blocks
+            (``2·na·M·D`` FLOPs); the other rows get a zero row loss and inactive statistics (no
+            anchor, not valid). ``None``: every row.
     """
     m, d = z.shape
+    na = m if anchors is None else int(anchors)
+    if not 0 <= na <= m:
+        raise ValueError(f"conr_fwd: anchors must be in [0, M = {m}], got {anchors}")
     dt, prec = _names(z, precision)
     acc = torch.float64 if dt == "float64" else torch.float32
     dev = z.device
@@ -1118,7 +1151,8 @@ def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: 
     sc, ks = _scalars(dt, w, temperature, e), int(keep_self)
     multi, lab = _labels(y, norm)
     fam = arch_family(dev)
-    plan = conr_split(m, d, dt, prec, "fwd", split=split, small=small, multi=multi, family=fam)
+    plan = conr_split(m, d, dt, prec, "fwd", split=split, small=small, multi=multi, family=fam,
+                      rows=na)
     nsplit = plan.split
     # chunks' row statistics (split only; else a placeholder never accessed)
     rs = torch.empty(5 * nsplit * m, dtype=acc, device=dev) if nsplit > 1 else stats
@@ -1127,43 +1161,54 @@ def conr_fwd(z, y, yh, wt, *, w: float, temperature: float, e: float, push_exp: 
         if m:
             cfg = pick(_conr_fwd_kernel, (dt, "rows"))
             _launch_fwd(cfg, (_cdiv(m, cfg.constexprs["BLOCK_M"]),), z, y, yh, wt, stats, out,
-                        stats, nv, rs, m, d, 0, nsplit, lab, sc, ks, flags)
+                        stats, nv, rs, m, d, 0, nsplit, lab, sc, ks, flags, na)
         if plan.small:
             cfg = pick(_conr_fwd_kernel, _key((dt, prec, push_exp, False), True, multi))
         else:
             t = plan.tiles
             cfg = pick(_conr_fwd_kernel,
                        table_key(_key((dt, prec, push_exp, t.one_chunk), False, multi), fam, t))
-        nparts = _cdiv(m, cfg.constexprs["BLOCK_M"])
+        nparts = _cdiv(na, cfg.constexprs["BLOCK_M"])
         if nsplit > 1:
-            nparts = _cdiv(m, MERGE_BLOCK)
+            nparts = _cdiv(na, MERGE_BLOCK)
         part = torch.empty(2 * nparts, dtype=acc, device=dev)
-        if m:
+        if na:
             _launch_fwd(cfg, (plan.programs,), z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts,
-                        nsplit, lab, sc, ks, flags)
-        if m and nsplit > 1:
+                        nsplit, lab, sc, ks, flags, na)
+        if na and nsplit > 1:
             cfg = pick(_conr_fwd_kernel, (dt, "merge"))
             _launch_fwd(cfg, (nparts,), z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts, nsplit,
-                        lab, sc, ks, flags)
+                        lab, sc, ks, flags, na)
         cfg = pick(_conr_fwd_kernel, (dt, "finish"))
         _launch_fwd(cfg, (1,), z, y, yh, wt, stats, out, part, nv, rs, m, d, nparts, nsplit, lab, sc,
-                    ks, flags)
+                    ks, flags, na)
     return out, nv, stats
 
 
 def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: float,
              push_exp: bool, keep_self: bool, precision: str = "ieee", norm: str = "l1",
-             split: Optional[int] = None, small: Optional[bool] = None):
+             split: Optional[int] = None, small: Optional[bool] = None,
+             anchors: Optional[int] = None):
     """``dL/dz [M, D]`` in ``z``'s dtype: the symmetric ``H`` from the saved statistics
     (:func:`conr_fwd`), ``dU = H·U/τ`` and the backward through the L2 normalisation — one launch,
     or, when the policy splits the column range (:func:`conr_split`), one launch writing per-chunk
     partial ``dU`` into a scratch ``[SPLIT, M, D]`` (fp32; fp64 for fp64 ``z``; fp16: plus the
     chunks' row scales ``[SPLIT, M]``) and a reduce launch summing the chunks in a fixed order and
     running the epilogue. ``grad_out``: 0-d or ``[M]`` (reduction ``"none"``), ``z``'s dtype; the
-    rest as :func:`conr_fwd`.
+    rest as :func:`conr_fwd`. ``anchors=na`` (the forward's): the saved statistics of the rows
+    ``≥ na`` are inactive, so their ``G`` terms vanish and the same launch computes the gradient of
+    the anchors' loss with respect to every row (all ``M`` row blocks against every column:
+    ``4·M²·D`` FLOPs — restricting the non-anchor row blocks to the anchors' columns, a second
+    launch with two more run-time arguments, spilled 14 register-limited configs); ``na = 0``
+    returns zeros without a launch.
     """
     m, d = z.shape
     dt, prec = _names(z, precision)
+    na = m if anchors is None else int(anchors)
+    if not 0 <= na <= m:
+        raise ValueError(f"conr_bwd: anchors must be in [0, M = {m}], got {anchors}")
+    if na == 0:  # no anchor: no loss term, a zero gradient
+        return torch.zeros((m, d), dtype=z.dtype, device=z.device)
     dz = torch.empty((m, d), dtype=z.dtype, device=z.device)
     if m == 0:
         return dz

@@ -152,8 +152,25 @@ def _prepare_ext(C, features, labels, preds, weights):
     return dt, z, u, norms, inv, y, yh, loga
 
 
+def _window(m, anchors):
+    """``(a0, a1)`` of an ``anchors`` argument (``None``: every row) and whether it is partial."""
+    a0, a1 = (0, m) if anchors is None else anchors
+    if not 0 <= a0 <= a1 <= m:
+        raise ValueError(f"conr: anchors must satisfy 0 <= a0 <= a1 <= M = {m}, got {anchors}")
+    return a0, a1, (a0, a1) != (0, m)
+
+
+def _row_buffers(m, dt, dev):
+    """``[4, M]`` row statistics (lse, Σ P s, |P|, |N|) of rows that are no anchor: ``−inf``, 0, 0,
+    0 — no positive, no negative: inactive, not valid."""
+    rows = torch.zeros(4, m, dtype=dt, device=dev)
+    rows[0].fill_(-math.inf)
+    return rows
+
+
 def _conr_fwd_ext(C, features, labels, preds, weights, w, temperature, e, pushing,
-                  denominator_self, weight_final, phantom, reduction, variant, chunk):
+                  denominator_self, weight_final, phantom, reduction, variant, chunk,
+                  anchors=None):
     """The streaming forward with the C++ row passes (``[M]`` labels, CPU; ``dt`` = fp32, fp64 for
     fp64 features): per chunk ``s = U_I·Uᵀ/τ`` (``torch.mm`` into one reused ``[chunk, M]``
     buffer) then one ``conr_rows_fwd`` (masks, logits ``A``, ``L_i = log Σ_j e^{A_ij}`` shifted by
@@ -163,14 +180,16 @@ def _conr_fwd_ext(C, features, labels, preds, weights, w, temperature, e, pushin
     chunk code (csrc/conr.h); returns ``(loss, nvalid, stats)`` as :func:`_conr_fwd_stream`."""
     dt, z, u, norms, inv, y, yh, loga = _prepare_ext(C, features, labels, preds, weights)
     m = z.shape[0]
+    a0, a1, partial = _window(m, anchors)
     name = EXT_DTYPE_NAME[dt]
-    rows = torch.empty(4, m, dtype=dt)  # lse, Σ P s, |P|, |N|
+    # lse, Σ P s, |P|, |N|
+    rows = _row_buffers(m, dt, z.device) if partial else torch.empty(4, m, dtype=dt)
     lse, sps, npos, nneg = (rows[k].data_ptr() for k in range(4))
-    buf = torch.empty(min(chunk, m) * m, dtype=dt)
+    buf = torch.empty(min(chunk, max(a1 - a0, 1)) * m, dtype=dt)
     ut = u.t()
     push_exp = pushing == "exp"
-    for s0 in range(0, m, chunk):
-        s1 = min(s0 + chunk, m)
+    for s0 in range(a0, a1, chunk):
+        s1 = min(s0 + chunk, a1)
         s = buf[: (s1 - s0) * m].view(s1 - s0, m)
         torch.mm(u[s0:s1], ut, out=s).mul_(1.0 / temperature)
         C.conr_rows_fwd(name, s.data_ptr(), m, y.data_ptr(), yh.data_ptr(), _ptr(loga), s0,
@@ -181,25 +200,34 @@ def _conr_fwd_ext(C, features, labels, preds, weights, w, temperature, e, pushin
     C.conr_epilogue(name, lse, sps, npos, nneg, _ptr(loga), m, phantom, variant == "official",
                     weight_final, _EXT_RED[reduction], out.data_ptr(), nvalid.data_ptr(),
                     stats.data_ptr())
+    if partial:  # rows that are no anchor: a zero row loss (the official 0/0 left NaN there)
+        out[:a0] = 0
+        out[a1:] = 0
     return out.to(features.dtype), nvalid, stats
 
 
 def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
-                     weight_final, phantom, reduction, norm, variant, chunk=CHUNK_ROWS):
+                     weight_final, phantom, reduction, norm, variant, chunk=CHUNK_ROWS,
+                     anchors=None):
+    """The streaming forward (``torch.mm`` per chunk of anchor rows, or the C++ row passes). With
+    ``anchors=(a0, a1)`` only the rows ``[a0, a1)`` are anchors (``2·(a1 − a0)·M·D`` FLOPs): the
+    others get a zero row loss and inactive statistics (``reduction="none"`` only)."""
+    if anchors is not None and reduction != "none" and anchors != (0, features.shape[0]):
+        raise ValueError("conr: an anchor window needs reduction='none'")
     C = _ext_rows(features, labels)
     if C is not None:
         return _conr_fwd_ext(C, features, labels, preds, weights, w, temperature, e, pushing,
-                             denominator_self, weight_final, phantom, reduction, variant, chunk)
+                             denominator_self, weight_final, phantom, reduction, variant, chunk,
+                             anchors)
     dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
     m = z.shape[0]
+    a0, a1, partial = _window(m, anchors)
     dev = z.device
-    lse = torch.empty(m, dtype=dt, device=dev)
-    sps = torch.empty(m, dtype=dt, device=dev)
-    npos = torch.empty(m, dtype=dt, device=dev)
-    nneg = torch.empty(m, dtype=dt, device=dev)
+    lse, sps, npos, nneg = (_row_buffers(m, dt, dev) if partial
+                            else torch.empty(4, m, dtype=dt, device=dev))
     ut = u.t()
-    for s0 in range(0, m, chunk):
-        s1 = min(s0 + chunk, m)
+    for s0 in range(a0, a1, chunk):
+        s1 = min(s0 + chunk, a1)
         s = torch.mm(u[s0:s1], ut).mul_(1.0 / temperature)
         dy, pos, neg = _masks(y[s0:s1], y, yh[s0:s1], yh, w, norm, s0, denominator_self)
         npos[s0:s1] = pos.sum(1)
@@ -209,8 +237,12 @@ def _conr_fwd_stream(features, labels, preds, weights, w, temperature, e, pushin
         if loga is not None:
             a = torch.where(neg, a + loga[s0:s1, None], a)
         lse[s0:s1] = _row_lse(a)
-    return _fwd_epilogue(lse, sps, npos, nneg, loga, m, dt, features.dtype, weight_final,
-                         phantom, reduction, variant)
+    out, nvalid, stats = _fwd_epilogue(lse, sps, npos, nneg, loga, m, dt, features.dtype,
+                                       weight_final, phantom, reduction, variant)
+    if partial:  # rows that are no anchor: a zero row loss (the official 0/0 left NaN there)
+        out[:a0] = 0
+        out[a1:] = 0
+    return out, nvalid, stats
 
 
 def _fwd_epilogue(lse, sps, npos, nneg, loga, m, dt, out_dtype, weight_final, phantom,
@@ -251,8 +283,17 @@ def _fwd_epilogue(lse, sps, npos, nneg, loga, m, dt, out_dtype, weight_final, ph
     return out.to(out_dtype), nvalid, stats
 
 
+def _bwd_cols(s0, s1, m, a0, a1, partial):
+    """Columns ``[jlo, jhi)`` of the backward's chunk of rows ``[s0, s1)`` (upper block-triangle:
+    ``J ≥ s0``): all of them, or for a chunk holding no anchor (``H`` vanishes unless ``i`` or ``j``
+    is one) the anchors after it — empty when there are none."""
+    if not partial or (s0 < a1 and s1 > a0):
+        return s0, m
+    return (a0, a1) if s1 <= a0 else (s0, s0)
+
+
 def _conr_bwd_ext(C, grad_out, features, labels, preds, weights, stats, w, temperature, e,
-                  pushing, denominator_self, chunk):
+                  pushing, denominator_self, chunk, anchors=None):
     """The streaming backward with the C++ tile pass (``[M]`` labels, CPU): per chunk of the upper
     block-triangle ``s_{I, J≥I}`` (``torch.mm`` into one reused ``[chunk, M]`` buffer, ``dt``),
     one ``conr_rows_bwd`` overwriting it with ``H_ij = G_ij + G_ji``, ``G_ij = g_i·[(P_ij +
@@ -261,6 +302,7 @@ def _conr_bwd_ext(C, grad_out, features, labels, preds, weights, stats, w, tempe
     [M, D]`` in the features' dtype."""
     dt, z, u, norms, inv, y, yh, loga = _prepare_ext(C, features, labels, preds, weights)
     m = z.shape[0]
+    a0, a1, partial = _window(m, anchors)
     name = EXT_DTYPE_NAME[dt]
     logd, q = stats[0].to(dt).contiguous(), stats[1].to(dt).contiguous()
     # 0-d (mean/sum/valid_anchors) or [M] (none) incoming gradient -> [M] row factors
@@ -270,16 +312,21 @@ def _conr_bwd_ext(C, grad_out, features, labels, preds, weights, stats, w, tempe
     push_exp = pushing == "exp"
     for s0 in range(0, m, chunk):
         s1 = min(s0 + chunk, m)
-        n = m - s0
-        uj = u[s0:]
+        jlo, jhi = _bwd_cols(s0, s1, m, a0, a1, partial)
+        n = jhi - jlo
+        if n == 0:
+            continue
+        uj = u[jlo:jhi]
         h = buf[: (s1 - s0) * n].view(s1 - s0, n)
         torch.mm(u[s0:s1], uj.t(), out=h).mul_(1.0 / temperature)
         C.conr_rows_bwd(name, h.data_ptr(), n, y.data_ptr(), yh.data_ptr(), _ptr(loga),
-                        logd.data_ptr(), q.data_ptr(), g.data_ptr(), s0, s1 - s0, s0, n, w, e,
+                        logd.data_ptr(), q.data_ptr(), g.data_ptr(), s0, s1 - s0, jlo, n, w, e,
                         push_exp, denominator_self)
         du[s0:s1].addmm_(h, uj)
-        if s1 < m:
-            du[s1:].addmm_(h[:, s1 - s0:].t(), u[s0:s1])
+        # H is symmetric: the block below the diagonal block (columns past the chunk)
+        k = max(s1, jlo)
+        if k < jhi:
+            du[k:jhi].addmm_(h[:, k - jlo:].t(), u[s0:s1])
     du.mul_(1.0 / temperature)
     C.conr_norm_bwd(name, du.data_ptr(), u.data_ptr(), norms.data_ptr(), inv.data_ptr(), m,
                     u.shape[1], du.data_ptr())  # in place: du becomes dz
@@ -287,34 +334,42 @@ def _conr_bwd_ext(C, grad_out, features, labels, preds, weights, stats, w, tempe
 
 
 def _conr_bwd_stream(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
-                     denominator_self, norm, chunk=CHUNK_ROWS):
+                     denominator_self, norm, chunk=CHUNK_ROWS, anchors=None):
     C = _ext_rows(features, labels)
     if C is not None:
         return _conr_bwd_ext(C, grad_out, features, labels, preds, weights, stats, w, temperature,
-                             e, pushing, denominator_self, chunk)
+                             e, pushing, denominator_self, chunk, anchors)
     dt, z, u, norms, inv, y, yh, loga = _prepare(features, labels, preds, weights)
     m = z.shape[0]
+    a0, a1, partial = _window(m, anchors)
     logd, q = stats[0].to(dt), stats[1].to(dt)
     g = stats[2].to(dt) * grad_out.to(dt)  # 0-d (mean/sum/valid_anchors) or [M] (none)
     du = torch.zeros_like(u)
     for s0 in range(0, m, chunk):
         s1 = min(s0 + chunk, m)
-        uj = u[s0:]
+        jlo, jhi = _bwd_cols(s0, s1, m, a0, a1, partial)
+        if jhi == jlo:
+            continue
+        J = slice(jlo, jhi)
+        uj = u[J]
         s = torch.mm(u[s0:s1], uj.t()).mul_(1.0 / temperature)
-        dy, pos, neg = _masks(y[s0:s1], y[s0:], yh[s0:s1], yh[s0:], w, norm, 0, denominator_self)
+        dy, pos, neg = _masks(y[s0:s1], y[J], yh[s0:s1], yh[J], w, norm, s0 - jlo,
+                              denominator_self)
         a = _exponent(s, dy, pos, neg, e, pushing)
         # row side G_ij (anchor i in the chunk) and column side G_ji (anchor j ≥ s0)
         ar = a - logd[s0:s1, None]
-        ac = a.sub_(logd[None, s0:])
+        ac = a.sub_(logd[None, J])
         if loga is not None:
             ar = torch.where(neg, ar + loga[s0:s1, None], ar)
-            ac = torch.where(neg, ac + loga[None, s0:], ac)
+            ac = torch.where(neg, ac + loga[None, J], ac)
         posf = pos.to(dt)
         h = ar.exp_().sub_(posf * q[s0:s1, None]).mul_(g[s0:s1, None])
-        h.add_(ac.exp_().sub_(posf.mul_(q[None, s0:])).mul_(g[None, s0:]))
+        h.add_(ac.exp_().sub_(posf.mul_(q[None, J])).mul_(g[None, J]))
         du[s0:s1].add_(torch.mm(h, uj))
-        if s1 < m:
-            du[s1:].add_(torch.mm(h[:, s1 - s0:].t(), u[s0:s1]))
+        # H is symmetric: the block below the diagonal block (columns past the chunk)
+        k = max(s1, jlo)
+        if k < jhi:
+            du[k:jhi].add_(torch.mm(h[:, k - jlo:].t(), u[s0:s1]))
     du.mul_(1.0 / temperature)
     return _norm_bwd(du, u, norms, inv, features.dtype)
 
@@ -345,7 +400,7 @@ def _triton_inputs(features, labels, preds):
 
 def _conr_fwd_triton(features, labels, preds, weights, w, temperature, e, pushing,
                      denominator_self, weight_final, phantom, reduction, norm, variant,
-                     precision="ieee"):
+                     precision="ieee", anchors=None):
     """Flash-style Triton forward (``[M]`` labels, or ``[M, d]`` with the ``norm`` distance computed
     per tile; fp16/bf16/fp32/fp64), the whole forward in the
     kernels (:func:`dirfast.kernels.conr.conr_fwd`: row prologue, main pass with the row epilogue,
@@ -358,11 +413,12 @@ def _conr_fwd_triton(features, labels, preds, weights, w, temperature, e, pushin
     wt = None if weights is None else weights.to(dt).contiguous()
     return conr_fwd(z, y, yh, wt, w=w, temperature=temperature, e=e, push_exp=pushing == "exp",
                     keep_self=denominator_self, phantom=phantom, official=variant == "official",
-                    weight_final=weight_final, reduction=reduction, precision=precision, norm=norm)
+                    weight_final=weight_final, reduction=reduction, precision=precision, norm=norm,
+                    anchors=_leading(anchors, features.shape[0]))
 
 
 def _conr_bwd_triton(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
-                     denominator_self, norm, precision="ieee"):
+                     denominator_self, norm, precision="ieee", anchors=None):
     """Flash-style Triton backward in one launch, two with a column split
     (:func:`dirfast.kernels.conr.conr_bwd`): ``H`` from
     the saved statistics of both sides (recomputing each similarity tile once, no atomics), ``dU``
@@ -372,7 +428,19 @@ def _conr_bwd_triton(grad_out, features, labels, preds, weights, stats, w, tempe
     dt, z, y, yh = _triton_inputs(features, labels, preds)
     return _kbwd(z, y, yh, stats, grad_out.to(features.dtype), w=w, temperature=temperature, e=e,
                  push_exp=pushing == "exp", keep_self=denominator_self, precision=precision,
-                 norm=norm)
+                 norm=norm, anchors=_leading(anchors, features.shape[0]))
+
+
+def _leading(anchors, m):
+    """The Triton kernels' anchor count ``na`` (anchors = the first ``na`` rows) of a window
+    ``(0, na)``; ``None`` for every row. ``conr_loss(gather=True)`` puts this rank's rows first."""
+    if anchors is None:
+        return None
+    a0, a1, _ = _window(m, anchors)
+    if a0 != 0:
+        raise ValueError(f"conr: the Triton kernels take leading anchors (a window (0, na)), got "
+                         f"{anchors}")
+    return a1
 
 
 def _with_precision(fn, precision):
@@ -404,15 +472,28 @@ def _conr(
     norm: str,
     variant: str,
     backend: str,
+    anchor_lo: int = 0,
+    anchor_hi: int = -1,
 ) -> Tuple[Tensor, Tensor, Tensor]:
     """Returns ``(loss, num_valid_anchors, stats)``: loss 0-d (``[M]`` for ``none``) in the features'
-    dtype, ``num_valid_anchors`` int64 0-d, ``stats [3, M]`` (fp32/fp64) for the backward."""
+    dtype, ``num_valid_anchors`` int64 0-d, ``stats [3, M]`` (fp32/fp64) for the backward.
+    ``anchor_lo``/``anchor_hi`` (``-1``: ``M``): only the rows ``[anchor_lo, anchor_hi)`` are
+    anchors (``reduction="none"``; the others: a zero row loss, no anchor, not valid) — ConR across
+    ranks computes its local rows of the gathered batch only."""
     return _PATHS[backend][0](features, labels, preds, weights, w, temperature, e, pushing,
-                              denominator_self, weight_final, phantom, reduction, norm, variant)
+                              denominator_self, weight_final, phantom, reduction, norm, variant,
+                              anchors=_anchors(features, anchor_lo, anchor_hi))
+
+
+def _anchors(features, lo, hi):
+    """``None`` (every row) or the ``(a0, a1)`` window of the op's ``anchor_lo``/``anchor_hi``."""
+    m = features.shape[0]
+    hi = m if hi < 0 else hi
+    return None if (lo, hi) == (0, m) else (lo, hi)
 
 
 def _conr_fake(features, labels, preds, weights, w, temperature, e, pushing, denominator_self,
-               weight_final, phantom, reduction, norm, variant, backend):
+               weight_final, phantom, reduction, norm, variant, backend, anchor_lo=0, anchor_hi=-1):
     m = features.shape[0]
     out = features.new_empty((m,) if reduction == "none" else ())
     # the streaming path saves [3, M]; the Triton path the kernels' flat [6·M + 1] buffer
@@ -435,39 +516,49 @@ def _conr_bwd(
     denominator_self: bool,
     norm: str,
     backend: str,
+    anchor_lo: int = 0,
+    anchor_hi: int = -1,
 ) -> Tensor:
     """``dL/dfeatures`` recomputed chunk by chunk from the O(M) ``stats``."""
     return _PATHS[backend][1](grad_out, features, labels, preds, weights, stats, w, temperature, e,
-                              pushing, denominator_self, norm)
+                              pushing, denominator_self, norm,
+                              anchors=_anchors(features, anchor_lo, anchor_hi))
 
 
 def _conr_bwd_fake(grad_out, features, labels, preds, weights, stats, w, temperature, e, pushing,
-                   denominator_self, norm, backend):
+                   denominator_self, norm, backend, anchor_lo=0, anchor_hi=-1):
     return torch.empty_like(features)
 
 
 def _save(ctx, inputs, outputs, eager):
     (features, labels, preds, weights, w, temperature, e, pushing, denominator_self, weight_final,
-     phantom, reduction, norm, variant, backend) = inputs
+     phantom, reduction, norm, variant, backend) = inputs[:15]
+    window = tuple(inputs[15:17]) or (0, -1)  # anchor_lo, anchor_hi (defaults when not passed)
     # the valid count (returned by both front doors) and the statistics carry no gradient
     ctx.mark_non_differentiable(*outputs[1:])
     ctx.save_for_backward(features, labels, preds, weights, outputs[2])
     ctx.args = (w, temperature, e, pushing, denominator_self, norm)
+    ctx.window = window
     ctx.ref_kw = dict(w=w, temperature=temperature, e=e, pushing=pushing,
                       denominator_self=denominator_self, weight_final=weight_final, phantom=phantom,
                       reduction=reduction, norm=norm, variant=variant)
     ctx.backend = backend
 
 
-def _grad_differentiable(grad_out, features, labels, preds, weights, ref_kw):
+def _grad_differentiable(grad_out, features, labels, preds, weights, ref_kw, window=(0, -1)):
     """``dL/dfeatures`` with a graph (double backward, ``create_graph=True``): the gradient of the
     dense reference (:func:`dirfast.reference.conr_loss_ref`, the same semantics, log-sum-exp
     stable) recomputed from the saved inputs under autograd, so it is differentiable in ``features``
-    and ``grad_out``. Memory ``O(M²)`` (dense), once per double-backward call."""
+    and ``grad_out``. Memory ``O(M²)`` (dense), once per double-backward call. An anchor
+    ``window`` (``reduction="none"``): the row losses outside it are no terms (``torch.where``)."""
     from ..reference.conr import conr_loss_ref
 
     with torch.enable_grad():
         out = conr_loss_ref(features, labels, preds, weights, **ref_kw)
+        win = _anchors(features, *window)
+        if win is not None:
+            idx = torch.arange(out.shape[0], device=out.device)
+            out = torch.where((idx >= win[0]) & (idx < win[1]), out, 0.0)
         grad, = torch.autograd.grad(out, features, grad_out, create_graph=True)
     return grad
 
@@ -481,8 +572,9 @@ def _grads(ctx, grad_outputs, bwd, eager):
     if torch.is_grad_enabled():
         # backward with create_graph=True: the streaming/kernel backward builds no graph, so the
         # returned gradient would silently be a constant; take the differentiable route instead
-        return (_grad_differentiable(grad_out, features, labels, preds, weights, ctx.ref_kw),)
-    args = (grad_out, features, labels, preds, weights, stats, *ctx.args, ctx.backend)
+        return (_grad_differentiable(grad_out, features, labels, preds, weights, ctx.ref_kw,
+                                      ctx.window),)
+    args = (grad_out, features, labels, preds, weights, stats, *ctx.args, ctx.backend, *ctx.window)
     dev = features.device.type
     if torch.amp.is_autocast_available(dev) and torch.is_autocast_enabled(dev):
         # a backward run inside an autocast region: the recomputed similarities stay in the
