@@ -130,10 +130,11 @@ def conr_loss(
             backward. Each rank computes **its anchors only**: the gather puts its rows first
             and the op takes them as its anchor window ``[0, m_r)`` — forward ``2·m_r·M_g·D``
             FLOPs (its row blocks against every column); the backward (the gradient of its
-            loss with respect to every gathered row) on the CPU streaming path
-            ``4·(m_r·M_g + (M_g − m_r)·m_r)·D`` (row blocks without an anchor run the anchors'
-            columns only: ``H_ij`` vanishes unless ``i`` or ``j`` is an anchor), on the Triton
-            kernels ``4·M_g²·D`` (every row block, every column); memory ``O(M_g·D)``.
+            loss with respect to every gathered row) ``4·(m_r·M_g + (M_g − m_r)·m_r)·D`` (row
+            blocks without an anchor run the anchors' columns only: ``H_ij`` vanishes unless
+            ``i`` or ``j`` is an anchor; on the Triton kernels rounded to tiles, and
+            ``4·M_g²·D`` for the few configs without a spill-free ``COL_ONLY`` twin), i.e. about
+            ``2/R`` of one process's ``6·M_g²·D`` for ``R`` equal ranks; memory ``O(M_g·D)``.
             (``backend="reference"`` computes every row densely and keeps its own; the row
             order of the gathered batch is then rank order.) With ``gather=True`` the call
             graph-breaks under

@@ -112,7 +112,8 @@ _D_OF_BUCKET = {64: 40, 128: 100, 256: 200, 512: 400, None: 600}
 def drive_conr_table(monkeypatch, device="cuda:1"):
     """Every entry of ConR's launch table (:mod:`dirfast.kernels.conr_table`) through the real
     launchers: the GPU family forced (``arch_family``), ``[M, D]`` inside the entry's buckets, the
-    table's tiles forced over the small-M plan (``small=False``), both pushing kinds."""
+    table's tiles forced over the small-M plan (``small=False``), both pushing kinds, the backward
+    for every row and for leading anchors (its ``COL_ONLY`` twin)."""
     import dirfast.kernels.conr as k
     from dirfast.kernels.conr_table import CONFIGS
 
@@ -136,8 +137,9 @@ def drive_conr_table(monkeypatch, device="cuda:1"):
             _, _, st = k.conr_fwd(z, y, yh, None, push_exp=push, phantom=False, official=False,
                                   weight_final=False, reduction="mean", precision=prec, norm="l1",
                                   small=False, **kw)
-            k.conr_bwd(z, y, yh, st, go, push_exp=push, precision=prec, norm="l1", small=False,
-                       **kw)
+            for na in (None, m // 2):  # every row; leading anchors (the COL_ONLY twin)
+                k.conr_bwd(z, y, yh, st, go, push_exp=push, precision=prec, norm="l1",
+                           small=False, anchors=na, **kw)
     monkeypatch.setattr(k, "arch_family", family_of)
 
 
@@ -169,8 +171,9 @@ def drive_conr_plans(device="cuda:1"):
                                                   official=False, weight_final=False,
                                                   reduction="mean", precision=prec, norm="l2",
                                                   split=split, small=small, **kw)
-                            k.conr_bwd(z, y, yh, st, go, push_exp=push, precision=prec,
-                                       norm="l2", split=split, small=small, **kw)
+                            for na in (None, m // 2):  # + the COL_ONLY twin
+                                k.conr_bwd(z, y, yh, st, go, push_exp=push, precision=prec,
+                                           norm="l2", split=split, small=small, anchors=na, **kw)
 
 
 def test_every_kernel_module_has_a_driver():

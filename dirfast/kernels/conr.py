@@ -37,14 +37,18 @@ is a run-time argument (``nsplit``, not specialised): one compiled variant serve
 **Leading anchors** (``anchors=na``, ConR across ranks: ``conr_loss(gather=True)`` puts the rank's
 rows first): only the rows ``[0, na)`` are anchors. The row prologue writes inactive statistics and
 a zero row loss for the rows ``≥ na``; the main pass and the merge run the anchors' ``⌈na/BLOCK_M⌉``
-row blocks (``2·na·M·D`` FLOPs). The backward is unchanged: the inactive statistics of the rows
-``≥ na`` make their ``G`` terms vanish, so it is the gradient of the anchors' loss with respect to
-every row, at ``4·M²·D`` FLOPs (restricting the row blocks without an anchor to the anchors'
-columns — ``H_ij = G_ij + G_ji`` vanishes unless ``i`` or ``j`` is one — needed a row-block offset and
-a column bound as run-time arguments, which spilled 14 of the register-limited configs; the CPU
-streaming path does restrict them). The window starts at row 0 so that every row offset stays a
-multiple of the tile (an unaligned start lost the compiler's alignment facts and spilled 30
-forward configs).
+row blocks (``2·na·M·D`` FLOPs). The backward (the gradient of the anchors' loss with respect to
+every row: the inactive statistics make the other rows' ``G`` terms vanish) runs the anchors'
+``⌈na/BLOCK_M⌉`` row blocks against every column, then the other row blocks against the anchors'
+columns only (``H_ij = G_ij + G_ji`` vanishes unless ``i`` or ``j`` is an anchor) in a second launch
+of the config's ``COL_ONLY`` twin (constexpr: row-block offset ``rb0``, column bound ``ncols = na``,
+only the column side ``G_ji``): ``4·(⌈na⌉·M + (M − ⌈na⌉)·⌈na⌉)·D`` FLOPs (``⌈na⌉`` rounded up to
+the tile), a split scratch zeroed first (a chunk of the second launch may get no column tile). The
+twins are registered and AOT-compiled for every backward config but the 12 whose twin spills
+(``COL_SPILLS``; those run every row block against every column, ``4·M²·D``). The offset and the
+bound are constexpr-guarded because as plain run-time arguments of the one variant they spilled 14
+register-limited configs; the window starts at row 0 because an unaligned start lost the compiler's
+alignment facts and spilled 30 forward configs.
 
 Memory: ``O(M·D)`` — features, ``dz``, the statistics ``(6M + 1)``; fp16/bf16 without a split an
 fp32 ``dU [M, D]``; with a split the forward's ``5·SPLIT·M`` and the backward's ``SPLIT·M·D``
@@ -123,6 +127,7 @@ merge); backward ``SPLIT·M·D`` elements written (the partials) and read once b
 
 from __future__ import annotations
 
+import dataclasses
 from typing import List, NamedTuple, Optional, Tuple
 
 import torch
@@ -228,7 +233,7 @@ def _sim_tile(z_ptr, a_tile, rows, row_in, cols, col_in, d, stride_z, dk, ONE_CH
 _SCALARS = ["w", "inv_tau", "e", "keep_self"]
 #: ... and the run-time integers that select behaviour inside one compiled variant
 _FWD_NOSPEC = _SCALARS + ["flags", "nparts", "nsplit", "dl", "l2", "na"]
-_BWD_NOSPEC = _SCALARS + ["go_stride", "nsplit", "dl", "l2"]
+_BWD_NOSPEC = _SCALARS + ["go_stride", "nsplit", "dl", "l2", "rb0", "ncols"]
 
 #: ``flags`` of the forward kernel (run-time bits: one compiled variant serves every variant and
 #: reduction): weights given, phantom terms, official row loss, ``a_i`` on the row loss; the
@@ -534,9 +539,10 @@ def _conr_fwd_kernel(
 @triton.jit(do_not_specialize=_BWD_NOSPEC)
 def _conr_bwd_kernel(
     z_ptr, y_ptr, yh_ptr, stats_ptr, go_ptr, du_ptr, dz_ptr, hs_ptr,
-    m, d, stride_z, go_stride, nsplit, dl, l2, w, inv_tau, e, keep_self,
+    m, d, stride_z, go_stride, nsplit, dl, l2, w, inv_tau, e, keep_self, rb0, ncols,
     PUSH_EXP: tl.constexpr,
     MULTI: tl.constexpr,
+    COL_ONLY: tl.constexpr,
     ONE_CHUNK: tl.constexpr,
     ONE_OUT: tl.constexpr,
     PRECISION: tl.constexpr,
@@ -551,10 +557,15 @@ def _conr_bwd_kernel(
         e = _f64(e)
     F16: tl.constexpr = z_ptr.dtype.element_ty == tl.float16
     # program = rb·nsplit + c: row block rb against the column tiles of chunk c; nsplit > 1: the
-    # chunk's partial dU_I into du[c] (and, fp16, its row scales into hs[c]) for the reduce kernel
+    # chunk's partial dU_I into du[c] (and, fp16, its row scales into hs[c]) for the reduce kernel.
+    # COL_ONLY (ConR across ranks, the row blocks without an anchor): row block rb0 + rb against
+    # the first ncols columns (the anchors) — only the column side G_ji of H is nonzero there
     pid = tl.program_id(0).to(tl.int64)
     c = pid % nsplit
-    i0 = (pid // nsplit) * BLOCK_M
+    if COL_ONLY:
+        i0 = (pid // nsplit + rb0) * BLOCK_M
+    else:
+        i0 = (pid // nsplit) * BLOCK_M
     li = tl.arange(0, BLOCK_M)
     lj = tl.arange(0, BLOCK_N)
     rows = i0 + li.to(tl.int64)
@@ -587,7 +598,10 @@ def _conr_bwd_kernel(
     du = tl.zeros([BLOCK_M, BLOCK_DO], dtype=inv_i.dtype)
     hsc = tl.zeros([BLOCK_M], dtype=inv_i.dtype)  # fp16 only: H's running row scale
     du_ptr = du_ptr + c * m * d  # this chunk's partial (c = 0 without a split)
-    jlo, jhi = _chunk_cols(c, nsplit, m, BLOCK_N)
+    if COL_ONLY:
+        jlo, jhi = _chunk_cols(c, nsplit, ncols, BLOCK_N)
+    else:
+        jlo, jhi = _chunk_cols(c, nsplit, m, BLOCK_N)
     # while loops: the interpreter (numpy >= 2.4) cannot iterate range() over a runtime scalar
     j0 = jlo
     while j0 < jhi:
@@ -610,8 +624,11 @@ def _conr_bwd_kernel(
         # row side G_ij (anchor i) and column side G_ji (anchor j), as the CPU path
         ar = a - logd_i[:, None] + tl.where(neg, loga_i[:, None], 0.0)
         ac = a - logd_j[None, :] + tl.where(neg, loga_j[None, :], 0.0)
-        h = (tl.exp(ar) - posf * q_i[:, None]) * g_i[:, None]
-        h += (tl.exp(ac) - posf * q_j[None, :]) * g_j[None, :]
+        if COL_ONLY:  # g_i = 0: no row side (its loads and math are dead code)
+            h = (tl.exp(ac) - posf * q_j[None, :]) * g_j[None, :]
+        else:
+            h = (tl.exp(ar) - posf * q_i[:, None]) * g_i[:, None]
+            h += (tl.exp(ac) - posf * q_j[None, :]) * g_j[None, :]
         h = tl.where(both, h, 0.0)
         if F16:
             # fp16 dot: H in units of a running per-row power of two ``hsc`` ≥ max|H_i·| (the
@@ -772,8 +789,8 @@ def _sig(dtype: str, ptrs, ints, consts):
     sig["l2"] = "i32"
     for n in consts:
         sig[n] = "i32"
-    for n in ("STAGE", "MULTI", "PUSH_EXP", "ONE_CHUNK", "ONE_OUT", "PRECISION", "BLOCK_M",
-              "BLOCK_N", "BLOCK_D", "BLOCK_DO"):
+    for n in ("STAGE", "MULTI", "COL_ONLY", "PUSH_EXP", "ONE_CHUNK", "ONE_OUT", "PRECISION",
+              "BLOCK_M", "BLOCK_N", "BLOCK_D", "BLOCK_DO"):
         sig[n] = "constexpr"
     return sig
 
@@ -977,7 +994,7 @@ def _key(base, small: bool, multi: bool):
 def _fwd_sig(dtype):
     sig = _sig(dtype, _FWD_PTRS, ("m", "d", "stride_z", "nparts", "nsplit", "dl"), ("flags",))
     sig["na"] = "i64"
-    del sig["ONE_OUT"], sig["BLOCK_DO"]
+    del sig["ONE_OUT"], sig["BLOCK_DO"], sig["COL_ONLY"]
     return sig
 
 
@@ -1031,11 +1048,12 @@ def _bwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool,
     sig = _sig(dtype, (("z_ptr", "z"), ("y_ptr", "acc"), ("yh_ptr", "acc"), ("stats_ptr", "acc"),
                        ("go_ptr", "z"), ("du_ptr", "acc"), ("dz_ptr", "z"), ("hs_ptr", "acc")),
                ("m", "d", "stride_z", "go_stride", "nsplit", "dl"), ())
+    sig["rb0"] = sig["ncols"] = "i64"
     del sig["STAGE"]
     return KernelConfig(
         key=_key((dtype, precision, push_exp, one_chunk, one_out), small, multi),
         signature=sig,
-        constexprs={"MULTI": multi, "PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk, "ONE_OUT": one_out,
+        constexprs={"MULTI": multi, "COL_ONLY": False, "PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk, "ONE_OUT": one_out,
                     "PRECISION": _precision(dtype, precision),
                     "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_D": bd, "BLOCK_DO": bdo},
         num_warps=SMALL_WARPS if small else NUM_WARPS,
@@ -1068,12 +1086,50 @@ register(_conr_fwd_kernel, [_fwd_config(dt, p, x, False, small=True) for dt, p i
             for st in (STAGE_ROWS, STAGE_FINISH, STAGE_MERGE)])
 register(_conr_bwd_kernel, [_bwd_config(dt, p, x, False, False, small=True) for dt, p in BWD_TILES
                             for x in _PUSH])
+
+
+def col_only(cfg: KernelConfig) -> KernelConfig:
+    """The ``COL_ONLY`` twin of a backward config (ConR across ranks: the row blocks without an
+    anchor against the anchors' columns): the same tiles, key + ``("col",)``."""
+    return dataclasses.replace(cfg, key=tuple(cfg.key) + ("col",),
+                               constexprs={**cfg.constexprs, "COL_ONLY": True})
+
+
+#: backward configs whose ``COL_ONLY`` twin spills registers on one of its architectures (the AOT
+#: tier's compile of every twin, triton 3.6.0): no twin is registered for them, and a launch across
+#: ranks with such a config runs every row block against every column (``4·M²·D``: exact, slower)
+COL_SPILLS = {
+    ('bfloat16', 'ieee', False, True, True, 'ml', 'sm90', 32, 16, 128, 128, 4, 1),
+    ('bfloat16', 'ieee', True, True, True, 'ml', 'sm90', 32, 16, 128, 128, 4, 1),
+    ('float16', 'ieee', False, True, True, 'ml', 'sm80', 16, 16, 64, 64, 8, 1),
+    ('float16', 'ieee', True, False, True, 'sm90', 32, 32, 16, 512, 8, 1),
+    ('float32', 'tf32', True, True, True, 'ml', 'sm80', 16, 16, 64, 64, 8, 1),
+    ('float32', 'tf32x3', False, False, False, 'ml', 'sm80', 16, 16, 16, 32, 8, 1),
+    ('float32', 'tf32x3', False, False, False, 'sm80', 16, 16, 16, 32, 8, 1),
+    ('float32', 'tf32x3', False, False, False, 'sm90', 16, 16, 16, 32, 8, 1),
+    ('float32', 'tf32x3', True, False, False, 'ml', 'sm80', 16, 16, 16, 32, 8, 1),
+    ('float32', 'tf32x3', True, False, False, 'sm80', 16, 16, 16, 32, 8, 1),
+    ('float64', 'ieee', False, False, False, 'small'),
+    ('float64', 'ieee', True, False, False, 'small'),
+}
+#: the backward configs with a registered ``COL_ONLY`` twin (filled below)
+COL_KEYS = set()
+
+
+def _register_col(cfgs) -> None:
+    twins = [col_only(c) for c in cfgs if tuple(c.key) not in COL_SPILLS]
+    COL_KEYS.update(tuple(c.key[:-1]) for c in twins)
+    register(_conr_bwd_kernel, twins)
+
+
+_register_col([_bwd_config(dt, p, x, False, False, small=True) for dt, p in BWD_TILES for x in _PUSH])
 register(_conr_bwd_reduce_kernel, [_reduce_config(dt) for dt in TRITON_DTYPE])
 # the launch table's configs (per GPU family, dtype, precision, M and D bucket): what the launchers
 # pick outside the small-M plan; compiled by the AOT tier for their family's architectures
 _TABLE_FWD, _TABLE_BWD = table_configs(_fwd_config, _bwd_config)
 register(_conr_fwd_kernel, _TABLE_FWD)
 register(_conr_bwd_kernel, _TABLE_BWD)
+_register_col(_TABLE_BWD)
 # the held backward tile covers every D ≤ the streamed tile's BLOCK_DO (so a (False, True) config
 # would never launch and is not registered); the held epilogue reuses the anchor tile as u_i
 assert all(BWD_HELD[k][2] >= BWD_TILES[k][3] for k in BWD_TILES)
@@ -1195,12 +1251,11 @@ def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: floa
     partial ``dU`` into a scratch ``[SPLIT, M, D]`` (fp32; fp64 for fp64 ``z``; fp16: plus the
     chunks' row scales ``[SPLIT, M]``) and a reduce launch summing the chunks in a fixed order and
     running the epilogue. ``grad_out``: 0-d or ``[M]`` (reduction ``"none"``), ``z``'s dtype; the
-    rest as :func:`conr_fwd`. ``anchors=na`` (the forward's): the saved statistics of the rows
-    ``≥ na`` are inactive, so their ``G`` terms vanish and the same launch computes the gradient of
-    the anchors' loss with respect to every row (all ``M`` row blocks against every column:
-    ``4·M²·D`` FLOPs — restricting the non-anchor row blocks to the anchors' columns, a second
-    launch with two more run-time arguments, spilled 14 register-limited configs); ``na = 0``
-    returns zeros without a launch.
+    rest as :func:`conr_fwd`. ``anchors=na`` (the forward's): the gradient of the anchors' loss
+    with respect to every row — the anchors' row blocks against every column, then (where the
+    config has a ``COL_ONLY`` twin, :data:`COL_KEYS`) the other row blocks against the anchors'
+    columns only in a second launch, the split scratch zeroed first; ``na = 0`` returns zeros
+    without a launch.
     """
     m, d = z.shape
     dt, prec = _names(z, precision)
@@ -1216,8 +1271,19 @@ def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: floa
     fam = arch_family(z.device)
     plan = conr_split(m, d, dt, prec, "bwd", split=split, small=small, multi=multi, family=fam)
     nsplit = plan.split
+    if plan.small:
+        cfg = pick(_conr_bwd_kernel, _key((dt, prec, push_exp, False, False), True, multi))
+    else:
+        t = plan.tiles
+        cfg = pick(_conr_bwd_kernel, table_key(
+            _key((dt, prec, push_exp, t.one_chunk, t.one_out), False, multi), fam, t))
+    # across ranks: the row blocks without an anchor in a COL_ONLY launch (where the config has a
+    # spill-free twin; else every row block runs every column)
+    cols = 0 < na < m and tuple(cfg.key) in COL_KEYS
     if nsplit > 1:
-        du = torch.empty((nsplit, m, d), dtype=stats.dtype, device=z.device)
+        # a chunk of the COL_ONLY launch may get no column tile (⌈na/BLOCK_N⌉ < SPLIT): zeroed
+        du = (torch.zeros if cols else torch.empty)((nsplit, m, d), dtype=stats.dtype,
+                                                     device=z.device)
     elif z.dtype == stats.dtype:
         du = dz  # dU accumulated in place; the epilogue overwrites it with dz row by row
     else:
@@ -1225,19 +1291,21 @@ def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: floa
     # fp16 with a split: the chunks' row scales; else a placeholder never accessed
     hs = torch.empty((nsplit, m), dtype=stats.dtype, device=z.device) \
         if (nsplit > 1 and dt == "float16") else stats
-    if plan.small:
-        cfg = pick(_conr_bwd_kernel, _key((dt, prec, push_exp, False, False), True, multi))
-    else:
-        t = plan.tiles
-        cfg = pick(_conr_bwd_kernel, table_key(
-            _key((dt, prec, push_exp, t.one_chunk, t.one_out), False, multi), fam, t))
     go_stride = grad_out.stride(0) if grad_out.dim() else 0
     sc = _scalars(dt, w, temperature, e)
+    bm = cfg.constexprs["BLOCK_M"]
+    rb_a = _cdiv(na, bm) if cols else _cdiv(m, bm)  # row blocks against every column
     with device_guard(z):
-        _conr_bwd_kernel[(plan.programs,)](z, y, yh, stats, grad_out, du, dz, hs, m, d, z.stride(0),
-                                           go_stride, nsplit, *lab, *sc, int(keep_self),
+        _conr_bwd_kernel[(rb_a * nsplit,)](z, y, yh, stats, grad_out, du, dz, hs, m, d, z.stride(0),
+                                           go_stride, nsplit, *lab, *sc, int(keep_self), 0, m,
                                            num_warps=cfg.num_warps, num_stages=cfg.num_stages,
                                            **cfg.constexprs)
+        if cols:
+            cc = pick(_conr_bwd_kernel, tuple(cfg.key) + ("col",))
+            _conr_bwd_kernel[((_cdiv(m, bm) - rb_a) * nsplit,)](
+                z, y, yh, stats, grad_out, du, dz, hs, m, d, z.stride(0), go_stride, nsplit, *lab,
+                *sc, int(keep_self), rb_a, na, num_warps=cc.num_warps, num_stages=cc.num_stages,
+                **cc.constexprs)
         if nsplit > 1:
             cfg = pick(_conr_bwd_reduce_kernel, (dt, "reduce"))
             _conr_bwd_reduce_kernel[(_cdiv(m, cfg.constexprs["BLOCK_M"]),)](

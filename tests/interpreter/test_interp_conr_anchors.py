@@ -1,8 +1,10 @@
 """Interpreter tier: the ConR kernels with leading anchors (``conr_fwd``/``conr_bwd`` ``anchors=na``:
 the rows ``[0, na)``, the per-rank computation of ``conr_loss(..., gather=True)``, which puts the
 rank's rows first): the forward's main pass and merge run the anchors' row blocks only and write
-inactive statistics for the other rows, through which the unchanged backward gives the gradient of
-the anchors' loss with respect to every row. Against the fp64 dense reference (the anchors' row
+inactive statistics for the other rows; the backward runs the anchors' row blocks against every
+column and the other row blocks, in a second launch of the ``COL_ONLY`` twin, against the anchors'
+columns only (split: a chunk may get no tile — the zeroed scratch); configs without a spill-free
+twin (``COL_SPILLS``: here the fp64 small-M tiles) run every row block against every column. Against the fp64 dense reference (the anchors' row
 losses, zeros elsewhere, the gradient of ``Σ_{i < na} go_i·ℓ_i``, the anchors' valid count): fp64
 1e-10, fp32 1e-5, fp16 2e-2 × max|grad|; split forced 1 and 3, the small-M and the default tiles, D
 held and streamed, ``na`` inside a tile, on a tile boundary, 0, 1 and M."""
@@ -102,9 +104,11 @@ def test_window_fp16_split():
                              scale="max")
 
 
-def test_window_plan_and_launches(monkeypatch):
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_window_plan_and_launches(monkeypatch, dtype):
     """The forward's main pass plans ⌈na/BLOCK_M⌉ row blocks (not ⌈M/BLOCK_M⌉) and launches them;
-    the backward launches every row block once."""
+    the backward launches the anchors' row blocks and then the others (COL_ONLY twin), or every row
+    block once where the config has no twin (fp64 small-M tiles)."""
     full = POLICY(4096, 512, torch.bfloat16, "ieee", "fwd", split=1)
     part = POLICY(4096, 512, torch.bfloat16, "ieee", "fwd", split=1, rows=1000)
     assert part.programs == -(-1000 // part.block_m) and full.programs == -(-4096 // full.block_m)
@@ -118,8 +122,11 @@ def test_window_plan_and_launches(monkeypatch):
 
     monkeypatch.setattr(type(k._conr_fwd_kernel), "__getitem__", rec)
     z, y, yh, a = batch(45, 12, seed=1)
-    run(z, y, yh, a, (0, 20), torch.ones(45, dtype=F64), F64, False, split=1, small=True)
-    fb, bb = k.FWD_SMALL["float64", "ieee"][0], k.BWD_SMALL["float64", "ieee"][0]
-    rows_bm = k.ROWS_TILE["float64"][0]
-    assert grids == [(False, (-(-45 // rows_bm),)), (False, (-(-20 // fb),)), (False, (1,)),
-                     (True, (-(-45 // bb),))], grids
+    run(z, y, yh, a, (0, 20), torch.ones(45, dtype=F64), dtype, False, split=1, small=True)
+    dt = str(dtype).split(".")[-1]
+    fb, bb = k.FWD_SMALL[dt, "ieee"][0], k.BWD_SMALL[dt, "ieee"][0]
+    rows_bm = k.ROWS_TILE[dt][0]
+    fwd = [(False, (-(-45 // rows_bm),)), (False, (-(-20 // fb),)), (False, (1,))]
+    bwd = ([(True, (-(-45 // bb),))] if dtype == F64
+           else [(True, (-(-20 // bb),)), (True, (-(-45 // bb) - -(-20 // bb),))])
+    assert grids == fwd + bwd, grids
