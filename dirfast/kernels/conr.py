@@ -1053,7 +1053,8 @@ def _bwd_config(dtype: str, precision: str, push_exp: bool, one_chunk: bool,
     return KernelConfig(
         key=_key((dtype, precision, push_exp, one_chunk, one_out), small, multi),
         signature=sig,
-        constexprs={"MULTI": multi, "COL_ONLY": False, "PUSH_EXP": push_exp, "ONE_CHUNK": one_chunk, "ONE_OUT": one_out,
+        constexprs={"MULTI": multi, "COL_ONLY": False, "PUSH_EXP": push_exp,
+                    "ONE_CHUNK": one_chunk, "ONE_OUT": one_out,
                     "PRECISION": _precision(dtype, precision),
                     "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_D": bd, "BLOCK_DO": bdo},
         num_warps=SMALL_WARPS if small else NUM_WARPS,
@@ -1084,8 +1085,8 @@ register(_conr_fwd_kernel, [_fwd_config(dt, p, x, False, small=True) for dt, p i
                             for x in _PUSH]
          + [_aux_config(dt, st) for dt in TRITON_DTYPE
             for st in (STAGE_ROWS, STAGE_FINISH, STAGE_MERGE)])
-register(_conr_bwd_kernel, [_bwd_config(dt, p, x, False, False, small=True) for dt, p in BWD_TILES
-                            for x in _PUSH])
+_SMALL_BWD = [_bwd_config(dt, p, x, False, False, small=True) for dt, p in BWD_TILES for x in _PUSH]
+register(_conr_bwd_kernel, _SMALL_BWD)
 
 
 def col_only(cfg: KernelConfig) -> KernelConfig:
@@ -1112,17 +1113,16 @@ COL_SPILLS = {
     ('float64', 'ieee', False, False, False, 'small'),
     ('float64', 'ieee', True, False, False, 'small'),
 }
-#: the backward configs with a registered ``COL_ONLY`` twin (filled below)
-COL_KEYS = set()
 
 
 def _register_col(cfgs) -> None:
-    twins = [col_only(c) for c in cfgs if tuple(c.key) not in COL_SPILLS]
-    COL_KEYS.update(tuple(c.key[:-1]) for c in twins)
-    register(_conr_bwd_kernel, twins)
+    """Register the ``COL_ONLY`` twin of every backward config in ``cfgs`` but those in
+    :data:`COL_SPILLS` (every backward config goes through here: a key outside ``COL_SPILLS`` has
+    a twin)."""
+    register(_conr_bwd_kernel, [col_only(c) for c in cfgs if tuple(c.key) not in COL_SPILLS])
 
 
-_register_col([_bwd_config(dt, p, x, False, False, small=True) for dt, p in BWD_TILES for x in _PUSH])
+_register_col(_SMALL_BWD)
 register(_conr_bwd_reduce_kernel, [_reduce_config(dt) for dt in TRITON_DTYPE])
 # the launch table's configs (per GPU family, dtype, precision, M and D bucket): what the launchers
 # pick outside the small-M plan; compiled by the AOT tier for their family's architectures
@@ -1253,7 +1253,7 @@ def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: floa
     running the epilogue. ``grad_out``: 0-d or ``[M]`` (reduction ``"none"``), ``z``'s dtype; the
     rest as :func:`conr_fwd`. ``anchors=na`` (the forward's): the gradient of the anchors' loss
     with respect to every row — the anchors' row blocks against every column, then (where the
-    config has a ``COL_ONLY`` twin, :data:`COL_KEYS`) the other row blocks against the anchors'
+    config has a ``COL_ONLY`` twin: not in :data:`COL_SPILLS`) the other row blocks against the anchors'
     columns only in a second launch, the split scratch zeroed first; ``na = 0`` returns zeros
     without a launch.
     """
@@ -1279,7 +1279,7 @@ def conr_bwd(z, y, yh, stats, grad_out, *, w: float, temperature: float, e: floa
             _key((dt, prec, push_exp, t.one_chunk, t.one_out), False, multi), fam, t))
     # across ranks: the row blocks without an anchor in a COL_ONLY launch (where the config has a
     # spill-free twin; else every row block runs every column)
-    cols = 0 < na < m and tuple(cfg.key) in COL_KEYS
+    cols = 0 < na < m and tuple(cfg.key) not in COL_SPILLS
     if nsplit > 1:
         # a chunk of the COL_ONLY launch may get no column tile (⌈na/BLOCK_N⌉ < SPLIT): zeroed
         du = (torch.zeros if cols else torch.empty)((nsplit, m, d), dtype=stats.dtype,

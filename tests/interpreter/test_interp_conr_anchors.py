@@ -4,10 +4,11 @@ rank's rows first): the forward's main pass and merge run the anchors' row block
 inactive statistics for the other rows; the backward runs the anchors' row blocks against every
 column and the other row blocks, in a second launch of the ``COL_ONLY`` twin, against the anchors'
 columns only (split: a chunk may get no tile — the zeroed scratch); configs without a spill-free
-twin (``COL_SPILLS``: here the fp64 small-M tiles) run every row block against every column. Against the fp64 dense reference (the anchors' row
-losses, zeros elsewhere, the gradient of ``Σ_{i < na} go_i·ℓ_i``, the anchors' valid count): fp64
-1e-10, fp32 1e-5, fp16 2e-2 × max|grad|; split forced 1 and 3, the small-M and the default tiles, D
-held and streamed, ``na`` inside a tile, on a tile boundary, 0, 1 and M."""
+twin (``COL_SPILLS``: here the fp64 small-M tiles) run every row block against every column.
+Against the fp64 dense reference (the anchors' row losses, zeros elsewhere, the gradient of
+``Σ_{i < na} go_i·ℓ_i``, the anchors' valid count): fp64 1e-10, fp32 1e-5, fp16 2e-2 × max|grad|;
+split forced 1 and 3, the small-M and the default tiles, D held and streamed, ``na`` inside a tile,
+on a tile boundary, 0, 1 and M."""
 
 import pytest
 import torch
