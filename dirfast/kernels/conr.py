@@ -3,7 +3,8 @@ stored, per-row statistics are O(M).
 
 A forward + backward is **four to six launches** and no other device work: three or four of
 ``_conr_fwd_kernel`` (stages: row prologue, main pass, [merge,] finish), one of ``_conr_bwd_kernel``
-and, when the backward is split, one of ``_conr_bwd_reduce_kernel``. Every O(M) row statistic is
+and, when the backward is split, one of ``_conr_bwd_reduce_kernel`` (with leading anchors, below:
+one more ``_conr_bwd_kernel`` launch, its ``COL_ONLY`` twin, and a split scratch zeroed first). Every O(M) row statistic is
 computed in a kernel and saved in one flat buffer (``N_STATS·M + 1``, rows listed at ``S_LOGD``):
 the backward recomputes no prologue.
 
